@@ -1,0 +1,8 @@
+{
+  "targets": [{
+    "target_name": "strata_native",
+    "sources": ["strata_native.c"],
+    "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    "defines": ["_GNU_SOURCE", "_FILE_OFFSET_BITS=64", "NAPI_VERSION=8"]
+  }]
+}

@@ -1,0 +1,156 @@
+// scripts/bench: kernel overlayfs, fuse-overlayfs and strata over the same fixtures, in one run.
+// Prints a markdown table of medians with ratios to kernel overlayfs.
+//   bash scripts/bench            full sizes (1 GiB files, 100 layers, 50,000-entry dir, ...)
+//   bash scripts/bench --quick    small sizes, for a smoke run
+//   bash scripts/bench --only NAME   run workloads whose name contains NAME
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist/cli/main.js');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : '';
+const RUNS = Number(process.env.BENCH_RUNS || 3);
+const GiB = quick ? 64 << 20 : 1 << 30;
+const N = (full, small) => (quick ? small : full);
+
+const work = fs.mkdtempSync(path.join(process.env.BENCH_DIR || os.tmpdir(), 'strata-bench-'));
+const sh = (cmd) => execFileSync('bash', ['-c', cmd], { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const dropCaches = () => sh('sync; echo 3 > /proc/sys/vm/drop_caches');
+const log = (s) => process.stderr.write(s + '\n');
+
+// ---- mounting the three systems --------------------------------------------------------------
+const systems = {
+  kernel: {
+    // Mount data is limited to one page: name 100 layers relative to their parent dir, as Docker does.
+    mount: (lowers, upper, wk, mnt) =>
+      sh(`cd ${path.dirname(lowers[0])} && mount -t overlay overlay -o lowerdir=${lowers.map((l) => path.relative(path.dirname(lowers[0]), l)).join(':')}${upper ? `,upperdir=${upper},workdir=${wk}` : ''} ${mnt}`),
+    umount: (mnt) => sh(`umount ${mnt}`),
+  },
+  'fuse-overlayfs': {
+    mount: (lowers, upper, wk, mnt) =>
+      sh(`fuse-overlayfs -o lowerdir=${lowers.join(':')}${upper ? `,upperdir=${upper},workdir=${wk}` : ''} ${mnt}`),
+    umount: (mnt) => sh(`fusermount3 -u ${mnt}`),
+  },
+  strata: {
+    mount: (lowers, upper, wk, mnt) =>
+      sh(`node ${CLI} mount --lower ${lowers.join(':')}${upper ? ` --upper ${upper} --work ${wk}` : ''} ${mnt}`),
+    umount: (mnt) => sh(`node ${CLI} umount ${mnt} && while grep -q " ${mnt} " /proc/self/mountinfo; do sleep 0.05; done`),
+  },
+};
+
+let seq = 0;
+/** A fresh upper/work/mountpoint for one run. */
+function fresh() {
+  const d = `${work}/run${seq++}`;
+  for (const x of ['upper', 'work', 'mnt']) fs.mkdirSync(`${d}/${x}`, { recursive: true });
+  return d;
+}
+
+function timeIt(cmd) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const t = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  return t;
+}
+
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+/**
+ * One workload on every system: `prep(mnt)` runs before timing (not timed), `cmd(mnt)` is timed.
+ * cold: caches dropped and a fresh mount before each run; warm: the same command run once before.
+ */
+function workload(name, lowers, { cmd, prep = null, cold = false, warm = false, writable = true }) {
+  if (only && !name.includes(only)) return;
+  const row = { name, t: {} };
+  for (const [sys, s] of Object.entries(systems)) {
+    const times = [];
+    for (let i = 0; i < RUNS; i++) {
+      const d = fresh();
+      s.mount(lowers, writable ? `${d}/upper` : null, `${d}/work`, `${d}/mnt`);
+      try {
+        if (prep) sh(prep(`${d}/mnt`));
+        if (warm) timeIt(cmd(`${d}/mnt`));
+        if (cold) dropCaches();
+        times.push(timeIt(cmd(`${d}/mnt`)));
+      } finally {
+        s.umount(`${d}/mnt`);
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    }
+    row.t[sys] = median(times);
+    log(`${name} / ${sys}: ${times.map((x) => x.toFixed(3)).join(' ')} s`);
+  }
+  results.push(row);
+}
+
+// ---- fixtures ---------------------------------------------------------------------------------
+log(`bench: fixtures in ${work} (${quick ? 'quick' : 'full'} sizes, ${RUNS} runs each)`);
+function layer(name) {
+  const d = `${work}/layers/${name}`;
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+}
+const bigLayer = layer('big');
+sh(`head -c ${GiB} /dev/urandom > ${bigLayer}/big`);
+const manyLayer = layer('many');
+sh(`mkdir -p ${manyLayer}/files ${manyLayer}/tree && cd ${manyLayer} && for i in $(seq 1 ${N(10000, 1000)}); do echo $i > files/f$i; done && cp -r files/. tree/`);
+
+/** `count` layers holding `total` files in all, with a dir present in every layer. */
+function deepStack(count, total) {
+  const per = Math.floor(total / count);
+  const lowers = [];
+  for (let l = 0; l < count; l++) {
+    const d = layer(`deep${count}-${l}`);
+    sh(`mkdir -p ${d}/common ${d}/own${l}/a ${d}/own${l}/b && cd ${d} && for i in $(seq 1 ${per}); do
+      case $((i % 3)) in 0) echo x > common/l${l}-$i;; 1) echo yy > own${l}/a/$i;; *) echo zzz > own${l}/b/$i;; esac; done`);
+    lowers.push(d);
+  }
+  return lowers.reverse();
+}
+const bigDirLayers = [];
+for (let l = 0; l < 5; l++) {
+  const d = layer(`bigdir-${l}`);
+  sh(`mkdir -p ${d}/dir && cd ${d}/dir && seq -f 'l${l}-%g' 1 ${N(10000, 1000)} | xargs touch`);
+  bigDirLayers.push(d);
+}
+const tarball = `${work}/small-files.tar`;
+sh(`mkdir -p ${work}/tarsrc && cd ${work}/tarsrc && for d in $(seq 1 ${N(200, 20)}); do mkdir d$d; for f in $(seq 1 100); do echo $d$f > d$d/f$f; done; done && tar -cf ${tarball} .`);
+
+// ---- workloads ----------------------------------------------------------------------------------
+const results = [];
+const size = quick ? '64 MiB' : '1 GiB';
+workload(`chmod of a ${size} lower file (copy-up)`, [bigLayer], { cmd: (m) => `chmod 600 ${m}/big` });
+workload(`append to a ${size} lower file`, [bigLayer], { cmd: (m) => `echo x >> ${m}/big` });
+workload(`touch ${N(10000, 1000)} lower files`, [manyLayer], { cmd: (m) => `cd ${m}/files && find . -type f -print0 | xargs -0 touch` });
+for (const count of [1, 10, 100]) {
+  if (quick && count === 100) continue;
+  const lowers = deepStack(count, N(20000, 2000));
+  workload(`find -printf %s, ${count} layers, cold`, lowers, { cmd: (m) => `find ${m} -printf '%s\\n' > /dev/null`, cold: true });
+  workload(`find -printf %s, ${count} layers, warm`, lowers, { cmd: (m) => `find ${m} -printf '%s\\n' > /dev/null`, warm: true });
+}
+workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), cold`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, cold: true });
+workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), warm`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, warm: true });
+workload(`sequential read of a ${size} lower file, cold`, [bigLayer], { cmd: (m) => `cat ${m}/big > /dev/null`, cold: true });
+workload(`sequential ${size} write of a new file (dd bs=1M)`, [manyLayer], { cmd: (m) => `dd if=/dev/zero of=${m}/new bs=1M count=${GiB >> 20} conv=fsync status=none` });
+workload(`untar ${N(20000, 2000)} small files`, [manyLayer], { cmd: (m) => `tar -xf ${tarball} -C ${m}` });
+workload(`rm -rf of a ${N(10000, 1000)}-file lower tree`, [manyLayer], { cmd: (m) => `rm -rf ${m}/tree` });
+
+// ---- report ---------------------------------------------------------------------------------------
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const fmt = (s) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+let out = `Medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, backing fs ${sh(`stat -f -c %T ${work}`).trim()}.\n\n`;
+out += '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs |\n|---|---|---|---|---|---|\n';
+for (const r of results) {
+  const k = r.t.kernel, f = r.t['fuse-overlayfs'], s = r.t.strata;
+  out += `| ${r.name} | ${fmt(k)} | ${fmt(f)} (${ratio(f, k)}) | ${fmt(s)} | ${ratio(s, k)} | ${ratio(s, f)} |\n`;
+}
+process.stdout.write(out);
+if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, out);
+fs.rmSync(work, { recursive: true, force: true });

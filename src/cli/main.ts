@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// strata: the command line. Also answers mount.fuse's calling convention, so that
+// `mount -t fuse.strata strata MNT -o lowerdir=...,upperdir=...,workdir=...` works.
+import { Command } from 'commander';
+import { mountCommand, umountCommand } from './mount.js';
+
+const commands = ['mount', 'umount', 'help'];
+
+export function rewriteMountFuse(argv: string[]): string[] {
+  // mount.fuse3 runs: strata SOURCE MOUNTPOINT -o OPTIONS
+  const args = argv.slice(2);
+  if (args.length >= 2 && !commands.includes(args[0]) && !args[0].startsWith('-') && !args[1].startsWith('-')) {
+    return [...argv.slice(0, 2), 'mount', args[1], ...args.slice(2)];
+  }
+  return argv;
+}
+
+const program = new Command('strata')
+  .description('a container image filesystem: union mounts with overlayfs semantics, in user space')
+  .version('0.1.0');
+program.addCommand(mountCommand());
+program.addCommand(umountCommand());
+program.parse(rewriteMountFuse(process.argv));

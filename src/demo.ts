@@ -1,0 +1,74 @@
+// `npm start`: a tour of the union mount. Two small lower layers and an upper dir are stacked,
+// files are changed through the mount, and the upper dir shows what a container layer records.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli/main.js');
+const base = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-demo-'));
+fs.chmodSync(base, 0o755);
+const [base0, app, upper, work, mnt] = ['base', 'app', 'upper', 'work', 'merged'].map((n) => `${base}/${n}`);
+
+const say = (s: string) => process.stdout.write(`\n\x1b[1m${s}\x1b[0m\n`);
+const run = (cmd: string, ...args: string[]) => {
+  process.stdout.write(`$ ${[cmd, ...args].map((a) => (/[\s'$]/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  process.stdout.write(r.stdout + r.stderr);
+  if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}`);
+};
+
+say('1. Two read-only layers: a base and an app layer on top of it');
+for (const d of [base0, app, upper, work, mnt]) fs.mkdirSync(d, { recursive: true });
+fs.mkdirSync(`${base0}/etc`);
+fs.writeFileSync(`${base0}/etc/motd`, 'Welcome to the base layer\n');
+fs.writeFileSync(`${base0}/etc/hostname`, 'base\n');
+fs.mkdirSync(`${base0}/var/cache`, { recursive: true });
+fs.writeFileSync(`${base0}/var/cache/big.bin`, Buffer.alloc(256 * 1024, 1));
+fs.mkdirSync(`${app}/etc`);
+fs.writeFileSync(`${app}/etc/hostname`, 'app\n');
+fs.mkdirSync(`${app}/srv`);
+fs.writeFileSync(`${app}/srv/index.html`, '<h1>hello</h1>\n');
+run('find', base0, app, '-type', 'f');
+
+say('2. strata mount: app layer over base, with a writable upper dir');
+run(process.execPath, cli, 'mount', '--lower', `${app}:${base0}`, '--upper', upper, '--work', work, mnt);
+try {
+  run('mount', '-t', 'fuse.strata');
+  run('cat', `${mnt}/etc/hostname`, `${mnt}/etc/motd`);
+
+  say('3. Change things through the mount');
+  run('sh', '-c', `echo 'edited in the container' >> ${mnt}/etc/motd`);
+  run('rm', `${mnt}/var/cache/big.bin`);
+  run('rm', '-r', `${mnt}/srv`);
+  run('mkdir', `${mnt}/srv`);
+  run('sh', '-c', `echo '<h1>new site</h1>' > ${mnt}/srv/index.html`);
+  run('mv', `${mnt}/etc`, `${mnt}/config`);
+  run('ls', '-la', mnt, `${mnt}/config`);
+
+  say('4. What landed in the upper dir (kernel overlayfs format: whiteouts are 0/0 char devices)');
+  run('find', upper, '-printf', '%M %3s %p\n');
+  run('getfattr', '-R', '-d', '-m', 'trusted.overlay', '--absolute-names', upper);
+
+  say('5. The lower layers are untouched');
+  run('cat', `${base0}/etc/motd`);
+  run('ls', `${base0}/var/cache`, `${app}/srv`);
+} finally {
+  say('6. strata umount');
+  run(process.execPath, cli, 'umount', mnt);
+}
+
+say('7. The same dirs mount with the kernel\'s overlayfs and show the same tree');
+const kmnt = `${base}/kernel`;
+fs.mkdirSync(kmnt);
+fs.mkdirSync(`${base}/kwork`);
+try {
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${app}:${base0},upperdir=${upper},workdir=${base}/kwork,redirect_dir=on`, kmnt]);
+  run('ls', '-la', kmnt, `${kmnt}/config`);
+  run('cat', `${kmnt}/config/motd`);
+  execFileSync('umount', [kmnt]);
+} catch (e) {
+  process.stdout.write(`(kernel overlayfs not available here: ${(e as Error).message.split('\n')[0]})\n`);
+}
+process.stdout.write(`\nDemo files are in ${base}\n`);

@@ -1,0 +1,108 @@
+// The mount daemon: serves one merged view over FUSE until it is unmounted. It never touches its
+// own mountpoint with a blocking call (that would deadlock it); it learns of an unmount from the
+// mount table. SIGTERM/SIGINT unmount cleanly (lazily if busy, serving open files until closed).
+import fs from 'node:fs';
+import Fuse from 'fuse-native';
+import { Union } from '../union/union.js';
+import { fuseOps } from './ops.js';
+import { connectionDir, findMount, unmount, UnmountError } from './mounts.js';
+import type { MountSpec } from './preflight.js';
+
+export interface DaemonOptions {
+  /** Where to report "ready" or the error that stopped the mount (the parent's pipe). */
+  readyFd?: number;
+  debug?: boolean;
+  /** Kernel cache timeouts in seconds (entry and attribute); see README "Caching". */
+  entryTimeout?: number;
+  attrTimeout?: number;
+}
+
+export function fuseOptions(spec: MountSpec, opts: DaemonOptions) {
+  const entry = opts.entryTimeout ?? 1;
+  const attr = opts.attrTimeout ?? 1;
+  const extra = [
+    'use_ino', // our own stable inode numbers reach stat(2)
+    'big_writes', // 128 KiB write requests instead of 4 KiB
+    'max_write=131072',
+    // Keep file pages across opens unless the file changed (libfuse compares mtime and size on
+    // open). Not kernel_cache: libfuse 2's path API gives each name of a hard link its own kernel
+    // inode, so a write through one name must invalidate the pages cached under another.
+    'auto_cache',
+    `entry_timeout=${entry}`,
+    `negative_timeout=${entry}`,
+    `attr_timeout=${attr}`,
+  ];
+  if (!spec.upper) extra.push('ro');
+  return {
+    fsname: 'strata',
+    subtype: 'strata',
+    allowOther: true, // every user of the host can use the mount ...
+    defaultPermissions: true, // ... and the kernel checks their access from our modes and owners
+    debug: !!opts.debug,
+    timeout: false,
+    extraOptions: extra,
+  };
+}
+
+export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
+  const ready = (msg: string) => {
+    if (opts.readyFd === undefined) return;
+    try {
+      fs.writeSync(opts.readyFd, msg + '\n');
+      fs.closeSync(opts.readyFd);
+    } catch {
+      /* parent gone */
+    }
+    opts.readyFd = undefined;
+  };
+  process.umask(0);
+  let union: Union;
+  try {
+    union = new Union({ lowers: spec.lowers, upper: spec.upper, work: spec.work });
+    union.prepareWork();
+    union.resolver.get('/');
+  } catch (err) {
+    ready('error: ' + ((err as Error).message || String(err)));
+    process.exitCode = 1;
+    return;
+  }
+  const fuse = new Fuse(spec.mountpoint, fuseOps(union), fuseOptions(spec, opts));
+  fuse.mount((err) => {
+    if (err) {
+      ready(`error: cannot mount on ${spec.mountpoint}: ${err.message}`);
+      process.exit(1);
+    }
+    ready('ready');
+    watch(spec.mountpoint, union);
+  });
+  const stop = () => {
+    if (!findMount(spec.mountpoint)) process.exit(0); // already unmounted (or aborted): nothing to serve
+    try {
+      unmount(spec.mountpoint);
+    } catch (e) {
+      if (e instanceof UnmountError && /busy/.test(e.message)) {
+        process.stderr.write(`strata: ${spec.mountpoint} is busy; detaching it and serving open files until they close\n`);
+        unmount(spec.mountpoint, { lazy: true });
+      }
+    }
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/**
+ * Exit once the mount is gone from the table and either no file is open any more (a lazy detach
+ * still serves open files) or the FUSE connection itself is gone (aborted: no release will come).
+ */
+function watch(mountpoint: string, union: Union): void {
+  const m = findMount(mountpoint);
+  const conn = m ? connectionDir(m) : null;
+  const timer = setInterval(() => {
+    if (findMount(mountpoint)) return;
+    if (union.handles.size > 0 && conn && fs.existsSync(conn)) return;
+    clearInterval(timer);
+    union.handles.closeAll();
+    process.exit(0);
+  }, 200);
+}
+

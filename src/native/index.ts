@@ -1,0 +1,40 @@
+// The TypeScript face of native-bindings/: syscalls Node's fs lacks. Each returns a value or a
+// negative errno; `check` turns a negative errno into a thrown FsError where callers want that.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+interface Addon {
+  lgetxattr(p: string, name: string): Buffer | number;
+  lsetxattr(p: string, name: string, value: Buffer, flags: number): number;
+  llistxattr(p: string): string[] | number;
+  lremovexattr(p: string, name: string): number;
+  mknod(p: string, mode: number, dev: number): number;
+  makedev(major: number, minor: number): number;
+  major(dev: number): number;
+  minor(dev: number): number;
+  renameat2(from: string, to: string, flags: number): number;
+  ficlone(dstFd: number, srcFd: number): number;
+  copyFileRange(srcFd: number, srcOff: number, dstFd: number, dstOff: number, len: number): number;
+  lutimens(p: string, aSec: number, aNsec: number, mSec: number, mNsec: number): number;
+  futimens(fd: number, aSec: number, aNsec: number, mSec: number, mNsec: number): number;
+  lstat(p: string, out: Float64Array): number;
+  fstat(fd: number, out: Float64Array): number;
+  statvfs(p: string, out: Float64Array): number;
+  umount2(p: string, flags: number): number;
+  link(from: string, to: string): number;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+export const native: Addon = require(path.join(here, '../../native-bindings/build/Release/strata_native.node'));
+
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;
+export const MNT_FORCE = 1;
+export const MNT_DETACH = 2;

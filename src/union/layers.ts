@@ -1,0 +1,57 @@
+// The stack of layer dirs behind one merged view: the upper dir (if writable) first, then the
+// lower dirs top first, as overlayfs's upperdir/lowerdir.
+import path from 'node:path';
+
+export interface LayerOptions {
+  lowers: string[];
+  upper?: string;
+  work?: string;
+}
+
+export class LayerStack {
+  /** Real roots, index 0 is the upper dir when there is one. */
+  readonly roots: string[];
+  readonly upper: string | null;
+  readonly work: string | null;
+
+  constructor(opts: LayerOptions) {
+    if (opts.lowers.length === 0) throw new Error('at least one lower dir is needed');
+    if (!!opts.upper !== !!opts.work) throw new Error('--upper and --work go together');
+    this.upper = opts.upper ? path.resolve(opts.upper) : null;
+    this.work = opts.work ? path.resolve(opts.work) : null;
+    const lowers = opts.lowers.map((l) => path.resolve(l));
+    this.roots = this.upper ? [this.upper, ...lowers] : lowers;
+  }
+
+  get hasUpper(): boolean {
+    return this.upper !== null;
+  }
+
+  /** The layer index of the topmost lower. */
+  get firstLower(): number {
+    return this.upper ? 1 : 0;
+  }
+
+  /** Real path of a layer-relative path ('' is the layer root, otherwise '/a/b'). */
+  real(layer: number, rel: string): string {
+    return this.roots[layer] + rel;
+  }
+
+  /** Real path in the upper dir. */
+  upperPath(rel: string): string {
+    return this.upper + rel;
+  }
+
+  /** Where copy-ups and other multi-step changes are prepared before one atomic rename. */
+  get tmpDir(): string {
+    return this.work + '/work';
+  }
+}
+
+/** Merged paths are '/' or '/a/b'; their layer-relative form drops the root slash to ''. */
+export const relOf = (mergedPath: string) => (mergedPath === '/' ? '' : mergedPath);
+
+export function splitPath(p: string): [string, string] {
+  const i = p.lastIndexOf('/');
+  return [i <= 0 ? '/' : p.slice(0, i), p.slice(i + 1)];
+}

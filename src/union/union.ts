@@ -1,0 +1,485 @@
+// The merged view of a layer stack with overlayfs semantics, on plain paths: no FUSE in sight.
+// Every operation is synchronous (the backing dirs are local, and a FUSE round trip costs far more
+// than these syscalls) and either returns its result or throws an FsError carrying the errno.
+import fs from 'node:fs';
+import { native, RENAME_EXCHANGE, RENAME_WHITEOUT, UTIME_OMIT } from '../native/index.js';
+import { check, fail, E, FsError } from './errors.js';
+import { LayerStack, splitPath, type LayerOptions } from './layers.js';
+import { Resolver, type Entry, type Node } from './resolve.js';
+import { InodeTable } from './inodes.js';
+import { CopyUp } from './copy-up.js';
+import { HandleTable } from './handles.js';
+import { isWhiteout, isPrivateXattr, makeWhiteout, setOpaque, setRedirect, getRedirect } from './overlay-format.js';
+import { fstat, isDir, isLnk, lstat, lstatOrNull, type Stat } from './stat.js';
+
+const O = fs.constants;
+const O_ACCMODE = 3;
+const S_ISGID = 0o2000;
+
+/** Who asked: new objects belong to the caller, as on any local filesystem. */
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+export const ROOT: Caller = { uid: 0, gid: 0 };
+
+/** Attributes as the merged view reports them: a Stat with our inode number and dev 0. */
+export type Attr = Stat;
+
+export interface DirEntry {
+  name: string;
+  ino: number;
+  mode: number;
+}
+
+export class Union {
+  readonly stack: LayerStack;
+  readonly resolver: Resolver;
+  readonly inodes = new InodeTable();
+  readonly handles = new HandleTable();
+  private copyUp: CopyUp;
+  /**
+   * Names libfuse gave to unlinked-but-open files (it renames them to .fuse_hidden* and unlinks
+   * that on the last close). We unlink for real at once, with overlay semantics, and answer for
+   * the hidden name from the open fd: it never shows in a listing or in the upper dir.
+   */
+  private hidden = new Map<string, number>();
+
+  constructor(opts: LayerOptions) {
+    this.stack = new LayerStack(opts);
+    this.resolver = new Resolver(this.stack);
+    this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) =>
+      this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel)),
+    );
+  }
+
+  /** Prepare the work dir: anything a killed daemon left half-done there is discarded. */
+  prepareWork(): void {
+    if (!this.stack.work) return;
+    fs.rmSync(this.stack.tmpDir, { recursive: true, force: true });
+    fs.mkdirSync(this.stack.tmpDir, { recursive: true, mode: 0o700 });
+  }
+
+  // ---- reading ------------------------------------------------------------------------------
+
+  inoOf(node: Node): number {
+    return this.inodes.of(node.top, node.path === '/');
+  }
+
+  attrOf(node: Node): Attr {
+    const st = node.top.st;
+    // overlayfs reports nlink 1 for a directory merged from several layers ("pacifies find").
+    const nlink = node.dirs && node.dirs.length > 1 ? 1 : st.nlink;
+    return toAttr(st, this.inoOf(node), nlink);
+  }
+
+  getattr(path: string): Attr {
+    const hidden = this.hiddenFd(path);
+    if (hidden !== undefined) {
+      const st = fstat(hidden);
+      return toAttr(st, this.hidden.get(path)!, st.nlink);
+    }
+    return this.attrOf(this.resolver.get(path));
+  }
+
+  /** An fd of an open file behind a .fuse_hidden name, if `path` is one. */
+  private hiddenFd(path: string): number | undefined {
+    const ino = this.hidden.get(path);
+    return ino === undefined ? undefined : this.handles.fdOf(ino);
+  }
+
+  fgetattr(fh: number): Attr {
+    const h = this.handle(fh);
+    const st = fstat(h.fd);
+    return toAttr(st, h.ino, st.nlink);
+  }
+
+  readlink(path: string): string {
+    const node = this.resolver.get(path);
+    if (!isLnk(node.top.st.mode)) fail(E.EINVAL);
+    return fs.readlinkSync(this.real(node.top));
+  }
+
+  /** The merged listing: every visible name once, whiteouts and hidden lower names left out. */
+  readdir(path: string): DirEntry[] {
+    const node = this.resolver.get(path);
+    if (!node.dirs) fail(E.ENOTDIR);
+    return this.list(node);
+  }
+
+  private list(node: Node): DirEntry[] {
+    const seen = new Set<string>();
+    const out: DirEntry[] = [];
+    for (const d of node.dirs!) {
+      const dirReal = this.real(d);
+      for (const name of fs.readdirSync(dirReal)) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const st = lstatOrNull(dirReal + '/' + name);
+        if (!st || isWhiteout(st)) continue;
+        out.push({ name, ino: this.inodes.of({ layer: d.layer, rel: d.rel + '/' + name, st }), mode: st.mode });
+      }
+    }
+    return out;
+  }
+
+  getxattr(path: string, name: string): Buffer | null {
+    if (isPrivateXattr(name)) fail(E.EOPNOTSUPP);
+    const node = this.resolver.get(path);
+    const v = native.lgetxattr(this.real(node.top), name);
+    if (typeof v === 'number') {
+      if (v === -E.ENODATA) return null;
+      throw new FsError(-v);
+    }
+    return v;
+  }
+
+  listxattr(path: string): string[] {
+    const node = this.resolver.get(path);
+    const names = native.llistxattr(this.real(node.top));
+    if (typeof names === 'number') {
+      if (names === -E.EOPNOTSUPP) return [];
+      throw new FsError(-names);
+    }
+    return names.filter((n) => !isPrivateXattr(n));
+  }
+
+  statfs(): Float64Array {
+    const out = new Float64Array(11);
+    check(native.statvfs(this.stack.roots[0], out));
+    return out;
+  }
+
+  // ---- open files ---------------------------------------------------------------------------
+
+  open(path: string, flags: number): number {
+    const hidden = this.hiddenFd(path);
+    if (hidden !== undefined) {
+      const fd = fs.openSync(`/proc/self/fd/${hidden}`, flags & ~(O.O_CREAT | O.O_EXCL | O.O_TRUNC));
+      return this.handles.add({ fd, ino: this.hidden.get(path)!, final: true });
+    }
+    const node = this.resolver.get(path);
+    if (node.dirs) fail(E.EISDIR);
+    const writes = (flags & O_ACCMODE) !== O.O_RDONLY || (flags & O.O_TRUNC) !== 0;
+    let e = node.top;
+    if (writes) {
+      if (!this.stack.hasUpper) fail(E.EROFS);
+      e = this.copyUp.ensure(node, { noData: (flags & O.O_TRUNC) !== 0 });
+    }
+    let bflags = flags & ~(O.O_CREAT | O.O_EXCL | O.O_NOCTTY | O.O_DIRECT);
+    if (e.layer !== 0 || !this.stack.hasUpper) bflags |= O.O_NOATIME; // lower layers are never written, not even atime
+    const fd = fs.openSync(this.real(e), bflags);
+    return this.handles.add({ fd, ino: this.inoOf(node), final: !this.stack.hasUpper || e.layer === 0 });
+  }
+
+  create(path: string, mode: number, flags: number, caller: Caller): number {
+    let fd = -1;
+    const keep = flags & (O.O_APPEND | O.O_SYNC | O.O_DSYNC);
+    this.place(path, caller, (real) => {
+      fd = fs.openSync(real, O.O_RDWR | O.O_CREAT | O.O_EXCL | keep, mode & 0o7777);
+    });
+    const node = this.resolver.get(path);
+    return this.handles.add({ fd, ino: this.inoOf(node), final: true });
+  }
+
+  read(fh: number, buf: Buffer, len: number, pos: number): number {
+    return fs.readSync(this.handle(fh).fd, buf, 0, len, pos);
+  }
+
+  write(fh: number, buf: Buffer, len: number, pos: number): number {
+    return fs.writeSync(this.handle(fh).fd, buf, 0, len, pos);
+  }
+
+  ftruncate(fh: number, size: number): void {
+    fs.ftruncateSync(this.handle(fh).fd, size);
+  }
+
+  fsync(fh: number, datasync: boolean): void {
+    const fd = this.handle(fh).fd;
+    if (datasync) fs.fdatasyncSync(fd);
+    else fs.fsyncSync(fd);
+  }
+
+  release(fh: number): void {
+    const h = this.handles.remove(fh);
+    if (h) fs.closeSync(h.fd);
+  }
+
+  private handle(fh: number) {
+    return this.handles.get(fh) ?? fail(E.EBADF);
+  }
+
+  // ---- changing names -----------------------------------------------------------------------
+
+  mkdir(path: string, mode: number, caller: Caller): void {
+    this.place(path, caller, (real) => fs.mkdirSync(real, { mode: mode & 0o7777 }), true);
+  }
+
+  mknod(path: string, mode: number, rdev: number, caller: Caller): void {
+    if ((mode & O.S_IFMT) === O.S_IFREG || (mode & O.S_IFMT) === 0) {
+      this.place(path, caller, (real) => fs.closeSync(fs.openSync(real, O.O_WRONLY | O.O_CREAT | O.O_EXCL, mode & 0o7777)));
+      return;
+    }
+    this.place(path, caller, (real) => check(native.mknod(real, mode, rdev)));
+  }
+
+  symlink(target: string, path: string, caller: Caller): void {
+    this.place(path, caller, (real) => fs.symlinkSync(target, real));
+  }
+
+  link(existing: string, path: string): void {
+    const src = this.resolver.get(existing);
+    if (src.dirs) fail(E.EPERM);
+    this.writable();
+    const up = this.copyUp.ensure(src);
+    this.place(path, null, (real) => check(native.link(this.real(up), real)));
+  }
+
+  unlink(path: string): void {
+    if (this.hidden.delete(path)) return;
+    this.writable();
+    const node = this.resolver.get(path);
+    if (node.dirs) fail(E.EISDIR);
+    this.remove(node);
+  }
+
+  rmdir(path: string): void {
+    this.writable();
+    if (path === '/') fail(E.EBUSY);
+    const node = this.resolver.get(path);
+    if (!node.dirs) fail(E.ENOTDIR);
+    if (this.list(node).length > 0) fail(E.ENOTEMPTY);
+    this.remove(node);
+    this.resolver.invalidate();
+  }
+
+  /** Remove a name: drop the upper copy, and leave a whiteout where a lower layer still has it. */
+  private remove(node: Node): void {
+    const [dir, name] = splitPath(node.path);
+    const parent = this.resolver.get(dir);
+    const whiteout = this.resolver.lowerHas(parent, name);
+    const upperReal = this.stack.upperPath(node.path);
+    if (node.top.layer !== 0) {
+      this.copyUp.ensure(parent);
+      makeWhiteout(upperReal);
+      return;
+    }
+    if (node.dirs) {
+      // Swap the dir out in one step (it may still hold whiteouts), then clean it up in work/.
+      const tmp = this.copyUp.tmpPath();
+      if (whiteout) {
+        makeWhiteout(tmp);
+        check(native.renameat2(tmp, upperReal, RENAME_EXCHANGE));
+      } else {
+        fs.renameSync(upperReal, tmp);
+      }
+      fs.rmSync(tmp, { recursive: true, force: true });
+    } else if (whiteout) {
+      const tmp = this.copyUp.tmpPath();
+      makeWhiteout(tmp);
+      fs.renameSync(tmp, upperReal);
+    } else {
+      fs.unlinkSync(upperReal);
+    }
+    if (node.top.st.nlink <= 1 || node.dirs) this.inodes.forget(0, node.top.st.dev, node.top.st.ino);
+  }
+
+  rename(from: string, to: string): void {
+    this.writable();
+    if (from === to) return;
+    if (to.slice(to.lastIndexOf('/') + 1).startsWith('.fuse_hidden') && !this.resolver.lookup(to)) {
+      const node = this.resolver.get(from);
+      const ino = this.inoOf(node);
+      if (this.handles.fdOf(ino) !== undefined) {
+        if (node.dirs) fail(E.EISDIR);
+        this.hidden.set(to, ino);
+        this.remove(node);
+        return;
+      }
+    }
+    if (to.startsWith(from + '/')) fail(E.EINVAL);
+    const src = this.resolver.get(from);
+    const [fdir, fname] = splitPath(from);
+    const [tdir, tname] = splitPath(to);
+    const srcParent = this.resolver.get(fdir);
+    const dstParent = this.resolver.get(tdir);
+    if (!dstParent.dirs) fail(E.ENOTDIR);
+    const dst = this.resolver.child(dstParent, tname);
+    if (dst) {
+      if (src.dirs && !dst.dirs) fail(E.ENOTDIR);
+      if (!src.dirs && dst.dirs) fail(E.EISDIR);
+      if (dst.dirs && this.list(dst).length > 0) fail(E.ENOTEMPTY);
+      // Two names of one upper file: rename(2) does nothing. (Two names of a lower hard link are
+      // distinct files to overlayfs without index=on, and the kernel renames them for real.)
+      if (dst.top.layer === 0 && src.top.layer === 0 && dst.top.st.ino === src.top.st.ino && dst.top.st.dev === src.top.st.dev) return;
+    }
+    const leaveWhiteout = src.top.layer !== 0 || this.resolver.lowerHas(srcParent, fname);
+    const lowerDirs = src.dirs?.filter((d) => d.layer !== 0) ?? [];
+    const up = this.copyUp.ensure(src);
+    this.copyUp.ensure(this.resolver.get(tdir));
+    const srcReal = this.real(up);
+    const dstReal = this.stack.upperPath(to);
+    if (src.dirs) {
+      if (lowerDirs.length > 0) {
+        // redirect_dir: the moved dir keeps merging with its lower origin.
+        if (getRedirect(srcReal) === null) setRedirect(srcReal, lowerDirs[0].rel);
+      } else if (this.resolver.lowerHas(dstParent, tname)) {
+        setOpaque(srcReal); // a pure upper dir must not merge with what lies below its new name
+      }
+    }
+    const dstSt = lstatOrNull(dstReal);
+    if (dstSt?.mode !== undefined && isDir(dstSt.mode)) {
+      // The merged target dir is empty, but its upper copy may hold whiteouts: clear them first.
+      for (const n of fs.readdirSync(dstReal)) fs.unlinkSync(dstReal + '/' + n);
+    }
+    if (src.dirs && dstSt && !isDir(dstSt.mode)) {
+      // A dir can't replace a whiteout with rename(2): exchange the two, then settle the old name.
+      check(native.renameat2(srcReal, dstReal, RENAME_EXCHANGE));
+      if (!leaveWhiteout) fs.unlinkSync(srcReal);
+    } else {
+      this.renameLeaving(srcReal, dstReal, leaveWhiteout);
+    }
+    if (dstSt && dst && (dstSt.nlink <= 1 || isDir(dstSt.mode))) this.inodes.forget(0, dstSt.dev, dstSt.ino);
+    if (src.dirs || dst?.dirs) this.resolver.invalidate();
+  }
+
+  private renameLeaving(srcReal: string, dstReal: string, whiteout: boolean): void {
+    if (!whiteout) return fs.renameSync(srcReal, dstReal);
+    const r = native.renameat2(srcReal, dstReal, RENAME_WHITEOUT);
+    if (r === -E.EINVAL) {
+      // Filesystem without RENAME_WHITEOUT: two steps.
+      fs.renameSync(srcReal, dstReal);
+      makeWhiteout(srcReal);
+      return;
+    }
+    check(r);
+  }
+
+  /**
+   * Create a new name in the upper dir with `make`. Over a whiteout, the object is built in the
+   * work dir and swapped in atomically; a directory made there is opaque (it must not show what
+   * the deleted directory held).
+   */
+  private place(path: string, caller: Caller | null, make: (real: string) => void, isNewDir = false): void {
+    this.writable();
+    const [dir, name] = splitPath(path);
+    if (name.length > 255) fail(E.ENAMETOOLONG);
+    const parent = this.resolver.get(dir);
+    if (!parent.dirs) fail(E.ENOTDIR);
+    if (this.resolver.child(parent, name)) fail(E.EEXIST);
+    const pUp = this.copyUp.ensure(parent);
+    const dst = this.stack.upperPath(path);
+    const existing = lstatOrNull(dst);
+    const target = existing ? this.copyUp.tmpPath() : dst;
+    make(target);
+    try {
+      if (caller) this.own(target, caller, pUp.st);
+      // As the kernel does: a new dir in a merged dir is opaque, so its lookups skip the lowers.
+      if (isNewDir && !existing && parent.dirs.some((d) => d.layer !== 0)) setOpaque(target);
+      if (!existing) return;
+      if (isNewDir) {
+        setOpaque(target); // over a whiteout: must not show what the deleted dir held
+        check(native.renameat2(target, dst, RENAME_EXCHANGE));
+        fs.rmSync(target, { recursive: true, force: true });
+      } else {
+        fs.renameSync(target, dst);
+      }
+    } catch (err) {
+      if (existing) fs.rmSync(target, { recursive: true, force: true });
+      else fs.rmSync(dst, { recursive: true, force: true });
+      throw err;
+    } finally {
+      if (isNewDir) this.resolver.invalidate();
+    }
+  }
+
+  /** New objects belong to the caller; a setgid parent passes on its group (and, to dirs, the bit). */
+  private own(real: string, caller: Caller, parentSt: Stat): void {
+    const setgid = (parentSt.mode & S_ISGID) !== 0;
+    const gid = setgid ? parentSt.gid : caller.gid;
+    if (caller.uid !== 0 || gid !== 0) fs.lchownSync(real, caller.uid, gid);
+    if (setgid) {
+      const st = lstat(real);
+      if (isDir(st.mode)) fs.chmodSync(real, (st.mode & 0o7777) | S_ISGID);
+    }
+  }
+
+  // ---- changing attributes (each copies up first) ---------------------------------------------
+
+  chmod(path: string, mode: number): void {
+    const e = this.upper(path);
+    if (isLnk(e.st.mode)) fail(E.EOPNOTSUPP);
+    fs.chmodSync(this.real(e), mode & 0o7777);
+  }
+
+  chown(path: string, uid: number, gid: number): void {
+    const e = this.upper(path);
+    fs.lchownSync(this.real(e), uid === 0xffffffff ? -1 : uid, gid === 0xffffffff ? -1 : gid);
+  }
+
+  utimens(path: string, aSec: number, aNsec: number, mSec: number, mNsec: number): void {
+    if (aNsec === UTIME_OMIT && mNsec === UTIME_OMIT) return void this.resolver.get(path);
+    const e = this.upper(path);
+    check(native.lutimens(this.real(e), aSec, aNsec, mSec, mNsec));
+  }
+
+  truncate(path: string, size: number): void {
+    const hidden = this.hiddenFd(path);
+    if (hidden !== undefined) return fs.ftruncateSync(hidden, size);
+    const node = this.resolver.get(path);
+    if (node.dirs) fail(E.EISDIR);
+    this.writable();
+    const e = this.copyUp.ensure(node, { noData: size === 0 });
+    fs.truncateSync(this.real(e), size);
+  }
+
+  setxattr(path: string, name: string, value: Buffer, flags: number): void {
+    if (isPrivateXattr(name)) fail(E.EOPNOTSUPP);
+    const e = this.upper(path);
+    check(native.lsetxattr(this.real(e), name, value, flags));
+  }
+
+  removexattr(path: string, name: string): void {
+    if (isPrivateXattr(name)) fail(E.EOPNOTSUPP);
+    const e = this.upper(path);
+    check(native.lremovexattr(this.real(e), name));
+  }
+
+  /** The upper entry of a path, copied up if needed. */
+  private upper(path: string): Entry {
+    this.writable();
+    const hidden = this.hiddenFd(path);
+    if (hidden !== undefined) return { layer: -1, rel: `/proc/self/fd/${hidden}`, st: fstat(hidden) };
+    return this.copyUp.ensure(this.resolver.get(path));
+  }
+
+  private writable(): void {
+    if (!this.stack.hasUpper) fail(E.EROFS);
+  }
+
+  private real(e: Entry): string {
+    if (e.layer === -1) return e.rel; // an open, unlinked file, reached through its fd
+    return this.stack.real(e.layer, e.rel);
+  }
+}
+
+function toAttr(st: Stat, ino: number, nlink: number): Attr {
+  return {
+    ino,
+    mode: st.mode,
+    nlink,
+    uid: st.uid,
+    gid: st.gid,
+    rdev: st.rdev,
+    size: st.size,
+    blksize: st.blksize,
+    blocks: st.blocks,
+    dev: 0,
+    atimeSec: st.atimeSec,
+    atimeNsec: st.atimeNsec,
+    mtimeSec: st.mtimeSec,
+    mtimeNsec: st.mtimeNsec,
+    ctimeSec: st.ctimeSec,
+    ctimeNsec: st.ctimeNsec,
+  };
+}

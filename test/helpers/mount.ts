@@ -1,0 +1,88 @@
+// Mount helpers for tests. strata is always a separate daemon process started through the CLI,
+// as users start it; every mount is registered for teardown and force-unmounted if still there.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { abortConnection, findMount, mounts } from '../../src/fuse/mounts.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(ROOT, 'dist/cli/main.js');
+
+interface T {
+  teardown(fn: () => unknown): void;
+}
+
+export function tmpdir(t: T, prefix = 'strata-test-'): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.teardown(() => {
+    forceUnmountUnder(d);
+    fs.rmSync(d, { recursive: true, force: true });
+  });
+  return d;
+}
+
+export function isMounted(mnt: string): boolean {
+  return findMount(mnt) !== undefined;
+}
+
+/** Unmount whatever is still mounted below `dir`: abort FUSE connections first, then detach. */
+export function forceUnmountUnder(dir: string): void {
+  const under = mounts().filter((m) => m.mountpoint === dir || m.mountpoint.startsWith(dir + '/'));
+  for (const m of under.reverse()) {
+    if (m.fstype.startsWith('fuse')) abortConnection(m);
+    spawnSync('umount', ['-l', m.mountpoint], { stdio: 'ignore' });
+  }
+}
+
+export interface StrataMount {
+  mnt: string;
+  umount(): void;
+}
+
+/** Mount with `strata mount` (returns when the daemon says it is ready). */
+export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: string; mnt: string; args?: string[] }): StrataMount {
+  const args = [CLI, 'mount', '--lower', o.lowers.join(':')];
+  if (o.upper) args.push('--upper', o.upper, '--work', o.work!);
+  args.push(...(o.args ?? []), o.mnt);
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 20000 });
+  if (r.status !== 0) throw new Error(`strata mount failed (${r.status}): ${r.stderr}`);
+  t.teardown(() => forceUnmountUnder(o.mnt));
+  return {
+    mnt: o.mnt,
+    umount() {
+      const u = spawnSync(process.execPath, [CLI, 'umount', o.mnt], { encoding: 'utf8', timeout: 20000 });
+      if (u.status !== 0) throw new Error(`strata umount failed: ${u.stderr}`);
+      waitUntil(() => !isMounted(o.mnt));
+    },
+  };
+}
+
+export function mountKernel(t: T, o: { lowers: string[]; upper?: string; work?: string; mnt: string }): StrataMount {
+  const opts = [`lowerdir=${o.lowers.join(':')}`];
+  if (o.upper) opts.push(`upperdir=${o.upper}`, `workdir=${o.work}`);
+  opts.push('redirect_dir=on', 'index=off', 'metacopy=off', 'xino=off');
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', opts.join(','), o.mnt]);
+  t.teardown(() => forceUnmountUnder(o.mnt));
+  return { mnt: o.mnt, umount: () => execFileSync('umount', [o.mnt]) };
+}
+
+export function mountFuseOverlayfs(t: T, o: { lowers: string[]; upper: string; work: string; mnt: string }): StrataMount {
+  execFileSync('fuse-overlayfs', ['-o', `lowerdir=${o.lowers.join(':')},upperdir=${o.upper},workdir=${o.work}`, o.mnt]);
+  t.teardown(() => forceUnmountUnder(o.mnt));
+  return { mnt: o.mnt, umount: () => execFileSync('fusermount3', ['-u', o.mnt]) };
+}
+
+export function waitUntil(cond: () => boolean, ms = 10000): void {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}
+
+/** Copy a tree exactly (xattrs including trusted.*, devices, whiteouts, hard links, times). */
+export function copyTree(from: string, to: string): void {
+  execFileSync('cp', ['-a', '--preserve=all', from + '/.', to]);
+}

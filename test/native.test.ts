@@ -1,0 +1,101 @@
+// native-bindings: each syscall wrapper against a temp dir, including its error values.
+import t from 'tap';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { native, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, UTIME_OMIT } from '../src/native/index.js';
+
+const dir = (t: { teardown(fn: () => void): void }) => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-native-'));
+  t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+};
+
+t.test('xattrs: set, get, list, remove, and their errors', async (t) => {
+  const d = dir(t);
+  fs.writeFileSync(`${d}/f`, '');
+  t.equal(native.lsetxattr(`${d}/f`, 'user.a', Buffer.from('1'), 0), 0);
+  t.equal(native.lsetxattr(`${d}/f`, 'trusted.overlay.opaque', Buffer.from('y'), 0), 0);
+  t.equal((native.lgetxattr(`${d}/f`, 'user.a') as Buffer).toString(), '1');
+  t.same((native.llistxattr(`${d}/f`) as string[]).sort(), ['trusted.overlay.opaque', 'user.a']);
+  t.equal(native.lgetxattr(`${d}/f`, 'user.none'), -61, 'ENODATA as a negative errno');
+  t.equal(native.lsetxattr(`${d}/f`, 'user.a', Buffer.from('2'), 1), -17, 'XATTR_CREATE on an existing name: EEXIST');
+  t.equal(native.lremovexattr(`${d}/f`, 'user.a'), 0);
+  t.equal(native.lgetxattr(`${d}/missing`, 'user.a'), -2, 'ENOENT');
+  fs.symlinkSync('f', `${d}/l`);
+  t.same(native.llistxattr(`${d}/l`), [], 'l-variants do not follow symlinks');
+});
+
+t.test('mknod: whiteouts, FIFOs, devices; makedev/major/minor', async (t) => {
+  const d = dir(t);
+  t.equal(native.mknod(`${d}/wh`, 0o020000, 0), 0);
+  const st = fs.lstatSync(`${d}/wh`);
+  t.ok(st.isCharacterDevice());
+  t.equal(st.rdev, 0);
+  const dev = native.makedev(8, 17);
+  t.equal(native.major(dev), 8);
+  t.equal(native.minor(dev), 17);
+  t.equal(native.mknod(`${d}/blk`, 0o060600, dev), 0);
+  t.equal(fs.lstatSync(`${d}/blk`).rdev, dev);
+  t.equal(native.mknod(`${d}/fifo`, 0o010644, 0), 0);
+  t.ok(fs.lstatSync(`${d}/fifo`).isFIFO());
+  t.equal(native.mknod(`${d}/fifo`, 0o010644, 0), -17, 'EEXIST');
+});
+
+t.test('renameat2: NOREPLACE, EXCHANGE, WHITEOUT', async (t) => {
+  const d = dir(t);
+  fs.writeFileSync(`${d}/a`, 'a');
+  fs.writeFileSync(`${d}/b`, 'b');
+  t.equal(native.renameat2(`${d}/a`, `${d}/b`, RENAME_NOREPLACE), -17);
+  t.equal(native.renameat2(`${d}/a`, `${d}/b`, RENAME_EXCHANGE), 0);
+  t.equal(fs.readFileSync(`${d}/a`, 'utf8'), 'b');
+  t.equal(native.renameat2(`${d}/a`, `${d}/c`, RENAME_WHITEOUT), 0);
+  const wh = fs.lstatSync(`${d}/a`);
+  t.ok(wh.isCharacterDevice() && wh.rdev === 0, 'a whiteout is left at the old name');
+  t.equal(fs.readFileSync(`${d}/c`, 'utf8'), 'b');
+});
+
+t.test('data copy: FICLONE (or its refusal) and copy_file_range', async (t) => {
+  const d = dir(t);
+  fs.writeFileSync(`${d}/src`, Buffer.alloc(100000, 9));
+  const s = fs.openSync(`${d}/src`, 'r');
+  const c = fs.openSync(`${d}/clone`, 'w');
+  const r = native.ficlone(c, s);
+  t.ok(r === 0 || [-95, -18, -22, -25].includes(r), `FICLONE: 0 or a clear refusal (got ${r})`);
+  const dst = fs.openSync(`${d}/dst`, 'w');
+  let off = 0;
+  while (off < 100000) {
+    const n = native.copyFileRange(s, off, dst, off, 100000 - off);
+    t.ok(n > 0);
+    off += n;
+  }
+  fs.closeSync(s);
+  fs.closeSync(c);
+  fs.closeSync(dst);
+  t.same(fs.readFileSync(`${d}/dst`), fs.readFileSync(`${d}/src`));
+  t.equal(native.copyFileRange(9999, 0, 9998, 0, 1), -9, 'EBADF');
+});
+
+t.test('times with nanoseconds; UTIME_OMIT; lstat/fstat into a Float64Array', async (t) => {
+  const d = dir(t);
+  fs.writeFileSync(`${d}/f`, 'x');
+  t.equal(native.lutimens(`${d}/f`, 1000, 111, 2000, 222222222), 0);
+  t.equal(native.lutimens(`${d}/f`, 5, UTIME_OMIT, 3000, 333), 0);
+  const out = new Float64Array(16);
+  t.equal(native.lstat(`${d}/f`, out), 0);
+  t.same([out[10], out[11], out[12], out[13]], [1000, 111, 3000, 333], 'atime kept by UTIME_OMIT, mtime set to the ns');
+  t.equal(out[7], 1, 'size');
+  const fd = fs.openSync(`${d}/f`, 'r');
+  t.equal(native.fstat(fd, out), 0);
+  t.equal(out[1], fs.statSync(`${d}/f`).ino);
+  fs.closeSync(fd);
+  t.equal(native.lstat(`${d}/nope`, out), -2);
+  t.equal(native.lstat(`${d}/f`, new Float64Array(2)), -22, 'a too-small array is EINVAL, not a crash');
+  t.equal(native.lstat('x'.repeat(5000), out), -36, 'ENAMETOOLONG');
+  const vfs = new Float64Array(11);
+  t.equal(native.statvfs(d, vfs), 0);
+  t.ok(vfs[0] > 0 && vfs[10] >= 255);
+  t.equal(native.umount2(d, 0), -22, 'umount2 of a non-mountpoint: EINVAL');
+  t.equal(native.link(`${d}/f`, `${d}/f2`), 0);
+  t.equal(fs.statSync(`${d}/f`).nlink, 2);
+});
