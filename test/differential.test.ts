@@ -9,7 +9,11 @@ import { snapshot } from './helpers/tree.js';
 
 const only = process.env.SCENARIO;
 
-t.test('differential against kernel overlayfs', async (t) => {
+// Both ways of answering lower layers: from the LMDB path index (the default) and by probing.
+const modes = process.env.STRATA_MODE ? [process.env.STRATA_MODE] : ['index', 'no-index'];
+
+for (const mode of modes) t.test(`differential against kernel overlayfs (${mode})`, async (t) => {
+  const args = mode === 'no-index' ? ['--no-index'] : [];
   const base = tmpdir(t, 'strata-diff-');
   const fixture = buildFixture(base + '/fixture');
   const mergedOpts = (since: number) => ({ since });
@@ -28,7 +32,7 @@ t.test('differential against kernel overlayfs', async (t) => {
         strata: copyFixture(base + '/fixture', fixture, `${dir}/strata`, extra),
       };
       const k = mountKernel(t, roots.kernel);
-      const s = mountStrata(t, roots.strata);
+      const s = mountStrata(t, { ...roots.strata, args });
       const since = Date.now() - 1000;
       const logs: Record<string, Log> = { kernel: [], strata: [] };
       sc.run(k.mnt, logs.kernel);
@@ -47,7 +51,7 @@ t.test('differential against kernel overlayfs', async (t) => {
       const k2 = mountKernel(t, { ...roots.strata, work: roots.strata.work.replace(/work$/, 'work2'), mnt: roots.strata.mnt.replace(/mnt$/, 'mnt2') });
       t.same(snapshot(k2.mnt, mergedOpts(since)), sTree, "the kernel reads strata's upper dir as strata does");
       k2.umount();
-      const s2 = mountStrata(t, { ...roots.kernel, work: roots.kernel.work.replace(/work$/, 'work2'), mnt: roots.kernel.mnt.replace(/mnt$/, 'mnt2') });
+      const s2 = mountStrata(t, { ...roots.kernel, args, work: roots.kernel.work.replace(/work$/, 'work2'), mnt: roots.kernel.mnt.replace(/mnt$/, 'mnt2') });
       t.same(snapshot(s2.mnt, mergedOpts(since)), kTree, "strata reads the kernel's upper dir as the kernel does");
       s2.umount();
     });

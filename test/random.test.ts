@@ -53,14 +53,20 @@ function ops(seed: number, count: number) {
 }
 
 t.test('random operation sequences match kernel overlayfs', async (t) => {
-  const seeds = process.env.STRATA_SEED ? [Number(process.env.STRATA_SEED)] : [Date.now() % 100000, 1, 2];
+  // Fixed seeds keep CI deterministic (47976 once found a copy-up-order difference); STRATA_SEED=N
+  // replays one, STRATA_SEED=random explores a new one.
+  const env = process.env.STRATA_SEED;
+  const seeds = env === 'random' ? [Date.now() % 100000] : env ? [Number(env)] : [1, 2, 47976, 101];
   for (const seed of seeds) {
     await t.test(`seed ${seed}`, async (t) => {
       t.comment(`seed ${seed} (replay: STRATA_SEED=${seed} npx tap test/random.test.ts)`);
       const base = tmpdir(t, 'strata-rand-');
       const fixture = buildFixture(base + '/fixture');
       const k = mountKernel(t, copyFixture(base + '/fixture', fixture, `${base}/kernel`));
-      const s = mountStrata(t, copyFixture(base + '/fixture', fixture, `${base}/strata`));
+      // Hard links made through the mount: libfuse 2 gives each name its own kernel inode, so the other
+      // name's cached size can be stale for --attr-timeout (README, "fuse-native"). The random mix
+      // reads right after writing through another name, so it runs with the window closed.
+      const s = mountStrata(t, { ...copyFixture(base + '/fixture', fixture, `${base}/strata`), args: ['--attr-timeout', '0'] });
       const list = ops(seed, 1500);
       const logs: Record<string, Log> = { kernel: [], strata: [] };
       const since = Date.now() - 1000;

@@ -3,8 +3,9 @@
 // `mount -t fuse.strata strata MNT -o lowerdir=...,upperdir=...,workdir=...` works.
 import { Command } from 'commander';
 import { mountCommand, umountCommand } from './mount.js';
+import { indexCommand } from './index-cmd.js';
 
-const commands = ['mount', 'umount', 'help'];
+const commands = ['mount', 'umount', 'index', 'help'];
 
 export function rewriteMountFuse(argv: string[]): string[] {
   // mount.fuse3 runs: strata SOURCE MOUNTPOINT -o OPTIONS
@@ -20,4 +21,5 @@ const program = new Command('strata')
   .version('0.1.0');
 program.addCommand(mountCommand());
 program.addCommand(umountCommand());
-program.parse(rewriteMountFuse(process.argv));
+program.addCommand(indexCommand());
+await program.parseAsync(rewriteMountFuse(process.argv));

@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { preflight, MountError, type MountSpec } from '../fuse/preflight.js';
-import { serve } from '../fuse/daemon.js';
+import { fatal } from './fatal.js';
 import { unmount, UnmountError } from '../fuse/mounts.js';
+import { progressLine } from './progress.js';
 
 interface MountFlags {
   lower?: string;
@@ -18,6 +19,7 @@ interface MountFlags {
   debug?: boolean;
   entryTimeout?: string;
   attrTimeout?: string;
+  index?: boolean;
 }
 
 /** lowerdir=A:B,upperdir=U,workdir=W (overlayfs's option names) into a spec. */
@@ -45,12 +47,13 @@ export function mountCommand(): Command {
     .option('--log <file>', 'daemon log (background mode)')
     .option('--entry-timeout <s>', 'kernel entry cache timeout in seconds', '1')
     .option('--attr-timeout <s>', 'kernel attribute cache timeout in seconds', '1')
+    .option('--no-index', 'probe every lower layer on disk instead of answering from the LMDB path index')
     .option('-d, --debug', 'print every FUSE request')
     .addOption(new Command().createOption('--ready-fd <fd>').hideHelp())
-    .action((mountpoint: string, flags: MountFlags) => runMount(mountpoint, flags));
+    .action(async (mountpoint: string, flags: MountFlags) => runMount(mountpoint, flags));
 }
 
-function runMount(mountpoint: string, flags: MountFlags): void {
+async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
   const fromO = parseMountOptions(flags.o ?? []);
   let spec: MountSpec;
   try {
@@ -68,26 +71,48 @@ function runMount(mountpoint: string, flags: MountFlags): void {
     debug: flags.debug,
     entryTimeout: Number(flags.entryTimeout),
     attrTimeout: Number(flags.attrTimeout),
+    index: flags.index !== false,
   };
   if (flags.foreground || flags.readyFd) {
+    // Only the daemon loads fuse-native.
+    const { serve } = await import('../fuse/daemon.js');
     serve(spec, { ...daemonOpts, readyFd: flags.readyFd ? Number(flags.readyFd) : undefined });
     return;
   }
-  // Background: a detached daemon reports "ready" (or its error) on a pipe, then we return.
+  // Background: a detached daemon reports progress, warnings and "ready" (or its error) on a pipe.
   const args = [fileURLToPath(new URL('./main.js', import.meta.url)), 'mount', spec.mountpoint, '--lower', spec.lowers.join(':'), '--ready-fd', '3', '--entry-timeout', flags.entryTimeout!, '--attr-timeout', flags.attrTimeout!];
   if (spec.upper) args.push('--upper', spec.upper, '--work', spec.work!);
   if (flags.debug) args.push('--debug');
+  if (flags.index === false) args.push('--no-index');
   const log = flags.log ? fs.openSync(flags.log, 'a') : 'ignore';
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log, 'pipe'] });
-  let said = '';
+  // The daemon makes no TLS connections: extra CA certificates would only cost it start-up time (~70 ms here).
+  const { NODE_EXTRA_CA_CERTS: _certs, ...env } = process.env;
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log, 'pipe'], env });
+  const progress = process.stderr.isTTY ? progressLine() : undefined;
+  let buf = '';
+  let outcome = '';
   const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  pipe.on('data', (d: Buffer) => (said += d.toString()));
+  pipe.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.startsWith('progress ')) {
+        const [what, n] = line.slice(9).split('\t');
+        progress?.(what, Number(n));
+      } else if (line.startsWith('warn ')) {
+        process.stderr.write(`${progress ? '\r\x1b[K' : ''}strata: ${line.slice(5)}\n`);
+      } else outcome += line;
+    }
+  });
   pipe.on('end', () => {
-    if (said.startsWith('ready')) {
+    if (progress) process.stderr.write('\r\x1b[K');
+    if (outcome.startsWith('ready')) {
       child.unref();
       process.exit(0);
     }
-    fatal(said.replace(/^error: /, '').trim() || 'the mount daemon exited before the mount was ready');
+    fatal(outcome.replace(/^error: /, '').trim() || 'the mount daemon exited before the mount was ready');
   });
 }
 
@@ -112,7 +137,4 @@ function resolveNoFollow(p: string): string {
   return p.startsWith('/') ? p.replace(/\/+$/, '') || '/' : process.cwd() + '/' + p.replace(/\/+$/, '');
 }
 
-export function fatal(msg: string): never {
-  process.stderr.write(`strata: ${msg}\n`);
-  process.exit(1);
-}
+export { fatal };

@@ -7,6 +7,9 @@ import { Union } from '../union/union.js';
 import { fuseOps } from './ops.js';
 import { connectionDir, findMount, unmount, UnmountError } from './mounts.js';
 import type { MountSpec } from './preflight.js';
+import { openIndex, chainReader, prepareChain } from '../index/mount-index.js';
+import type { Progress } from '../index/layer-index.js';
+import type { ChainReader } from '../index/chain-reader.js';
 
 export interface DaemonOptions {
   /** Where to report "ready" or the error that stopped the mount (the parent's pipe). */
@@ -15,6 +18,23 @@ export interface DaemonOptions {
   /** Kernel cache timeouts in seconds (entry and attribute); see README "Caching". */
   entryTimeout?: number;
   attrTimeout?: number;
+  /** Answer lower-layer lookups from the LMDB path index (default); false probes every layer. */
+  index?: boolean;
+}
+
+/**
+ * The chain index of the lower dirs, built or checked now. A mount without one still works, by
+ * probing every layer, so any failure here is a warning, never a failed mount.
+ */
+function openChain(spec: MountSpec, warn: (msg: string) => void, progress: Progress): ChainReader | null {
+  try {
+    const db = openIndex(undefined, warn);
+    const chain = prepareChain(db, spec.lowers, progress);
+    return chainReader(db, chain.chainId, spec.upper ? 1 : 0);
+  } catch (err) {
+    warn(`mounting without the path index: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 export function fuseOptions(spec: MountSpec, opts: DaemonOptions) {
@@ -45,20 +65,36 @@ export function fuseOptions(spec: MountSpec, opts: DaemonOptions) {
 }
 
 export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
-  const ready = (msg: string) => {
-    if (opts.readyFd === undefined) return;
+  // The parent's pipe carries "progress …" and "warn …" lines, then "ready" or "error: …".
+  const say = (line: string) => {
+    if (opts.readyFd === undefined) return process.stderr.write(line.startsWith('warn ') ? `strata: ${line.slice(5)}\n` : '');
     try {
-      fs.writeSync(opts.readyFd, msg + '\n');
-      fs.closeSync(opts.readyFd);
+      fs.writeSync(opts.readyFd, line + '\n');
     } catch {
       /* parent gone */
     }
+  };
+  const ready = (msg: string) => {
+    if (opts.readyFd === undefined) {
+      if (msg.startsWith('error: ')) process.stderr.write(`strata: ${msg.slice(7)}\n`);
+      return;
+    }
+    say(msg);
+    try {
+      fs.closeSync(opts.readyFd);
+    } catch {
+      /* already closed */
+    }
     opts.readyFd = undefined;
   };
+  const warn = (msg: string) => say('warn ' + msg);
   process.umask(0);
   let union: Union;
   try {
-    union = new Union({ lowers: spec.lowers, upper: spec.upper, work: spec.work });
+    const chain = opts.index === false ? null : openChain(spec, warn, (what, n) => say(`progress ${what}\t${n}`));
+    union = new Union({ lowers: spec.lowers, upper: spec.upper, work: spec.work }, chain, (err) =>
+      warn(`the path index failed (${err.message}): probing the layers on disk from now on`),
+    );
     union.prepareWork();
     union.resolver.get('/');
   } catch (err) {

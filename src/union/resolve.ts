@@ -2,16 +2,22 @@
 // answers; a whiteout hides the name in every layer below; a directory merges with directories
 // of the same name below it until one is opaque; a non-directory below a directory ends the merge;
 // a redirect xattr sends the lower part of a renamed directory's lookup to its origin path.
+import fs from 'node:fs';
 import { isDir, lstatOrNull, type Stat } from './stat.js';
 import { getRedirect, isOpaque, isWhiteout } from './overlay-format.js';
 import { type LayerStack } from './layers.js';
-import { fail, E } from './errors.js';
+import { fail, E, FsError } from './errors.js';
+import type { ChainReader, Hit } from '../index/chain-reader.js';
 
 /** One layer's copy of a name. */
 export interface Entry {
   layer: number;
   rel: string;
   st: Stat;
+  /** From a chain index: the merged lower dir's id, how many layer dirs it merges, a link target. */
+  dirId?: number;
+  nmerge?: number;
+  target?: Buffer | null;
 }
 
 /** A resolved merged path: `top` answers it; a directory also lists every layer dir it merges. */
@@ -21,10 +27,30 @@ export interface Node {
   dirs: Entry[] | null;
 }
 
+/** How many layer dirs a directory node merges (overlayfs reports nlink 1 when more than one). */
+export const mergedCount = (n: Node) => n.dirs?.reduce((sum, d) => sum + (d.nmerge ?? 1), 0) ?? 0;
+
 export class Resolver {
   private dirCache = new Map<string, Node>();
 
-  constructor(private stack: LayerStack) {}
+  /**
+   * With a chain index, the lower layers are answered from it (one get per lookup, one range scan
+   * per listing, whatever the number of layers); the upper dir is always read live. Without one,
+   * every layer is probed on disk.
+   */
+  constructor(private stack: LayerStack, private chain: ChainReader | null = null, private onChainError?: (err: Error) => void) {}
+
+  get indexed(): boolean {
+    return this.chain !== null;
+  }
+
+  /** An index that fails mid-mount is dropped: the mount carries on probing the layers on disk. */
+  private chainFailed(err: unknown): void {
+    if (err instanceof FsError) throw err;
+    this.chain = null;
+    this.invalidate();
+    this.onChainError?.(err as Error);
+  }
 
   /** Forget cached directory stacks (after any change to which dirs exist, or their marks). */
   invalidate(): void {
@@ -36,6 +62,7 @@ export class Resolver {
     const cached = path === '/' ? this.root() : this.dirCache.get(path);
     if (cached) {
       const top = cached.top;
+      if (top.dirId !== undefined) return cached; // a lower dir from the index: layers never change
       const st = lstatOrNull(this.stack.real(top.layer, top.rel));
       if (st && isDir(st.mode)) return { ...cached, top: { ...top, st } };
       this.invalidate(); // changed behind our back: resolve afresh
@@ -65,6 +92,18 @@ export class Resolver {
   private root(): Node {
     let node = this.dirCache.get('/');
     if (node) return node;
+    if (this.chain) {
+      try {
+        const dirs: Entry[] = [];
+        if (this.stack.hasUpper) dirs.push({ layer: 0, rel: '', st: lstatOrNull(this.stack.real(0, '')) ?? fail(E.ENOENT, `upper dir ${this.stack.upper} is gone`) });
+        dirs.push(lowerEntry(this.chain.root(), ''));
+        node = { path: '/', top: dirs[0], dirs };
+        this.dirCache.set('/', node);
+        return node;
+      } catch (err) {
+        this.chainFailed(err);
+      }
+    }
     const dirs: Entry[] = [];
     for (let layer = 0; layer < this.stack.roots.length; layer++) {
       const st = lstatOrNull(this.stack.real(layer, '')) ?? fail(E.ENOENT, `layer dir ${this.stack.roots[layer]} is gone`);
@@ -84,6 +123,14 @@ export class Resolver {
   }
 
   private childIn(pdirs: Entry[], name: string, path: string): Node | null {
+    if (this.chain) {
+      try {
+        return this.childInChain(pdirs, name, path);
+      } catch (err) {
+        this.chainFailed(err);
+        return this.walk(path); // the parent's stack came from the index too: resolve afresh
+      }
+    }
     let top: Entry | null = null;
     let dirs: Entry[] | null = null;
     for (let i = 0; i < pdirs.length; i++) {
@@ -113,6 +160,89 @@ export class Resolver {
     return { path, top, dirs };
   }
 
+  /** The upper dir probed live, then the lower part answered by the chain index. */
+  private childInChain(pdirs: Entry[], name: string, path: string): Node | null {
+    const chain = this.chain!;
+    const up = this.stack.hasUpper && pdirs[0].layer === 0 ? pdirs[0] : null;
+    const last = pdirs[pdirs.length - 1];
+    const low = last.dirId !== undefined ? last : null;
+    if (up) {
+      const rel = up.rel + '/' + name;
+      const real = this.stack.real(0, rel);
+      const st = lstatOrNull(real);
+      if (st) {
+        if (isWhiteout(st)) return null;
+        const e: Entry = { layer: 0, rel, st };
+        if (!isDir(st.mode)) return { path, top: e, dirs: null };
+        const dirs = [e];
+        if (!isOpaque(real)) {
+          const redirect = getRedirect(real);
+          let lrel = low ? low.rel + '/' + (redirect ?? name) : '';
+          let h: Hit | null = null;
+          if (redirect?.startsWith('/')) {
+            h = chain.resolve(redirect);
+            lrel = redirect;
+          } else if (low) {
+            h = chain.get(low.dirId!, redirect ?? name);
+          }
+          if (h?.dirId) dirs.push(lowerEntry(h, lrel));
+        }
+        return { path, top: e, dirs };
+      }
+    }
+    if (!low) return null;
+    const h = chain.get(low.dirId!, name);
+    if (!h) return null;
+    const e = lowerEntry(h, low.rel + '/' + name);
+    return { path, top: e, dirs: h.dirId ? [e] : null };
+  }
+
+  /** Every visible name of a merged directory, with the entry that answers it. */
+  list(node: Node): { name: string; e: Entry }[] {
+    if (this.chain) {
+      try {
+        return this.listChain(node);
+      } catch (err) {
+        this.chainFailed(err);
+        return this.list(this.get(node.path));
+      }
+    }
+    const seen = new Set<string>();
+    const out: { name: string; e: Entry }[] = [];
+    for (const d of node.dirs!) {
+      const dirReal = this.stack.real(d.layer, d.rel);
+      for (const name of fs.readdirSync(dirReal)) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const st = lstatOrNull(dirReal + '/' + name);
+        if (!st || isWhiteout(st)) continue;
+        out.push({ name, e: { layer: d.layer, rel: d.rel + '/' + name, st } });
+      }
+    }
+    return out;
+  }
+
+  private listChain(node: Node): { name: string; e: Entry }[] {
+    const out: { name: string; e: Entry }[] = [];
+    const seen = new Set<string>();
+    const dirs = node.dirs!;
+    if (this.stack.hasUpper && dirs[0].layer === 0) {
+      const dirReal = this.stack.real(0, dirs[0].rel);
+      for (const name of fs.readdirSync(dirReal)) {
+        seen.add(name);
+        const st = lstatOrNull(dirReal + '/' + name);
+        if (!st || isWhiteout(st)) continue;
+        out.push({ name, e: { layer: 0, rel: dirs[0].rel + '/' + name, st } });
+      }
+    }
+    const low = dirs[dirs.length - 1];
+    if (low.dirId === undefined) return out;
+    for (const [name, h] of this.chain!.list(low.dirId)) {
+      if (!seen.has(name)) out.push({ name, e: lowerEntry(h, low.rel + '/' + name) });
+    }
+    return out;
+  }
+
   /** The lower part of a renamed directory: its origin, looked up in the layers below `layer`. */
   private redirected(target: string, layer: number, pdirs: Entry[], i: number): Entry[] {
     if (!target.startsWith('/')) {
@@ -132,6 +262,15 @@ export class Resolver {
 
   /** Whether any layer below the top one still has the name (so deleting it needs a whiteout). */
   lowerHas(parent: Node, name: string): boolean {
+    const last = parent.dirs![parent.dirs!.length - 1];
+    if (this.chain && last.dirId !== undefined && (last.layer !== 0 || !this.stack.hasUpper)) {
+      try {
+        return this.chain.has(last.dirId, name);
+      } catch (err) {
+        this.chainFailed(err);
+        return this.lowerHas(this.get(parent.path), name);
+      }
+    }
     for (const pd of parent.dirs!) {
       if (pd.layer === 0 && this.stack.hasUpper) continue;
       const st = lstatOrNull(this.stack.real(pd.layer, pd.rel + '/' + name));
@@ -139,4 +278,8 @@ export class Resolver {
     }
     return false;
   }
+}
+
+function lowerEntry(h: Hit, rel: string): Entry {
+  return { layer: h.layer, rel, st: h.st, dirId: h.dirId || undefined, nmerge: h.nmerge, target: h.target };
 }

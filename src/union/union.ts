@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import { native, RENAME_EXCHANGE, RENAME_WHITEOUT, UTIME_OMIT } from '../native/index.js';
 import { check, fail, E, FsError } from './errors.js';
 import { LayerStack, splitPath, type LayerOptions } from './layers.js';
-import { Resolver, type Entry, type Node } from './resolve.js';
+import { mergedCount, Resolver, type Entry, type Node } from './resolve.js';
+import type { ChainReader } from '../index/chain-reader.js';
 import { InodeTable } from './inodes.js';
 import { CopyUp } from './copy-up.js';
 import { HandleTable } from './handles.js';
@@ -45,9 +46,9 @@ export class Union {
    */
   private hidden = new Map<string, number>();
 
-  constructor(opts: LayerOptions) {
+  constructor(opts: LayerOptions, chain: ChainReader | null = null, onChainError?: (err: Error) => void) {
     this.stack = new LayerStack(opts);
-    this.resolver = new Resolver(this.stack);
+    this.resolver = new Resolver(this.stack, chain, onChainError);
     this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) =>
       this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel)),
     );
@@ -69,7 +70,7 @@ export class Union {
   attrOf(node: Node): Attr {
     const st = node.top.st;
     // overlayfs reports nlink 1 for a directory merged from several layers ("pacifies find").
-    const nlink = node.dirs && node.dirs.length > 1 ? 1 : st.nlink;
+    const nlink = mergedCount(node) > 1 ? 1 : st.nlink;
     return toAttr(st, this.inoOf(node), nlink);
   }
 
@@ -97,6 +98,7 @@ export class Union {
   readlink(path: string): string {
     const node = this.resolver.get(path);
     if (!isLnk(node.top.st.mode)) fail(E.EINVAL);
+    if (node.top.target) return node.top.target.toString();
     return fs.readlinkSync(this.real(node.top));
   }
 
@@ -108,19 +110,7 @@ export class Union {
   }
 
   private list(node: Node): DirEntry[] {
-    const seen = new Set<string>();
-    const out: DirEntry[] = [];
-    for (const d of node.dirs!) {
-      const dirReal = this.real(d);
-      for (const name of fs.readdirSync(dirReal)) {
-        if (seen.has(name)) continue;
-        seen.add(name);
-        const st = lstatOrNull(dirReal + '/' + name);
-        if (!st || isWhiteout(st)) continue;
-        out.push({ name, ino: this.inodes.of({ layer: d.layer, rel: d.rel + '/' + name, st }), mode: st.mode });
-      }
-    }
-    return out;
+    return this.resolver.list(node).map(({ name, e }) => ({ name, ino: this.inodes.of(e), mode: e.st.mode }));
   }
 
   getxattr(path: string, name: string): Buffer | null {
@@ -308,7 +298,9 @@ export class Union {
     if (dst) {
       if (src.dirs && !dst.dirs) fail(E.ENOTDIR);
       if (!src.dirs && dst.dirs) fail(E.EISDIR);
-      if (dst.dirs && this.list(dst).length > 0) fail(E.ENOTEMPTY);
+      // As the kernel: a target dir with lower layers is checked for emptiness before anything
+      // is copied up; a pure upper one only by the rename itself, after the source's copy-up.
+      if (dst.dirs && !pureUpper(dst) && this.list(dst).length > 0) fail(E.ENOTEMPTY);
       // Two names of one upper file: rename(2) does nothing. (Two names of a lower hard link are
       // distinct files to overlayfs without index=on, and the kernel renames them for real.)
       if (dst.top.layer === 0 && src.top.layer === 0 && dst.top.st.ino === src.top.st.ino && dst.top.st.dev === src.top.st.dev) return;
@@ -327,6 +319,7 @@ export class Union {
         setOpaque(srcReal); // a pure upper dir must not merge with what lies below its new name
       }
     }
+    if (dst?.dirs && pureUpper(dst) && this.list(dst).length > 0) fail(E.ENOTEMPTY);
     const dstSt = lstatOrNull(dstReal);
     if (dstSt?.mode !== undefined && isDir(dstSt.mode)) {
       // The merged target dir is empty, but its upper copy may hold whiteouts: clear them first.
@@ -462,6 +455,9 @@ export class Union {
     return this.stack.real(e.layer, e.rel);
   }
 }
+
+/** A directory that lives in the upper dir alone (overlayfs's ovl_pure_upper). */
+const pureUpper = (n: Node) => n.dirs !== null && n.dirs.every((d) => d.layer === 0);
 
 function toAttr(st: Stat, ino: number, nlink: number): Attr {
   return {

@@ -10,6 +10,13 @@ import { abortConnection, findMount, mounts } from '../../src/fuse/mounts.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
 
+// Each test process keeps its path indexes in its own STRATA_ROOT, removed when it exits.
+if (!process.env.STRATA_ROOT) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-root-'));
+  process.env.STRATA_ROOT = root;
+  process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+}
+
 interface T {
   teardown(fn: () => unknown): void;
 }
@@ -42,13 +49,18 @@ export interface StrataMount {
 }
 
 /** Mount with `strata mount` (returns when the daemon says it is ready). */
-export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: string; mnt: string; args?: string[] }): StrataMount {
+export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: string; mnt: string; args?: string[]; allowWarnings?: boolean }): StrataMount {
   const args = [CLI, 'mount', '--lower', o.lowers.join(':')];
   if (o.upper) args.push('--upper', o.upper, '--work', o.work!);
   args.push(...(o.args ?? []), o.mnt);
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 20000 });
   if (r.status !== 0) throw new Error(`strata mount failed (${r.status}): ${r.stderr}`);
   t.teardown(() => forceUnmountUnder(o.mnt));
+  // A mount that quietly fell back to probing would make an index test pass for the wrong reason.
+  if (r.stderr.trim() && !o.allowWarnings) {
+    forceUnmountUnder(o.mnt);
+    throw new Error(`strata mount warned: ${r.stderr}`);
+  }
   return {
     mnt: o.mnt,
     umount() {

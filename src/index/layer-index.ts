@@ -1,0 +1,99 @@
+// A layer's index: every path of one layer dir with its attributes, link target, whiteout and
+// opaque marks, keyed [index number, dir id, name] so that one directory is one range. Built once
+// by a scan; a layer never changes, so the index is reused by every later mount. An ad-hoc lower
+// dir is known by its device and inode, and checked against a fingerprint of all its directories
+// (their inode, mtime and ctime, which change whenever a name is added, removed or renamed).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { lstat, lstatOrNull, isDir, isLnk } from '../union/stat.js';
+import { getRedirect, isOpaque, isWhiteout } from '../union/overlay-format.js';
+import { encodeRecord, entryKey, OPAQUE, REDIRECT, WHITEOUT } from './record.js';
+import { IndexDb, IndexError, type LayerMeta } from './db.js';
+
+export type { Progress } from '../cli/progress.js';
+import type { Progress } from '../cli/progress.js';
+
+/** The fingerprint of a layer dir: every directory's identity and change times, in index order. */
+export function fingerprint(root: string, dirs: string[]): string | null {
+  const h = crypto.createHash('sha256');
+  for (const rel of dirs) {
+    const st = lstatOrNull(root + rel);
+    if (!st || !isDir(st.mode)) return null;
+    h.update(`${rel}\0${st.ino}:${st.mtimeSec}.${st.mtimeNsec}:${st.ctimeSec}.${st.ctimeNsec}\n`);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * The index of a lower dir: reused when its fingerprint still matches, otherwise (re)built.
+ * A dir that changed since it was indexed gets a new key, so no chain built on the old one is used.
+ */
+export function ensureLayerIndex(db: IndexDb, root: string, progress?: Progress): LayerMeta {
+  const st = lstatOrNull(root);
+  if (!st || !isDir(st.mode)) throw new IndexError(`layer dir ${root} is gone`);
+  const known = db.layerByDir(st.dev, st.ino);
+  if (known && known.root === root && fingerprint(root, known.dirs) === known.fingerprint) return known;
+  if (known) forgetLayer(db, known);
+  return buildLayerIndex(db, root, progress);
+}
+
+function forgetLayer(db: IndexDb, m: LayerMeta): void {
+  db.dropEntries(m.num);
+  for (const c of db.chains()) {
+    if (!c.layers.includes(m.key)) continue;
+    db.dropEntries(c.num);
+    db.meta.removeSync(`chain:${c.chainId}`);
+  }
+  db.meta.removeSync(`layer:${m.key}`);
+}
+
+export function buildLayerIndex(db: IndexDb, root: string, progress?: Progress): LayerMeta {
+  const rootSt = lstat(root);
+  const key = Buffer.alloc(8 + 1024);
+  const dirs: string[] = [''];
+  let entries = 0;
+  let redirects = false;
+  let nextDir = 2; // 1 is the root
+  // Breadth first, one transaction: the index and its description appear whole or not at all.
+  return db.entries.transactionSync(() => {
+    const num = db.nextNum();
+    const rootFlags = isOpaque(root) ? OPAQUE : 0;
+    db.entries.putSync(entryKey(key, num, 0, ''), encodeRecord({ flags: rootFlags, nmerge: 1, layer: 0, dirId: 1, st: rootSt, tail: null }));
+    const queue: [string, number][] = [['', 1]];
+    while (queue.length) {
+      const [rel, dirId] = queue.shift()!;
+      for (const name of fs.readdirSync(root + rel)) {
+        const crel = rel + '/' + name;
+        const real = root + crel;
+        const st = lstat(real);
+        let flags = 0;
+        let tail: Buffer | null = null;
+        let childId = 0;
+        if (isWhiteout(st)) flags |= WHITEOUT;
+        else if (isLnk(st.mode)) tail = fs.readlinkSync(real, { encoding: 'buffer' });
+        else if (isDir(st.mode)) {
+          childId = nextDir++;
+          dirs.push(crel);
+          queue.push([crel, childId]);
+          if (isOpaque(real)) flags |= OPAQUE;
+          const r = getRedirect(real);
+          if (r !== null) {
+            flags |= REDIRECT;
+            tail = Buffer.from(r);
+            redirects = true;
+          }
+        }
+        db.entries.putSync(entryKey(key, num, dirId, name), encodeRecord({ flags, nmerge: 1, layer: 0, dirId: childId, st, tail }));
+        if (++entries % 5000 === 0) progress?.(root, entries);
+      }
+    }
+    progress?.(root, entries);
+    const fp = fingerprint(root, dirs);
+    if (fp === null) throw new IndexError(`layer dir ${root} changed while it was being indexed`);
+    const id = 'sha256:' + crypto.createHash('sha256').update(`strata-dir ${rootSt.dev} ${rootSt.ino} ${fp}`).digest('hex');
+    const meta: LayerMeta = { key: id, num, root, dev: rootSt.dev, ino: rootSt.ino, fingerprint: fp, dirs, entries, redirects, builtAt: new Date().toISOString() };
+    db.meta.putSync(`layer:${id}`, meta);
+    db.meta.putSync(`dir:${rootSt.dev}:${rootSt.ino}`, id);
+    return meta;
+  });
+}
