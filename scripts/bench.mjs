@@ -2,7 +2,7 @@
 // Prints a markdown table of medians with ratios to kernel overlayfs.
 //   bash scripts/bench            full sizes (1 GiB files, 100 layers, 50,000-entry dir, ...)
 //   bash scripts/bench --quick    small sizes, for a smoke run
-//   bash scripts/bench --only NAME   run workloads whose name contains NAME
+//   bash scripts/bench --only RE     run workloads whose name matches RE ('index' for the index figures)
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,7 +41,15 @@ const systems = {
       sh(`node ${CLI} mount --lower ${lowers.join(':')}${upper ? ` --upper ${upper} --work ${wk}` : ''} ${mnt}`),
     umount: (mnt) => sh(`node ${CLI} umount ${mnt} && while grep -q " ${mnt} " /proc/self/mountinfo; do sleep 0.05; done`),
   },
+  'strata --no-index': {
+    indexOnly: true, // measured only on the lookup and listing workloads, where the index matters
+    mount: (lowers, upper, wk, mnt) =>
+      sh(`node ${CLI} mount --no-index --lower ${lowers.join(':')}${upper ? ` --upper ${upper} --work ${wk}` : ''} ${mnt}`),
+    umount: (mnt) => sh(`node ${CLI} umount ${mnt} && while grep -q " ${mnt} " /proc/self/mountinfo; do sleep 0.05; done`),
+  },
 };
+// The index lives in its own root for the run, so the first mount of each stack builds it (untimed).
+process.env.STRATA_ROOT = fs.mkdtempSync(path.join(process.env.BENCH_DIR || os.tmpdir(), 'strata-bench-root-'));
 
 let seq = 0;
 /** A fresh upper/work/mountpoint for one run. */
@@ -65,10 +73,11 @@ const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
  * One workload on every system: `prep(mnt)` runs before timing (not timed), `cmd(mnt)` is timed.
  * cold: caches dropped and a fresh mount before each run; warm: the same command run once before.
  */
-function workload(name, lowers, { cmd, prep = null, cold = false, warm = false, writable = true }) {
-  if (only && !name.includes(only)) return;
+function workload(name, lowers, { cmd, prep = null, cold = false, warm = false, writable = true, index = false }) {
+  if (only && !new RegExp(only).test(name)) return;
   const row = { name, t: {} };
   for (const [sys, s] of Object.entries(systems)) {
+    if (s.indexOnly && !index) continue;
     const times = [];
     for (let i = 0; i < RUNS; i++) {
       const d = fresh();
@@ -102,11 +111,17 @@ const manyLayer = layer('many');
 sh(`mkdir -p ${manyLayer}/files ${manyLayer}/tree && cd ${manyLayer} && for i in $(seq 1 ${N(10000, 1000)}); do echo $i > files/f$i; done && cp -r files/. tree/`);
 
 /** `count` layers holding `total` files in all, with a dir present in every layer. */
+const stacks = new Map();
 function deepStack(count, total) {
+  const k = `${count}/${total}`;
+  if (!stacks.has(k)) stacks.set(k, makeDeepStack(count, total));
+  return stacks.get(k);
+}
+function makeDeepStack(count, total) {
   const per = Math.floor(total / count);
   const lowers = [];
   for (let l = 0; l < count; l++) {
-    const d = layer(`deep${count}-${l}`);
+    const d = layer(`deep${count}x${total}-${l}`);
     sh(`mkdir -p ${d}/common ${d}/own${l}/a ${d}/own${l}/b && cd ${d} && for i in $(seq 1 ${per}); do
       case $((i % 3)) in 0) echo x > common/l${l}-$i;; 1) echo yy > own${l}/a/$i;; *) echo zzz > own${l}/b/$i;; esac; done`);
     lowers.push(d);
@@ -128,28 +143,96 @@ const size = quick ? '64 MiB' : '1 GiB';
 workload(`chmod of a ${size} lower file (copy-up)`, [bigLayer], { cmd: (m) => `chmod 600 ${m}/big` });
 workload(`append to a ${size} lower file`, [bigLayer], { cmd: (m) => `echo x >> ${m}/big` });
 workload(`touch ${N(10000, 1000)} lower files`, [manyLayer], { cmd: (m) => `cd ${m}/files && find . -type f -print0 | xargs -0 touch` });
+// The stat storm of a loader searching its paths: names that exist in no layer, in a dir every layer has.
+const NEG = N(20000, 2000);
+const negCmd = (m) => `python3 -c 'import os
+for i in range(${NEG}):
+    try: os.stat("${m}/common/missing%d" % i)
+    except FileNotFoundError: pass'`;
 for (const count of [1, 10, 100]) {
   if (quick && count === 100) continue;
   const lowers = deepStack(count, N(20000, 2000));
-  workload(`find -printf %s, ${count} layers, cold`, lowers, { cmd: (m) => `find ${m} -printf '%s\\n' > /dev/null`, cold: true });
-  workload(`find -printf %s, ${count} layers, warm`, lowers, { cmd: (m) => `find ${m} -printf '%s\\n' > /dev/null`, warm: true });
+  workload(`${NEG} negative lookups, ${count} layers`, lowers, { cmd: negCmd, index: true, writable: false });
+  workload(`find -printf %s, ${count} layers, cold`, lowers, { cmd: (m) => `find ${m} -printf '%s\\n' > /dev/null`, cold: true, index: true });
+  workload(`find -printf %s, ${count} layers, warm`, lowers, { cmd: (m) => `find ${m} -printf '%s\\n' > /dev/null`, warm: true, index: true });
 }
-workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), cold`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, cold: true });
-workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), warm`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, warm: true });
+workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), cold`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, cold: true, index: true });
+workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), warm`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, warm: true, index: true });
 workload(`sequential read of a ${size} lower file, cold`, [bigLayer], { cmd: (m) => `cat ${m}/big > /dev/null`, cold: true });
 workload(`sequential ${size} write of a new file (dd bs=1M)`, [manyLayer], { cmd: (m) => `dd if=/dev/zero of=${m}/new bs=1M count=${GiB >> 20} conv=fsync status=none` });
 workload(`untar ${N(20000, 2000)} small files`, [manyLayer], { cmd: (m) => `tar -xf ${tarball} -C ${m}` });
 workload(`rm -rf of a ${N(10000, 1000)}-file lower tree`, [manyLayer], { cmd: (m) => `rm -rf ${m}/tree` });
+
+// ---- index figures (strata alone): first build, mount of an indexed chain, daemon memory -----------
+const indexFigures = [];
+if (!only || new RegExp(only).test('index figures')) {
+  const count = quick ? 10 : 100;
+  const lowers = deepStack(count, N(100000, 5000));
+  const root = fs.mkdtempSync(path.join(work, 'root-'));
+  const envRoot = `STRATA_ROOT=${root}`;
+  const build = timeIt(`${envRoot} node ${CLI} index build ${lowers.join(' ')}`);
+  const entries = JSON.parse(sh(`${envRoot} node ${CLI} index build --format json ${lowers.join(' ')}`)).at(-1).entries;
+  indexFigures.push([`first index build: ${count} layers, ${entries} entries in the chain (\`strata index build\`)`, build]);
+  for (const [label, env] of [['', ''], [' (NODE_EXTRA_CA_CERTS unset)', 'env -u NODE_EXTRA_CA_CERTS ']]) {
+    const times = [];
+    for (let i = 0; i < RUNS; i++) {
+      const d = fresh();
+      times.push(timeIt(`${envRoot} ${env}node ${CLI} mount --lower ${lowers.join(':')} ${d}/mnt`));
+      if (i === RUNS - 1 && !label) {
+        const pid = sh(`pgrep -f -- 'mount ${d}/mnt '`).trim().split('\n')[0];
+        const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+        indexFigures.push([`daemon resident memory, ${count}-layer chain mounted (MiB)`, rss(), 'MiB']);
+        sh(`find ${d}/mnt -printf '%s\\n' > /dev/null`);
+        indexFigures.push([`daemon resident memory after a find over all ${entries} entries (MiB)`, rss(), 'MiB']);
+      }
+      systems.strata.umount(`${d}/mnt`);
+    }
+    indexFigures.push([`mount of the indexed ${count}-layer chain, until ready${label}`, median(times)]);
+  }
+  for (const [name, v] of indexFigures) log(`${name}: ${v}`);
+}
 
 // ---- report ---------------------------------------------------------------------------------------
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const fmt = (s) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 let out = `Medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, backing fs ${sh(`stat -f -c %T ${work}`).trim()}.\n\n`;
-out += '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs |\n|---|---|---|---|---|---|\n';
+out += '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs | strata --no-index |\n|---|---|---|---|---|---|---|\n';
 for (const r of results) {
-  const k = r.t.kernel, f = r.t['fuse-overlayfs'], s = r.t.strata;
-  out += `| ${r.name} | ${fmt(k)} | ${fmt(f)} (${ratio(f, k)}) | ${fmt(s)} | ${ratio(s, k)} | ${ratio(s, f)} |\n`;
+  const k = r.t.kernel, f = r.t['fuse-overlayfs'], s = r.t.strata, p = r.t['strata --no-index'];
+  out += `| ${r.name} | ${fmt(k)} | ${fmt(f)} (${ratio(f, k)}) | ${fmt(s)} | ${ratio(s, k)} | ${ratio(s, f)} | ${p === undefined ? '' : `${fmt(p)} (${ratio(p, k)})`} |\n`;
+}
+if (indexFigures.length) {
+  out += '\n| index figure | value |\n|---|---|\n';
+  for (const [name, v, unit] of indexFigures) out += `| ${name} | ${unit ? `${v.toFixed(0)} ${unit}` : fmt(v)} |\n`;
+}
+// Time against layer count, per system, as an SVG chart (README).
+const chartRows = results.filter((r) => /layers?(,|$)/.test(r.name) && !/warm/.test(r.name));
+if (chartRows.length && process.env.BENCH_CHART) fs.writeFileSync(process.env.BENCH_CHART, chart(chartRows));
+function chart(rows) {
+  const groups = {};
+  for (const r of rows) {
+    const m = /^(.*?),? (\d+) layers?(.*)$/.exec(r.name);
+    if (!m) continue;
+    const g = (groups[m[1] + m[3]] ??= {});
+    for (const [sys, v] of Object.entries(r.t)) (g[sys] ??= []).push([Number(m[2]), v]);
+  }
+  const colors = { kernel: '#1f77b4', 'fuse-overlayfs': '#ff7f0e', strata: '#2ca02c', 'strata --no-index': '#9467bd' };
+  const W = 360, H = 220, names = Object.keys(groups);
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W * names.length}" height="${H + 40}" font-family="sans-serif" font-size="11">`;
+  names.forEach((g, gi) => {
+    const x0 = gi * W + 50, y0 = H - 20, w = W - 80, h = H - 50;
+    const max = Math.max(...Object.values(groups[g]).flat().map(([, v]) => v));
+    const lx = (n) => x0 + (Math.log10(n) / 2) * w, ly = (v) => y0 - (v / max) * h;
+    svg += `<text x="${x0}" y="14" font-weight="bold">${g} (seconds)</text><line x1="${x0}" y1="${y0}" x2="${x0 + w}" y2="${y0}" stroke="#000"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 - h}" stroke="#000"/>`;
+    for (const n of [1, 10, 100]) svg += `<text x="${lx(n) - 8}" y="${y0 + 14}">${n}</text>`;
+    svg += `<text x="${x0 + w / 2 - 20}" y="${y0 + 28}">layers</text><text x="${x0 - 40}" y="${ly(max) + 4}">${max.toFixed(2)}</text><text x="${x0 - 14}" y="${y0}">0</text>`;
+    Object.entries(groups[g]).forEach(([sys, pts], si) => {
+      svg += `<polyline fill="none" stroke-width="2" stroke="${colors[sys]}" points="${pts.map(([n, v]) => `${lx(n)},${ly(v)}`).join(' ')}"/>`;
+      if (gi === 0) svg += `<text x="${x0 + 10 + si * 80}" y="${H + 35}" fill="${colors[sys]}">${sys}</text>`;
+    });
+  });
+  return svg + '</svg>\n';
 }
 process.stdout.write(out);
 if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, out);

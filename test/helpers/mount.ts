@@ -16,6 +16,11 @@ if (!process.env.STRATA_ROOT) {
   process.env.STRATA_ROOT = root;
   process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
 }
+// Node start-up reads NODE_EXTRA_CA_CERTS when set (~70 ms here); the CLI makes no TLS connection.
+const cliEnv = (() => {
+  const { NODE_EXTRA_CA_CERTS: _c, ...env } = process.env;
+  return env;
+})();
 
 interface T {
   teardown(fn: () => unknown): void;
@@ -53,7 +58,7 @@ export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: 
   const args = [CLI, 'mount', '--lower', o.lowers.join(':')];
   if (o.upper) args.push('--upper', o.upper, '--work', o.work!);
   args.push(...(o.args ?? []), o.mnt);
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 20000 });
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 20000, env: cliEnv });
   if (r.status !== 0) throw new Error(`strata mount failed (${r.status}): ${r.stderr}`);
   t.teardown(() => forceUnmountUnder(o.mnt));
   // A mount that quietly fell back to probing would make an index test pass for the wrong reason.
@@ -64,7 +69,7 @@ export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: 
   return {
     mnt: o.mnt,
     umount() {
-      const u = spawnSync(process.execPath, [CLI, 'umount', o.mnt], { encoding: 'utf8', timeout: 20000 });
+      const u = spawnSync(process.execPath, [CLI, 'umount', o.mnt], { encoding: 'utf8', timeout: 20000, env: cliEnv });
       if (u.status !== 0) throw new Error(`strata umount failed: ${u.stderr}`);
       waitUntil(() => !isMounted(o.mnt));
     },

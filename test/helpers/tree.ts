@@ -1,7 +1,7 @@
 // Snapshots of a directory tree as a user of the merged view (or of an upper dir) sees it.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { native } from '../../src/native/index.js';
 
 export interface EntrySnap {
   type: string;
@@ -28,17 +28,14 @@ function typeOf(st: fs.Stats): string {
   return 'other';
 }
 
+/** Xattrs through our addon (the mount is served by another process, so this cannot deadlock). */
 function xattrs(p: string, keep: (name: string) => boolean): Record<string, string> {
-  let out = '';
-  try {
-    out = execFileSync('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return {};
-  }
+  const names = native.llistxattr(p);
+  if (typeof names === 'number') return {};
   const r: Record<string, string> = {};
-  for (const line of out.split('\n')) {
-    const m = /^([^#=][^=]*)=(.*)$/.exec(line);
-    if (m && keep(m[1])) r[m[1]] = m[2];
+  for (const n of names.filter(keep).sort()) {
+    const v = native.lgetxattr(p, n);
+    if (typeof v !== 'number') r[n] = '0x' + v.toString('hex');
   }
   return r;
 }

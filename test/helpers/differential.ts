@@ -2,17 +2,15 @@
 // mount over identical copies of the same layers; the merged trees, the step results and the
 // upper dirs must match. Then each upper dir is mounted by the other implementation.
 import t from 'tap';
-import { buildFixture, copyFixture } from './helpers/fixture.js';
-import { mountKernel, mountStrata, tmpdir } from './helpers/mount.js';
-import { scenarios, type Log } from './helpers/scenarios.js';
-import { snapshot } from './helpers/tree.js';
+import { buildFixture, copyFixture } from './fixture.js';
+import { mountKernel, mountStrata, tmpdir } from './mount.js';
+import { scenarios, type Log } from './scenarios.js';
+import { snapshot } from './tree.js';
 
 const only = process.env.SCENARIO;
 
-// Both ways of answering lower layers: from the LMDB path index (the default) and by probing.
-const modes = process.env.STRATA_MODE ? [process.env.STRATA_MODE] : ['index', 'no-index'];
-
-for (const mode of modes) t.test(`differential against kernel overlayfs (${mode})`, async (t) => {
+/** The whole differential suite, with strata answering lower layers from the index or by probing. */
+export const differential = (mode: 'index' | 'no-index') => t.test(`differential against kernel overlayfs (${mode})`, async (t) => {
   const args = mode === 'no-index' ? ['--no-index'] : [];
   const base = tmpdir(t, 'strata-diff-');
   const fixture = buildFixture(base + '/fixture');
