@@ -209,32 +209,27 @@ export class Resolver {
     }
     const seen = new Set<string>();
     const out: { name: string; e: Entry }[] = [];
-    for (const d of node.dirs!) {
-      const dirReal = this.stack.real(d.layer, d.rel);
-      for (const name of fs.readdirSync(dirReal)) {
-        if (seen.has(name)) continue;
-        seen.add(name);
-        const st = lstatOrNull(dirReal + '/' + name);
-        if (!st || isWhiteout(st)) continue;
-        out.push({ name, e: { layer: d.layer, rel: d.rel + '/' + name, st } });
-      }
-    }
+    for (const d of node.dirs!) this.listLayerDir(d, seen, out);
     return out;
+  }
+
+  /** One layer dir's names, read on disk: names already seen are skipped, whiteouts only hide. */
+  private listLayerDir(d: Entry, seen: Set<string>, out: { name: string; e: Entry }[]): void {
+    const dirReal = this.stack.real(d.layer, d.rel);
+    for (const name of fs.readdirSync(dirReal)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const st = lstatOrNull(dirReal + '/' + name);
+      if (!st || isWhiteout(st)) continue;
+      out.push({ name, e: { layer: d.layer, rel: d.rel + '/' + name, st } });
+    }
   }
 
   private listChain(node: Node): { name: string; e: Entry }[] {
     const out: { name: string; e: Entry }[] = [];
     const seen = new Set<string>();
     const dirs = node.dirs!;
-    if (this.stack.hasUpper && dirs[0].layer === 0) {
-      const dirReal = this.stack.real(0, dirs[0].rel);
-      for (const name of fs.readdirSync(dirReal)) {
-        seen.add(name);
-        const st = lstatOrNull(dirReal + '/' + name);
-        if (!st || isWhiteout(st)) continue;
-        out.push({ name, e: { layer: 0, rel: dirs[0].rel + '/' + name, st } });
-      }
-    }
+    if (this.stack.hasUpper && dirs[0].layer === 0) this.listLayerDir(dirs[0], seen, out);
     const low = dirs[dirs.length - 1];
     if (low.dirId === undefined) return out;
     for (const [name, h] of this.chain!.list(low.dirId)) {
