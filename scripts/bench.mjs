@@ -152,7 +152,7 @@ for i in range(${NEG}):
 for (const count of [1, 10, 100]) {
   if (quick && count === 100) continue;
   const lowers = deepStack(count, N(20000, 2000));
-  workload(`${NEG} negative lookups, ${count} layers`, lowers, { cmd: negCmd, index: true, writable: false });
+  workload(`${NEG} negative lookups, ${count} layers`, lowers, { cmd: negCmd, index: true });
   workload(`find -printf %s, ${count} layers, cold`, lowers, { cmd: (m) => `find ${m} -printf '%s\\n' > /dev/null`, cold: true, index: true });
   workload(`find -printf %s, ${count} layers, warm`, lowers, { cmd: (m) => `find ${m} -printf '%s\\n' > /dev/null`, warm: true, index: true });
 }
