@@ -4,8 +4,10 @@
 import { Command } from 'commander';
 import { mountCommand, umountCommand } from './mount.js';
 import { indexCommand } from './index-cmd.js';
+import { storeCommands } from './store-cmds.js';
 
-const commands = ['mount', 'umount', 'index', 'help'];
+const store = storeCommands();
+const commands = ['mount', 'umount', 'index', 'help', ...store.map((c) => c.name())];
 
 export function rewriteMountFuse(argv: string[]): string[] {
   // mount.fuse3 runs: strata SOURCE MOUNTPOINT -o OPTIONS
@@ -18,8 +20,10 @@ export function rewriteMountFuse(argv: string[]): string[] {
 
 const program = new Command('strata')
   .description('a container image filesystem: union mounts with overlayfs semantics, in user space')
-  .version('0.1.0');
+  .version('0.1.0')
+  .enablePositionalOptions();
 program.addCommand(mountCommand());
 program.addCommand(umountCommand());
 program.addCommand(indexCommand());
+for (const c of store) program.addCommand(c);
 await program.parseAsync(rewriteMountFuse(process.argv));

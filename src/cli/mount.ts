@@ -38,7 +38,7 @@ export function parseMountOptions(opts: string[]): Partial<MountSpec> & { ro?: b
 export function mountCommand(): Command {
   return new Command('mount')
     .description('mount a merged view of lower dirs (top first) and an optional upper dir')
-    .argument('<mountpoint>')
+    .argument('<mountpoint>', 'where to mount (or, without --lower, a container whose merged view to mount)')
     .option('--lower <dirs>', 'lower dirs, top first, separated by ":" (as overlayfs lowerdir)')
     .option('--upper <dir>', 'the writable upper dir (without it the mount is read-only)')
     .option('--work <dir>', 'the work dir, on the same filesystem as the upper dir')
@@ -55,6 +55,8 @@ export function mountCommand(): Command {
 
 async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
   const fromO = parseMountOptions(flags.o ?? []);
+  // `strata mount CONTAINER`: mount a container's merged view and print where it is.
+  if (!flags.lower && !fromO.lowers) return (await import('./container-actions.js')).mountContainer(mountpoint);
   let spec: MountSpec;
   try {
     spec = preflight({
@@ -122,7 +124,9 @@ export function umountCommand(): Command {
     .argument('<mountpoint>')
     .option('-l, --lazy', 'detach now; the daemon serves open files until they close')
     .option('--force', 'abort the FUSE connection (frees processes stuck on a dead daemon), then detach')
-    .action((mountpoint: string, o: { lazy?: boolean; force?: boolean }) => {
+    .action(async (mountpoint: string, o: { lazy?: boolean; force?: boolean }) => {
+      // `strata umount CONTAINER`: a name that is not a path.
+      if (!mountpoint.includes('/') && !fs.existsSync(mountpoint)) return (await import('./container-actions.js')).umountContainer(mountpoint);
       try {
         unmount(resolveNoFollow(mountpoint), o);
       } catch (err) {

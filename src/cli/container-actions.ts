@@ -1,0 +1,214 @@
+// The work behind the container commands: create, run, ps, rm, diff, commit, inspect, and
+// mounting a container's merged view for people who chroot by hand.
+import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { Store, parseRef, type ContainerRecord } from '../store/store.js';
+import { findMount, unmount } from '../fuse/mounts.js';
+import { runInContainer, runSpecOf } from '../container/runtime.js';
+import { writeTree } from '../oci/tar-write.js';
+import { applyChanges } from '../oci/changes.js';
+import { isWhiteout, isOpaque } from '../union/overlay-format.js';
+import { lstat, isDir } from '../union/stat.js';
+import { Union } from '../union/union.js';
+import { ago, humanSize, shortId, table } from './format.js';
+import { withStore, imageSize, inspectImage } from './image-actions.js';
+
+const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
+const NAMES = ['brave', 'calm', 'eager', 'keen', 'quiet', 'swift', 'bold', 'lucid'];
+const SURNAMES = ['turing', 'hopper', 'lovelace', 'ritchie', 'thompson', 'torvalds', 'kernighan', 'liskov'];
+
+const dirs = (s: Store, c: ContainerRecord) => {
+  const d = s.containerDir(c.id);
+  return { upper: `${d}/upper`, work: `${d}/work`, merged: `${d}/merged` };
+};
+
+export function create(s: Store, image: string, o: { name?: string; cmd: string[] }): ContainerRecord {
+  const img = s.image(image);
+  if (o.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) s.fail(`"${o.name}" is not a valid container name`);
+  const all = [...s.containers.getRange()].map((e) => e.value);
+  let name = o.name;
+  if (name && all.some((c) => c.name === name)) s.fail(`the container name "${name}" is already in use`);
+  while (!name || all.some((c) => c.name === name)) name = `${NAMES[crypto.randomInt(NAMES.length)]}_${SURNAMES[crypto.randomInt(SURNAMES.length)]}${crypto.randomInt(100)}`;
+  const c: ContainerRecord = { id: crypto.randomBytes(32).toString('hex'), name, image: img.id, created: new Date().toISOString(), command: o.cmd, state: 'created' };
+  const d = dirs(s, c);
+  for (const p of [d.upper, d.work, d.merged]) fs.mkdirSync(p, { recursive: true, mode: 0o755 });
+  s.putContainer(c);
+  return c;
+}
+
+/** Mount the container's merged view (if it is not mounted yet) with `strata mount`. */
+export function mountMerged(s: Store, c: ContainerRecord): string {
+  const d = dirs(s, c);
+  if (findMount(d.merged)) return d.merged;
+  const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
+  const r = spawnSync(process.execPath, [CLI, 'mount', '--lower', s.lowers(img).join(':'), '--upper', d.upper, '--work', d.work, d.merged], { encoding: 'utf8' });
+  if (r.status !== 0) s.fail(`cannot mount container ${c.name}: ${r.stderr.replace(/^strata: /, '').trim()}`);
+  return d.merged;
+}
+
+export function unmountMerged(s: Store, c: ContainerRecord, force = false): void {
+  const d = dirs(s, c);
+  if (findMount(d.merged)) unmount(d.merged, force ? { force: true } : { lazy: true });
+}
+
+export function createCmd(image: string, cmd: string[], o: { name?: string }): Promise<void> {
+  return withStore((s) => console.log(create(s, image, { name: o.name, cmd }).id));
+}
+
+export function run(image: string, cmd: string[], o: { name?: string; rm?: boolean; env?: string[]; workdir?: string; user?: string }): Promise<void> {
+  let code = 0;
+  return withStore(async (s) => {
+    const c = create(s, image, { name: o.name, cmd });
+    const img = s.images.get(c.image)!;
+    const spec = runSpecOf(s.config(img).config, { cmd, env: o.env, workdir: o.workdir, user: o.user });
+    const merged = mountMerged(s, c);
+    s.putContainer({ ...c, state: 'running' });
+    try {
+      code = await runInContainer({ merged, hostname: c.id.slice(0, 12), ...spec });
+    } finally {
+      unmountMerged(s, c);
+      if (o.rm) removeContainer(s, c);
+      else s.putContainer({ ...c, state: 'exited', exitCode: code });
+    }
+  }).then(() => process.exit(code));
+}
+
+function duSize(p: string): number {
+  let n = 0;
+  const walk = (q: string) => {
+    const st = lstat(q);
+    if (isDir(st.mode)) for (const x of fs.readdirSync(q)) walk(`${q}/${x}`);
+    else if (!isWhiteout(st)) n += st.size;
+  };
+  walk(p);
+  return n;
+}
+
+export function ps(o: { all?: boolean; size?: boolean; format?: string }): Promise<void> {
+  return withStore((s) => {
+    const list = [...s.containers.getRange()].map((e) => e.value).filter((c) => o.all || c.state === 'running').sort((a, b) => b.created.localeCompare(a.created));
+    const rows = list.map((c) => {
+      const img = s.images.get(c.image);
+      const tags = img ? s.tagsOf(img.id) : [];
+      const size = o.size ? duSize(dirs(s, c).upper) : 0;
+      const status = c.state === 'running' ? 'Up' : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
+      return { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status, name: c.name, size, virtual: size + (img ? imageSize(s, img) : 0) };
+    });
+    if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
+    const head = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES', ...(o.size ? ['SIZE'] : [])];
+    process.stdout.write(table(head, rows.map((r) => [shortId(r.id), r.image, JSON.stringify(r.command.length > 20 ? r.command.slice(0, 19) + '…' : r.command), ago(r.created), r.status, r.name, ...(o.size ? [`${humanSize(r.size)} (virtual ${humanSize(r.virtual)})`] : [])])));
+  });
+}
+
+function removeContainer(s: Store, c: ContainerRecord): void {
+  unmountMerged(s, c, true);
+  s.containers.removeSync(c.id);
+  fs.rmSync(s.containerDir(c.id), { recursive: true, force: true });
+}
+
+export function rm(refs: string[], o: { force?: boolean }): Promise<void> {
+  return withStore((s) => {
+    for (const ref of refs) {
+      const c = s.container(ref);
+      if (c.state === 'running' && !o.force) s.fail(`container ${c.name} is running; stop it first or use --force`);
+      removeContainer(s, c);
+      console.log(ref);
+    }
+  });
+}
+
+/** docker diff: A (added), C (changed), D (deleted), from the upper dir, sorted by path. */
+/** Whether the image below a container has a path (its layers merged, without the container's). */
+function lowerHas(s: Store, c: ContainerRecord): (p: string) => boolean {
+  const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
+  const lower = new Union({ lowers: s.lowers(img) });
+  return (p: string) => {
+    try {
+      lower.getattr(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
+
+export function changes(s: Store, c: ContainerRecord): [string, string][] {
+  const inLower = lowerHas(s, c);
+  const out: [string, string][] = [];
+  const upper = dirs(s, c).upper;
+  const walk = (rel: string, underNew: boolean) => {
+    for (const n of fs.readdirSync(upper + rel).sort()) {
+      const p = `${rel}/${n}`;
+      const st = lstat(upper + p);
+      if (isWhiteout(st)) {
+        out.push(['D', p]);
+        continue;
+      }
+      const added = underNew || !inLower(p);
+      out.push([added ? 'A' : 'C', p]);
+      if (isDir(st.mode)) walk(p, added || isOpaque(upper + p));
+    }
+  };
+  walk('', false);
+  return out.sort((a, b) => a[1].localeCompare(b[1]));
+}
+
+export function diff(ref: string): Promise<void> {
+  return withStore((s) => {
+    for (const [k, p] of changes(s, s.container(ref))) console.log(`${k} ${p}`);
+  });
+}
+
+export function commit(ref: string, repo: string | undefined, o: { author?: string; message?: string; change?: string[] }): Promise<void> {
+  return withStore(async (s) => {
+    const c = s.container(ref);
+    const tag = repo ? parseRef(repo) : undefined;
+    const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
+    const d = dirs(s, c);
+    const wasMounted = !!findMount(d.merged);
+    const merged = mountMerged(s, c); // renamed lower dirs are written from the merged view
+    let layer;
+    try {
+      const pack = tar.pack();
+      const writing = writeTree(d.upper, pack, { overlay: true, merged, lowerHas: lowerHas(s, c) });
+      [layer] = await Promise.all([s.addLayer(pack as unknown as Readable), writing]);
+    } finally {
+      if (!wasMounted) unmountMerged(s, c);
+    }
+    const parent = s.config(img);
+    const now = new Date().toISOString();
+    const config = { ...parent, created: now, config: applyChanges(parent.config, o.change ?? []) };
+    if (o.author) config.author = o.author;
+    config.rootfs = { type: 'layers' as const, diff_ids: [...parent.rootfs.diff_ids, layer.diffId] };
+    config.history = [...parent.history, { created: now, created_by: c.command.join(' ') || (parent.config.Cmd ?? []).join(' '), ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}) }];
+    console.log(s.addImage(config, tag).id);
+  });
+}
+
+export function mountContainer(ref: string): Promise<void> {
+  return withStore((s) => console.log(mountMerged(s, s.container(ref))));
+}
+
+export function umountContainer(ref: string): Promise<void> {
+  return withStore((s) => unmountMerged(s, s.container(ref)));
+}
+
+export function inspect(refs: string[]): Promise<void> {
+  return withStore((s) => {
+    const out = refs.map((ref) => {
+      try {
+        return inspectImage(s, s.image(ref));
+      } catch {
+        const c = s.container(ref);
+        const d = dirs(s, c);
+        const img = s.images.get(c.image);
+        return { Id: c.id, Name: c.name, Created: c.created, Image: c.image, Path: c.command[0] ?? '', Args: c.command.slice(1), State: { Status: c.state, ExitCode: c.exitCode ?? 0 }, GraphDriver: { Name: 'strata', Data: { LowerDir: img ? s.lowers(img).join(':') : '', UpperDir: d.upper, WorkDir: d.work, MergedDir: d.merged } } };
+      }
+    });
+    console.log(JSON.stringify(out, null, 2));
+  });
+}

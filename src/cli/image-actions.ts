@@ -1,0 +1,171 @@
+// The work behind the image commands: import, images, tag, rmi, history, inspect.
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { PassThrough, type Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { Store, parseRef, type ImageRecord } from '../store/store.js';
+import { writeTree } from '../oci/tar-write.js';
+import { newConfig } from '../oci/image.js';
+import { applyChanges } from '../oci/changes.js';
+import { ago, humanSize, shortId, table } from './format.js';
+import { fatal } from './fatal.js';
+
+export function withStore<T>(fn: (s: Store) => Promise<T> | T): Promise<T> {
+  let s: Store;
+  try {
+    s = Store.open();
+  } catch (err) {
+    fatal(`the store cannot be opened: ${(err as Error).message}`);
+  }
+  return Promise.resolve()
+    .then(() => fn(s))
+    .catch((err) => fatal((err as Error).message))
+    .finally(() => s.close());
+}
+
+/** A tar file (plain or gzip) or a dir, as an uncompressed tar stream. */
+function sourceTar(src: string): Readable {
+  const st = fs.statSync(src, { throwIfNoEntry: false }) ?? fatal(`${src} does not exist`);
+  if (st.isDirectory()) {
+    const pack = tar.pack();
+    writeTree(src, pack).catch((err) => pack.destroy(err));
+    return pack as unknown as Readable;
+  }
+  const head = Buffer.alloc(2);
+  const fd = fs.openSync(src, 'r');
+  fs.readSync(fd, head, 0, 2, 0);
+  fs.closeSync(fd);
+  const file = fs.createReadStream(src);
+  if (head[0] === 0x1f && head[1] === 0x8b) return file.pipe(zlib.createGunzip()).pipe(new PassThrough());
+  return file;
+}
+
+export const imageSize = (s: Store, img: ImageRecord) => img.layers.reduce((n, d) => n + (s.layers.get(d)?.size ?? 0), 0);
+
+export function importImage(src: string, o: { tag?: string; message?: string; change?: string[] }): Promise<void> {
+  return withStore(async (s) => {
+    const tag = o.tag ? parseRef(o.tag) : undefined;
+    const layer = await s.addLayer(sourceTar(src));
+    const config = newConfig();
+    config.config = applyChanges(config.config, o.change ?? []);
+    config.rootfs.diff_ids = [layer.diffId];
+    config.history = [{ created: config.created, created_by: `strata import ${src}`, ...(o.message ? { comment: o.message } : {}) }];
+    const img = s.addImage(config, tag);
+    console.log(img.id);
+  });
+}
+
+export function images(o: { format?: string; all?: boolean }): Promise<void> {
+  return withStore((s) => {
+    const rows: { repo: string; tag: string; id: string; created: string; size: number }[] = [];
+    for (const { value: img } of s.images.getRange()) {
+      const tags = s.tagsOf(img.id);
+      if (tags.length === 0) rows.push({ repo: '<none>', tag: '<none>', id: img.id, created: img.created, size: imageSize(s, img) });
+      for (const t of tags) {
+        const i = t.lastIndexOf(':');
+        rows.push({ repo: t.slice(0, i), tag: t.slice(i + 1), id: img.id, created: img.created, size: imageSize(s, img) });
+      }
+    }
+    rows.sort((a, b) => b.created.localeCompare(a.created));
+    if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
+    process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows.map((r) => [r.repo, r.tag, shortId(r.id), ago(r.created), humanSize(r.size)])));
+  });
+}
+
+export function tag(src: string, dst: string): Promise<void> {
+  return withStore((s) => {
+    const img = s.image(src);
+    s.tags.putSync(parseRef(dst), img.id);
+  });
+}
+
+/** Containers that use an image. */
+const usersOf = (s: Store, id: string) => [...s.containers.getRange()].map((e) => e.value).filter((c) => c.image === id);
+
+/** Delete an image record and whatever of its blobs and layers no other image uses. Returns bytes freed. */
+export function deleteImage(s: Store, img: ImageRecord): number {
+  const others = [...s.images.getRange()].map((e) => e.value).filter((i) => i.id !== img.id);
+  const kept = new Set(others.flatMap((i) => i.layers));
+  let freed = 0;
+  s.images.removeSync(img.id);
+  for (const d of img.layers) {
+    if (kept.has(d)) continue;
+    const l = s.layers.get(d);
+    freed += l?.size ?? 0;
+    s.layers.removeSync(d);
+    fs.rmSync(s.layerDir(d), { recursive: true, force: true });
+    if (l) fs.rmSync(s.blobPath(l.blob), { force: true });
+  }
+  fs.rmSync(s.blobPath(img.id), { force: true });
+  fs.rmSync(s.blobPath(img.manifest), { force: true });
+  return freed;
+}
+
+export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
+  return withStore((s) => {
+    for (const ref of refs) {
+      const img = s.image(ref);
+      const used = usersOf(s, img.id);
+      const named = s.tagsOf(img.id).includes(safe(ref)) ? [safe(ref)] : [];
+      if (used.length && !o.force) s.fail(`image ${ref} is used by container ${shortId(used[0].id)} (${used[0].name}); remove it first or use --force`);
+      const untag = used.length ? s.tagsOf(img.id) : named.length ? named : s.tagsOf(img.id);
+      for (const t of untag) {
+        s.tags.removeSync(t);
+        console.log(`Untagged: ${t}`);
+      }
+      if (!used.length && s.tagsOf(img.id).length === 0) {
+        deleteImage(s, img);
+        console.log(`Deleted: ${img.id}`);
+      }
+    }
+  });
+}
+
+function safe(ref: string): string {
+  try {
+    return parseRef(ref);
+  } catch {
+    return ref;
+  }
+}
+
+export function prune(o: { all?: boolean }): Promise<void> {
+  return withStore((s) => {
+    let total = 0;
+    for (const img of [...s.images.getRange()].map((e) => e.value)) {
+      if (usersOf(s, img.id).length) continue;
+      const tags = s.tagsOf(img.id);
+      if (tags.length && !o.all) continue;
+      for (const t of tags) {
+        s.tags.removeSync(t);
+        console.log(`untagged: ${t}`);
+      }
+      total += deleteImage(s, img);
+      console.log(`deleted: ${img.id}`);
+    }
+    console.log(`\nTotal reclaimed space: ${humanSize(total)}`);
+  });
+}
+
+export function history(ref: string, o: { noTrunc?: boolean; format?: string }): Promise<void> {
+  return withStore((s) => {
+    const img = s.image(ref);
+    const cfg = s.config(img);
+    let layer = 0;
+    const rows = cfg.history.map((h) => {
+      const size = h.empty_layer ? 0 : (s.layers.get(img.layers[layer++])?.size ?? 0);
+      return { created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '' };
+    });
+    rows.reverse();
+    if (o.format === 'json') return console.log(JSON.stringify(rows.map((r, i) => ({ id: i === 0 ? img.id : '<missing>', ...r })), null, 2));
+    const trunc = (x: string) => (o.noTrunc || x.length <= 45 ? x : x.slice(0, 44) + '…');
+    process.stdout.write(
+      table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r, i) => [i === 0 ? (o.noTrunc ? img.id : shortId(img.id)) : '<missing>', ago(r.created), trunc(r.createdBy), humanSize(r.size), r.comment])),
+    );
+  });
+}
+
+export function inspectImage(s: Store, img: ImageRecord): object {
+  const cfg = s.config(img);
+  return { Id: img.id, RepoTags: s.tagsOf(img.id), Created: img.created, Author: cfg.author ?? '', Architecture: cfg.architecture, Os: cfg.os, Config: cfg.config, Size: imageSize(s, img), RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids }, History: cfg.history, Manifest: img.manifest };
+}

@@ -1,0 +1,91 @@
+// The image and container commands, named and shaped as docker's. Their work lives in
+// image-actions.ts and container-actions.ts, loaded only when such a command runs.
+import { Command } from 'commander';
+
+const images = () => import('./image-actions.js');
+const containers = () => import('./container-actions.js');
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function storeCommands(): Command[] {
+  const importCmd = new Command('import')
+    .description('make a one-layer image from a root filesystem (a tar, plain or gzip, or a dir)')
+    .argument('<source>')
+    .option('-t, --tag <name:tag>', 'tag the image')
+    .option('-m, --message <msg>', 'commit message for the history')
+    .option('-c, --change <change>', 'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER)', collect)
+    .action(async (src: string, o) => (await images()).importImage(src, o));
+  const imagesCmd = new Command('images')
+    .description('list images')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (o) => (await images()).images(o));
+  const tag = new Command('tag')
+    .description('give an image another name')
+    .argument('<source>')
+    .argument('<target>')
+    .action(async (a: string, b: string) => (await images()).tag(a, b));
+  const rmi = new Command('rmi')
+    .description('remove images (refused while a container uses one, unless --force, which only untags it)')
+    .argument('<images...>')
+    .option('-f, --force', 'untag an image even if a container uses it')
+    .action(async (refs: string[], o) => (await images()).rmi(refs, o));
+  const image = new Command('image').description('manage images');
+  image
+    .command('prune')
+    .description('remove dangling images (with -a, every image no container uses)')
+    .option('-a, --all', 'remove all unused images, not just dangling ones')
+    .action(async (o) => (await images()).prune(o));
+  const history = new Command('history')
+    .description('show the history of an image')
+    .argument('<image>')
+    .option('--no-trunc', 'do not truncate output')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (ref: string, o) => (await images()).history(ref, { noTrunc: o.trunc === false, format: o.format }));
+  const inspect = new Command('inspect')
+    .description('low-level information on images or containers, as JSON')
+    .argument('<names...>')
+    .action(async (refs: string[]) => (await containers()).inspect(refs));
+  const create = new Command('create')
+    .description('create a container from an image')
+    .argument('<image>')
+    .argument('[command...]')
+    .option('--name <name>', 'a name for the container')
+    .passThroughOptions()
+    .action(async (img: string, cmd: string[], o) => (await containers()).createCmd(img, cmd, o));
+  const run = new Command('run')
+    .description('run a command in a new container: mounted with strata, chrooted, in new mount, PID, UTS and IPC namespaces')
+    .argument('<image>')
+    .argument('[command...]')
+    .option('--name <name>', 'a name for the container')
+    .option('--rm', 'remove the container when it exits')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user to run as')
+    .option('-i, --interactive', 'keep stdin open (always: stdio is passed through)')
+    .option('-t, --tty', 'the terminal is passed through as it is')
+    .passThroughOptions()
+    .action(async (img: string, cmd: string[], o) => (await containers()).run(img, cmd, o));
+  const ps = new Command('ps')
+    .description('list containers')
+    .option('-a, --all', 'show all containers (default: running ones)')
+    .option('-s, --size', 'show the size of each container layer')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (o) => (await containers()).ps(o));
+  const rm = new Command('rm')
+    .description('remove containers')
+    .argument('<containers...>')
+    .option('-f, --force', 'remove a running container too')
+    .action(async (refs: string[], o) => (await containers()).rm(refs, o));
+  const diff = new Command('diff')
+    .description("changes to a container's filesystem: A added, C changed, D deleted")
+    .argument('<container>')
+    .action(async (ref: string) => (await containers()).diff(ref));
+  const commit = new Command('commit')
+    .description("make a new image from a container's changes (an OCI layer with .wh. whiteouts)")
+    .argument('<container>')
+    .argument('[repository[:tag]]')
+    .option('-a, --author <author>', 'author')
+    .option('-m, --message <msg>', 'commit message')
+    .option('-c, --change <change>', 'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER)', collect)
+    .action(async (ref: string, repo: string | undefined, o) => (await containers()).commit(ref, repo, o));
+  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, ps, rm, diff, commit];
+}

@@ -1,0 +1,72 @@
+// Run a command chrooted into a container's merged view, in new mount, PID, UTS and IPC
+// namespaces (util-linux unshare), with /proc, a minimal /dev and the host's /etc/resolv.conf in
+// place. They are mounts in the container's private mount namespace, so nothing of them lands in
+// the upper dir.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import type { RunConfig } from '../oci/image.js';
+
+export interface RunSpec {
+  merged: string;
+  hostname: string;
+  argv: string[];
+  env: string[];
+  workdir: string;
+  user?: string;
+}
+
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The command line, env and workdir a container runs, from the image config and run flags. */
+export function runSpecOf(cfg: RunConfig, o: { cmd: string[]; env?: string[]; workdir?: string; user?: string }): Omit<RunSpec, 'merged' | 'hostname'> {
+  const argv = [...(cfg.Entrypoint ?? []), ...(o.cmd.length ? o.cmd : (cfg.Cmd ?? []))];
+  if (argv.length === 0) throw new Error('no command given and the image has none (CMD)');
+  const env = [...(cfg.Env ?? [])];
+  for (const kv of o.env ?? []) {
+    const k = kv.split('=')[0];
+    const i = env.findIndex((e) => e.startsWith(k + '='));
+    if (i >= 0) env.splice(i, 1);
+    env.push(kv.includes('=') ? kv : `${kv}=${process.env[kv] ?? ''}`);
+  }
+  return { argv, env, workdir: o.workdir ?? cfg.WorkingDir ?? '/', user: o.user ?? cfg.User };
+}
+
+/** uid:gid of USER (a name from the image's /etc/passwd, or numbers). */
+function ids(merged: string, user: string): [number, number] {
+  const [u, g] = user.split(':');
+  const passwd = fs.existsSync(`${merged}/etc/passwd`) ? fs.readFileSync(`${merged}/etc/passwd`, 'utf8').split('\n').map((l) => l.split(':')) : [];
+  const row = passwd.find((r) => r[0] === u || r[2] === u);
+  const uid = /^\d+$/.test(u) ? Number(u) : row ? Number(row[2]) : NaN;
+  if (Number.isNaN(uid)) throw new Error(`unknown user ${u} in the image`);
+  const gid = g !== undefined ? Number(g) : row ? Number(row[3]) : uid;
+  return [uid, gid];
+}
+
+/** Run it; resolves with the command's exit code (128+N for a signal, as a shell reports it). */
+export function runInContainer(spec: RunSpec): Promise<number> {
+  const m = spec.merged;
+  const setup: string[] = ['set -e', `hostname ${q(spec.hostname)}`];
+  if (fs.existsSync(`${m}/dev`)) {
+    setup.push(`mount -t tmpfs -o mode=755,size=65536k,nosuid strata-dev ${q(m + '/dev')}`);
+    for (const d of DEVICES) setup.push(`: > ${q(`${m}/dev/${d}`)}; mount --bind /dev/${d} ${q(`${m}/dev/${d}`)}`);
+    setup.push(`ln -s /proc/self/fd ${q(m + '/dev/fd')}; ln -s /proc/self/fd/0 ${q(m + '/dev/stdin')}; ln -s /proc/self/fd/1 ${q(m + '/dev/stdout')}; ln -s /proc/self/fd/2 ${q(m + '/dev/stderr')}`);
+    setup.push(`mkdir -p ${q(m + '/dev/pts')} ${q(m + '/dev/shm')}`);
+  }
+  if (fs.existsSync(`${m}/etc/resolv.conf`) && fs.existsSync('/etc/resolv.conf')) setup.push(`mount --bind /etc/resolv.conf ${q(m + '/etc/resolv.conf')}`);
+  const inner = ['unshare', `--root=${m}`, `--wd=${spec.workdir}`];
+  if (fs.existsSync(`${m}/proc`)) inner.push('--mount-proc');
+  if (spec.user) {
+    const [uid, gid] = ids(m, spec.user);
+    inner.push(`--setgid=${gid}`, `--setuid=${uid}`);
+  }
+  inner.push('--', '/usr/bin/env', '-i', ...spec.env, ...spec.argv);
+  // /usr/bin/env runs inside the new root: fall back to the command itself if the image has no env.
+  if (!fs.existsSync(`${m}/usr/bin/env`)) inner.splice(inner.indexOf('/usr/bin/env'), 2 + spec.env.length);
+  setup.push(`exec ${inner.map(q).join(' ')}`);
+  const child = spawn('unshare', ['--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', setup.join('\n')], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 }) as Record<string, number>)[sig] ?? 1 : 1)));
+  });
+}

@@ -1,0 +1,68 @@
+// OCI image config and manifest (image-spec config.md, manifest.md), as strata writes them.
+import { sha256 } from './digest.js';
+
+export const MEDIA = {
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar',
+};
+
+export interface History {
+  created: string;
+  created_by?: string;
+  comment?: string;
+  author?: string;
+  empty_layer?: boolean;
+}
+
+export interface RunConfig {
+  Env?: string[];
+  Cmd?: string[];
+  Entrypoint?: string[];
+  WorkingDir?: string;
+  User?: string;
+}
+
+export interface ImageConfig {
+  created: string;
+  author?: string;
+  architecture: string;
+  os: string;
+  config: RunConfig;
+  rootfs: { type: 'layers'; diff_ids: string[] };
+  history: History[];
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+export interface Manifest {
+  schemaVersion: 2;
+  mediaType: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
+
+export function newConfig(run: RunConfig = {}): ImageConfig {
+  return {
+    created: new Date().toISOString(),
+    architecture: ARCH[process.arch] ?? process.arch,
+    os: 'linux',
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], ...run },
+    rootfs: { type: 'layers', diff_ids: [] },
+    history: [],
+  };
+}
+
+/** The config and manifest as stored bytes; the image ID is the config's digest (as docker's). */
+export function serialize(config: ImageConfig, layers: Descriptor[]): { configJson: Buffer; manifestJson: Buffer; id: string } {
+  const configJson = Buffer.from(JSON.stringify(config));
+  const id = sha256(configJson);
+  const manifest: Manifest = { schemaVersion: 2, mediaType: MEDIA.manifest, config: { mediaType: MEDIA.config, digest: id, size: configJson.length }, layers };
+  return { configJson, manifestJson: Buffer.from(JSON.stringify(manifest)), id };
+}

@@ -1,0 +1,237 @@
+// The image store under STRATA_ROOT: content-addressed blobs, extracted read-only layer dirs (by
+// diffID, in the overlayfs format), containers (upper, work, merged), and one LMDB environment for
+// images, tags, layers and containers. A blob or layer dir appears only when complete (temp name,
+// fsync, rename); every change of metadata is one LMDB transaction.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { strataRoot, checkDataFile } from '../index/db.js';
+import { writeHashed, hexOf } from '../oci/digest.js';
+import { applyLayer } from '../oci/tar-apply.js';
+import { serialize, MEDIA, type Descriptor, type ImageConfig } from '../oci/image.js';
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+export interface LayerRecord {
+  diffId: string;
+  blob: string;
+  size: number; // bytes of the uncompressed tar
+  entries: number;
+}
+
+export interface ImageRecord {
+  id: string; // sha256 of the config
+  manifest: string;
+  layers: string[]; // diffIDs, bottom first
+  created: string;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  image: string;
+  created: string;
+  command: string[];
+  state: 'created' | 'running' | 'exited';
+  exitCode?: number;
+}
+
+const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** NAME[:TAG] with docker's rules; the tag defaults to latest. */
+export function parseRef(ref: string): string {
+  const i = ref.lastIndexOf(':');
+  const [name, tag] = i > ref.lastIndexOf('/') && i >= 0 ? [ref.slice(0, i), ref.slice(i + 1)] : [ref, 'latest'];
+  if (!NAME_RE.test(name)) throw new StoreError(`"${ref}" is not a valid image name (lowercase letters, digits, and . _ - / separators)`);
+  if (!TAG_RE.test(tag)) throw new StoreError(`"${ref}" has an invalid tag (letters, digits, _ . -, at most 128)`);
+  return `${name}:${tag}`;
+}
+
+export class Store {
+  readonly root: string;
+  private env: RootDatabase;
+  readonly images: Database<ImageRecord, string>;
+  readonly tags: Database<string, string>;
+  readonly layers: Database<LayerRecord, string>;
+  readonly containers: Database<ContainerRecord, string>;
+
+  private constructor(root: string, env: RootDatabase) {
+    this.root = root;
+    this.env = env;
+    this.images = env.openDB({ name: 'images' });
+    this.tags = env.openDB({ name: 'tags' });
+    this.layers = env.openDB({ name: 'layers' });
+    this.containers = env.openDB({ name: 'containers' });
+  }
+
+  static open(root = strataRoot()): Store {
+    for (const d of ['blobs/sha256', 'layers', 'containers', 'tmp', 'db']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
+    checkDataFile(path.join(root, 'db/data.mdb'));
+    const env = open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 });
+    const s = new Store(root, env);
+    s.cleanTmp();
+    return s;
+  }
+
+  close(): void {
+    this.env.close();
+  }
+
+  /** Leftovers of a killed command: temp files and half-extracted layers older than a minute. */
+  private cleanTmp(): void {
+    const tmp = path.join(this.root, 'tmp');
+    for (const n of fs.readdirSync(tmp)) {
+      const p = path.join(tmp, n);
+      try {
+        if (Date.now() - fs.lstatSync(p).mtimeMs > 60_000) fs.rmSync(p, { recursive: true, force: true });
+      } catch {
+        /* another command cleaned it */
+      }
+    }
+  }
+
+  tmpPath(what: string): string {
+    return path.join(this.root, 'tmp', `${what}-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+  }
+
+  blobPath(digest: string): string {
+    return path.join(this.root, 'blobs/sha256', hexOf(digest));
+  }
+
+  layerDir(diffId: string): string {
+    return path.join(this.root, 'layers', hexOf(diffId));
+  }
+
+  containerDir(id: string): string {
+    return path.join(this.root, 'containers', id);
+  }
+
+  /** Move a complete temp file into the blob store under its digest (a blob that exists is kept). */
+  private publishBlob(tmp: string, digest: string): void {
+    const dst = this.blobPath(digest);
+    if (fs.existsSync(dst)) fs.rmSync(tmp, { force: true });
+    else fs.renameSync(tmp, dst);
+  }
+
+  putBlob(data: Buffer, digest: string): void {
+    const tmp = this.tmpPath('blob');
+    const fd = fs.openSync(tmp, 'wx', 0o644);
+    try {
+      fs.writeSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.publishBlob(tmp, digest);
+  }
+
+  /**
+   * A layer from an uncompressed tar stream: hashed and stored as a blob in one pass, then applied
+   * into a temp dir and renamed into place. A layer already stored is reused.
+   */
+  async addLayer(tar: Readable): Promise<LayerRecord> {
+    const tmp = this.tmpPath('layer.tar');
+    let w;
+    try {
+      w = await writeHashed(tar, tmp);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+    const known = this.layers.get(w.digest);
+    if (known && fs.existsSync(this.layerDir(w.digest))) {
+      fs.rmSync(tmp, { force: true });
+      return known;
+    }
+    const dir = this.tmpPath('layer');
+    fs.mkdirSync(dir, { mode: 0o755 });
+    try {
+      const { entries } = await applyLayer(fs.createReadStream(tmp), dir);
+      this.publishBlob(tmp, w.digest);
+      const dst = this.layerDir(w.digest);
+      fs.rmSync(dst, { recursive: true, force: true });
+      fs.renameSync(dir, dst);
+      const rec: LayerRecord = { diffId: w.digest, blob: w.digest, size: w.size, entries };
+      await this.layers.put(w.digest, rec);
+      return rec;
+    } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Store an image's config and manifest, record it, and tag it (all metadata in one transaction). */
+  addImage(config: ImageConfig, tag?: string): ImageRecord {
+    const descs: Descriptor[] = config.rootfs.diff_ids.map((d) => {
+      const l = this.layers.get(d) ?? this.fail(`layer ${d} is missing from the store`);
+      return { mediaType: MEDIA.layer, digest: l.blob, size: l.size };
+    });
+    const { configJson, manifestJson, id } = serialize(config, descs);
+    const manifest = 'sha256:' + crypto.createHash('sha256').update(manifestJson).digest('hex');
+    this.putBlob(configJson, id);
+    this.putBlob(manifestJson, manifest);
+    const rec: ImageRecord = { id, manifest, layers: config.rootfs.diff_ids, created: config.created };
+    this.env.transactionSync(() => {
+      this.images.putSync(id, rec);
+      if (tag) this.tags.putSync(tag, id);
+    });
+    return rec;
+  }
+
+  config(img: ImageRecord): ImageConfig {
+    return JSON.parse(fs.readFileSync(this.blobPath(img.id), 'utf8'));
+  }
+
+  /** An image by NAME[:TAG], full or short ID (with or without sha256:). */
+  image(ref: string): ImageRecord {
+    const tagged = /^[a-f0-9]{64}$/.test(ref.replace(/^sha256:/, '')) ? undefined : this.tags.get(safeRef(ref));
+    if (tagged) return this.images.get(tagged) ?? this.fail(`image ${ref} is tagged but its record is missing (run strata system check)`);
+    const hex = ref.replace(/^sha256:/, '');
+    if (/^[a-f0-9]{4,64}$/.test(hex)) {
+      const hits = [...this.images.getKeys({ start: 'sha256:' + hex, end: 'sha256:' + hex + '\uffff' })];
+      if (hits.length === 1) return this.images.get(hits[0])!;
+      if (hits.length > 1) this.fail(`${ref} matches several images: give more of the ID`);
+    }
+    return this.fail(`no such image: ${ref}`);
+  }
+
+  tagsOf(id: string): string[] {
+    return [...this.tags.getRange()].filter((e) => e.value === id).map((e) => e.key);
+  }
+
+  /** The layer dirs of an image, top first (as overlayfs's lowerdir). */
+  lowers(img: ImageRecord): string[] {
+    return [...img.layers].reverse().map((d) => this.layerDir(d));
+  }
+
+  container(ref: string): ContainerRecord {
+    const byId = this.containers.get(ref);
+    if (byId) return byId;
+    const all = [...this.containers.getRange()].map((e) => e.value);
+    const hit = all.filter((c) => c.name === ref || c.id.startsWith(ref));
+    if (hit.length === 1) return hit[0];
+    return this.fail(hit.length ? `${ref} matches several containers` : `no such container: ${ref}`);
+  }
+
+  putContainer(c: ContainerRecord): void {
+    this.containers.putSync(c.id, c);
+  }
+
+  fail(msg: string): never {
+    throw new StoreError(msg);
+  }
+}
+
+function safeRef(ref: string): string {
+  try {
+    return parseRef(ref);
+  } catch {
+    return ref;
+  }
+}

@@ -1,0 +1,90 @@
+// The image store and container commands, run as a user runs them, on a real busybox rootfs:
+// import, run (namespaces, chroot, exit codes), diff, commit (an OCI layer with whiteouts),
+// history, images, ps -s, rmi, prune, inspect; and their answers to bad input.
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { CLI, ROOT, tmpdir, forceUnmountUnder } from './helpers/mount.js';
+
+t.setTimeout(300_000);
+const base = tmpdir(t, 'strata-store-');
+const root = `${base}/root`;
+t.teardown(() => forceUnmountUnder(root));
+const env = { ...process.env, STRATA_ROOT: root };
+delete env.NODE_EXTRA_CA_CERTS;
+const strata = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 60_000 });
+const ok = (...args: string[]) => {
+  const r = strata(...args);
+  if (r.status !== 0) throw new Error(`strata ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+};
+const rootfs = `${base}/busybox.tar`;
+execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [rootfs]);
+
+t.test('import, run, diff, commit, history: the seed story', async (t) => {
+  const id = ok('import', rootfs, '--tag', 'busybox:1', '-m', 'base', '-c', 'CMD ["/bin/sh"]').trim();
+  t.match(id, /^sha256:[a-f0-9]{64}$/, 'import prints the image ID');
+  const imgs = JSON.parse(ok('images', '--format', 'json'));
+  t.same(imgs.map((i: { repo: string; tag: string }) => `${i.repo}:${i.tag}`), ['busybox:1'], 'images lists it');
+  t.match(ok('images'), /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\nbusybox\s+1\s+[a-f0-9]{12}\s+.* ago\s+\d+(\.\d+)?MB\n$/, 'in docker columns, with a human size');
+
+  const r = strata('run', '--name', 'seed', 'busybox:1', 'sh', '-c',
+    'mkdir /data && dd if=/dev/zero of=/data/one bs=1M count=1 2>/dev/null && chmod -R 0777 /data && dd if=/dev/zero of=/data/two bs=1M count=1 2>/dev/null && rm /data/one && echo changed > /etc/hostname && rm /etc/os-release && echo pid=$$ host=$(hostname) && exit 7');
+  t.equal(r.status, 7, "run exits with the command's exit code");
+  t.match(r.stdout, /pid=1 host=[a-f0-9]{12}/, 'the command is PID 1 of a new PID namespace, with its own hostname');
+  t.same(ok('diff', 'seed').trim().split('\n'), ['A /data', 'A /data/two', 'C /etc', 'C /etc/hostname', 'D /etc/os-release'], 'diff gives docker\'s A/C/D lines');
+  t.match(ok('ps', '-a', '-s'), /seed\s+1\.05MB \(virtual \d+(\.\d+)?MB\)/, 'ps -s shows the container layer and the virtual size');
+
+  const newId = ok('commit', '-a', 'Ada <ada@example.com>', '-m', 'add data', 'seed', 'mine:v1').trim();
+  t.match(newId, /^sha256:/, 'commit prints the new image ID');
+  const hist = ok('history', 'mine:v1');
+  t.match(hist, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[a-f0-9]{12}\s+.*1\.05MB\s+add data\n<missing>\s+.*strata import .*base\n$/, 'history: the new layer with its comment, then the base as <missing>');
+  const info = JSON.parse(ok('inspect', 'mine:v1'))[0];
+  t.equal(info.Author, 'Ada <ada@example.com>', 'inspect shows the author');
+  t.equal(info.RootFS.Layers.length, 2, 'and two layers');
+  const layerHex = info.RootFS.Layers[1].replace('sha256:', '');
+  const names = execFileSync('tar', ['-tf', `${root}/blobs/sha256/${layerHex}`], { encoding: 'utf8' }).split('\n');
+  t.ok(names.includes('etc/.wh.os-release'), 'the committed layer deletes with a .wh. entry');
+  t.notOk(names.some((n) => n.includes('one')), 'a file made and removed in the container is not in the layer');
+  t.notOk(names.includes('data/.wh..wh..opq'), 'a new dir nothing below has gets no opaque marker');
+  const digest = execFileSync('sha256sum', [`${root}/blobs/sha256/${layerHex}`], { encoding: 'utf8' }).split(' ')[0];
+  t.equal(digest, layerHex, 'the blob is stored under its own sha256 (the diffID)');
+
+  const run2 = strata('run', '--rm', 'mine:v1', 'sh', '-c', 'cat /etc/hostname; ls /data; test ! -e /etc/os-release && echo gone');
+  t.equal(run2.stdout, 'changed\ntwo\ngone\n', 'a container of the new image sees the committed changes');
+  t.notMatch(ok('ps', '-a'), /mine:v1/, 'run --rm removed its container');
+
+  const denied = strata('rmi', 'busybox:1');
+  t.equal(denied.status, 1, 'rmi refuses an image a container uses');
+  t.match(denied.stderr, /^strata: image busybox:1 is used by container [a-f0-9]{12} \(seed\)/, 'and says which');
+  ok('rm', 'seed');
+  t.match(ok('rmi', 'mine:v1'), /Untagged: mine:v1\nDeleted: sha256:/, 'rmi untags and deletes an unused image');
+  t.match(ok('image', 'prune', '-a'), /deleted: sha256:.*\n\nTotal reclaimed space: \d+(\.\d+)?MB/, 'image prune -a removes the rest and says how much it freed');
+  t.equal(fs.readdirSync(`${root}/layers`).length, 0, 'no layer dir is left');
+});
+
+t.test('bad input: one sentence, exit 1, store untouched', async (t) => {
+  ok('import', rootfs, '--tag', 'base');
+  const before = fs.readdirSync(`${root}/layers`).sort();
+  const cases: [string[], RegExp][] = [
+    [['run', 'nosuch:image', 'true'], /^strata: no such image: nosuch:image\n$/],
+    [['diff', 'nosuchcontainer'], /^strata: no such container: nosuchcontainer\n$/],
+    [['tag', 'base', 'Bad:Name'], /not a valid image name/],
+    [['import', rootfs, '--tag', 'ok:bad tag'], /invalid tag/],
+    [['import', `${base}/missing.tar`], /does not exist/],
+  ];
+  for (const [args, re] of cases) {
+    const r = strata(...args);
+    t.equal(r.status, 1, `${args.join(' ')}: exit 1`);
+    t.match(r.stderr, re, `${args.join(' ')}: ${r.stderr.trim()}`);
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  const cut = `${base}/cut.tar`;
+  fs.writeFileSync(cut, fs.readFileSync(rootfs).subarray(0, 300_000));
+  const r = strata('import', cut);
+  t.equal(r.status, 1, 'a truncated tar fails the import');
+  t.match(r.stderr, /corrupt|unexpected end/i, `and says so: ${r.stderr.trim()}`);
+  t.same(fs.readdirSync(`${root}/layers`).sort(), before, 'no layer was added');
+  t.same(fs.readdirSync(`${root}/tmp`), [], 'and no temp file is left');
+});
