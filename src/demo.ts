@@ -71,4 +71,32 @@ try {
 } catch (e) {
   process.stdout.write(`(kernel overlayfs not available here: ${(e as Error).message.split('\n')[0]})\n`);
 }
+
+// ---- Part two: images and containers, the story docker users know -----------------------------
+const strata = (...args: string[]) => run(process.execPath, cli, ...args);
+const rootfs = `${base}/busybox.tar`;
+say('8. A small real base image: busybox, imported as a one-layer image');
+run(path.join(path.dirname(cli), '../../scripts/make-busybox-rootfs'), rootfs);
+strata('import', rootfs, '--tag', 'busybox:latest', '-m', 'busybox base', '-c', 'CMD ["/bin/sh"]');
+strata('images');
+
+const name = `demo-${process.pid}`;
+say('9. Run a container that changes files (mounted with strata, chrooted, in its own namespaces)');
+strata('run', '--name', name, 'busybox', 'sh', '-c',
+  'mkdir /data; dd if=/dev/zero of=/data/one bs=1M count=1 2>/dev/null; chmod -R 0777 /data; dd if=/dev/zero of=/data/two bs=1M count=1 2>/dev/null; rm /data/one; echo "PID $$ on $(hostname)"');
+
+say('10. What the container changed (A added, C changed, D deleted), and its size');
+strata('diff', name);
+strata('ps', '-a', '-s');
+
+say('11. Commit the container layer as a new image (an OCI layer tar: deletions are .wh. entries)');
+strata('commit', '-a', 'strata demo <demo@example.com>', '-m', 'add /data', name, 'demo:latest');
+strata('history', 'demo:latest');
+strata('images');
+
+say('12. The merged view stays mounted: chroot into it by hand');
+strata('mount', name);
+const merged = spawnSync(process.execPath, [cli, 'inspect', name], { encoding: 'utf8' });
+const mergedDir = JSON.parse(merged.stdout)[0].GraphDriver.Data.MergedDir;
+process.stdout.write(`\n  chroot ${mergedDir} /bin/sh\n  strata umount ${name}     # when done; strata rm ${name} removes the container\n`);
 process.stdout.write(`\nDemo files are in ${base}\n`);
