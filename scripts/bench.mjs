@@ -226,7 +226,7 @@ function chart(rows) {
   }
   const colors = { kernel: '#1f77b4', 'fuse-overlayfs': '#ff7f0e', strata: '#2ca02c', 'strata --no-index': '#9467bd' };
   const W = 360, H = 220, names = Object.keys(groups);
-  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W * names.length}" height="${H + 40}" font-family="sans-serif" font-size="11">`;
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W * names.length}" height="${H + 40}" font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="#fff"/>`;
   names.forEach((g, gi) => {
     const x0 = gi * W + 50, y0 = H - 20, w = W - 80, h = H - 50;
     const max = Math.max(...Object.values(groups[g]).flat().map(([, v]) => v));
@@ -236,7 +236,7 @@ function chart(rows) {
     svg += `<text x="${x0 + w / 2 - 20}" y="${y0 + 28}">layers</text><text x="${x0 - 40}" y="${ly(max) + 4}">${max.toFixed(2)}</text><text x="${x0 - 14}" y="${y0}">0</text>`;
     Object.entries(groups[g]).forEach(([sys, pts], si) => {
       svg += `<polyline fill="none" stroke-width="2" stroke="${colors[sys]}" points="${pts.map(([n, v]) => `${lx(n)},${ly(v)}`).join(' ')}"/>`;
-      if (gi === 0) svg += `<text x="${x0 + 10 + si * 80}" y="${H + 35}" fill="${colors[sys]}">${sys}</text>`;
+      if (gi === 0) svg += `<text x="${x0 + 10 + si * 120}" y="${H + 35}" fill="${colors[sys]}">${sys}</text>`;
     });
   });
   return svg + '</svg>\n';

@@ -120,3 +120,18 @@ t.test('a killed daemon: umount --force frees the mountpoint', async (t) => {
   t.equal(r.status, 0, r.stderr);
   t.notOk(isMounted(`${d}/mnt`));
 });
+
+t.test('the path index cannot be written (a full disk): the mount goes ahead by probing, and says so', async (t) => {
+  const d = dirs(t);
+  for (let i = 0; i < 300; i++) fs.writeFileSync(`${d}/lower/file-with-a-long-name-${i}`, 'x');
+  const full = `${d}/fullroot`;
+  fs.mkdirSync(full);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', full]);
+  t.teardown(() => spawnSync('umount', ['-l', full]));
+  const m = mountStrata(t, { lowers: [`${d}/lower`], upper: `${d}/upper`, work: `${d}/work`, mnt: `${d}/mnt`, env: { STRATA_ROOT: full }, allowWarnings: true });
+  t.match(m.stderr, /^strata: mounting without the path index: only \d+ KiB free in .*fullroot\/index; the path index wants 64 MiB\n$/, 'one warning line with the reason');
+  t.notOk(fs.readdirSync(full).some((n) => n.startsWith('index.damaged')), 'a full disk is not mistaken for a damaged index');
+  t.equal(fs.readdirSync(`${d}/mnt`).length, 301, 'and the merged view is whole');
+  t.equal(fs.readFileSync(`${d}/mnt/hello`, 'utf8'), 'hello\n', 'and reads work');
+  m.umount();
+});

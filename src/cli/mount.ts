@@ -82,10 +82,8 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     return;
   }
   // Background: a detached daemon reports progress, warnings and "ready" (or its error) on a pipe.
-  const args = [fileURLToPath(new URL('./main.js', import.meta.url)), 'mount', spec.mountpoint, '--lower', spec.lowers.join(':'), '--ready-fd', '3', '--entry-timeout', flags.entryTimeout!, '--attr-timeout', flags.attrTimeout!];
-  if (spec.upper) args.push('--upper', spec.upper, '--work', spec.work!);
-  if (flags.debug) args.push('--debug');
-  if (flags.index === false) args.push('--no-index');
+  const { mountpoint: mnt, ...rest } = spec;
+  const args = [fileURLToPath(new URL('../fuse/daemon-main.js', import.meta.url)), 'mount', mnt, JSON.stringify(rest), JSON.stringify(daemonOpts)];
   const log = flags.log ? fs.openSync(flags.log, 'a') : 'ignore';
   // The daemon makes no TLS connections: extra CA certificates would only cost it start-up time (~70 ms here).
   const { NODE_EXTRA_CA_CERTS: _certs, ...env } = process.env;

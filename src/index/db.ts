@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase } from './lmdb.js';
 
 /** Where strata keeps its state: $STRATA_ROOT, /var/lib/strata as root, $XDG_DATA_HOME/strata otherwise. */
 export function strataRoot(): string {
@@ -16,6 +16,20 @@ export function strataRoot(): string {
 
 export class IndexError extends Error {
   override name = 'IndexError';
+}
+
+/** The index can't be written (a full or read-only filesystem): nothing is wrong with it. */
+export class NoSpaceError extends Error {
+  override name = 'NoSpaceError';
+}
+
+/** Free space the index wants before LMDB maps anything: on a full filesystem a mapped page can't be backed (SIGBUS). */
+export const MIN_FREE = 64 * 2 ** 20;
+
+export function checkFreeSpace(dir: string, what = 'the path index'): void {
+  const st = fs.statfsSync(dir);
+  const free = st.bavail * st.bsize;
+  if (free < MIN_FREE) throw new NoSpaceError(`only ${Math.round(free / 1024)} KiB free in ${dir}; ${what} wants ${MIN_FREE / 2 ** 20} MiB`);
 }
 
 const MDB_MAGIC = 0xbeefc0de;
@@ -95,6 +109,7 @@ export class IndexDb {
     const dir = path.join(root, 'index');
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      checkFreeSpace(dir);
       checkDataFile(path.join(dir, 'data.mdb'));
       // The map is virtual address space (a sparse file), so it can be generous; lmdb-js grows it further if needed.
       const env = open({ path: dir, maxDbs: 4, mapSize: 4 * 2 ** 30, noSubdir: false, compression: false });
@@ -102,7 +117,9 @@ export class IndexDb {
       db.meta.get('seq'); // fail now, not mid-mount, on a corrupt file
       return db;
     } catch (err) {
-      throw new IndexError(`the path index in ${dir} cannot be opened (${(err as Error).message}); remove it with \`strata index reset\` to rebuild it`);
+      if (err instanceof NoSpaceError) throw err;
+      const damaged = err instanceof IndexError || /MDB_(CORRUPTED|INVALID|VERSION_MISMATCH|PAGE_NOTFOUND)/.test(String(err));
+      throw new (damaged ? IndexError : NoSpaceError)(`the path index in ${dir} cannot be opened (${(err as Error).message})${damaged ? '; remove it with `strata index reset` to rebuild it' : ''}`);
     }
   }
 

@@ -12,7 +12,7 @@ export function openIndex(root = strataRoot(), warn: (msg: string) => void = () 
   try {
     return IndexDb.open(root);
   } catch (err) {
-    if (!(err instanceof IndexError)) throw err;
+    if (!(err instanceof IndexError)) throw err; // not damage (a full disk, say): nothing to move aside
     const aside = `${root}/index.damaged-${Date.now()}`;
     fs.renameSync(`${root}/index`, aside);
     warn(`${err.message.replace(/; remove it.*$/, '')}; moved it to ${aside} and rebuilding`);

@@ -6,8 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { open, type Database, type RootDatabase } from 'lmdb';
-import { strataRoot, checkDataFile } from '../index/db.js';
+import { open, type Database, type RootDatabase } from '../index/lmdb.js';
+import { strataRoot, checkDataFile, checkFreeSpace } from '../index/db.js';
 import { writeHashed, hexOf } from '../oci/digest.js';
 import { applyLayer } from '../oci/tar-apply.js';
 import { serialize, MEDIA, type Descriptor, type ImageConfig } from '../oci/image.js';
@@ -71,6 +71,7 @@ export class Store {
 
   static open(root = strataRoot()): Store {
     for (const d of ['blobs/sha256', 'layers', 'containers', 'tmp', 'db']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
+    checkFreeSpace(path.join(root, 'db'), "strata's store");
     checkDataFile(path.join(root, 'db/data.mdb'));
     const env = open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 });
     const s = new Store(root, env);

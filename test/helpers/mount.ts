@@ -50,15 +50,17 @@ export function forceUnmountUnder(dir: string): void {
 
 export interface StrataMount {
   mnt: string;
+  /** What `strata mount` said on stderr (warnings). */
+  stderr?: string;
   umount(): void;
 }
 
 /** Mount with `strata mount` (returns when the daemon says it is ready). */
-export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: string; mnt: string; args?: string[]; allowWarnings?: boolean }): StrataMount {
+export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: string; mnt: string; args?: string[]; allowWarnings?: boolean; env?: Record<string, string> }): StrataMount {
   const args = [CLI, 'mount', '--lower', o.lowers.join(':')];
   if (o.upper) args.push('--upper', o.upper, '--work', o.work!);
   args.push(...(o.args ?? []), o.mnt);
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 20000, env: cliEnv });
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 20000, env: { ...cliEnv, ...o.env } });
   if (r.status !== 0) throw new Error(`strata mount failed (${r.status}): ${r.stderr}`);
   t.teardown(() => forceUnmountUnder(o.mnt));
   // A mount that quietly fell back to probing would make an index test pass for the wrong reason.
@@ -68,6 +70,7 @@ export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: 
   }
   return {
     mnt: o.mnt,
+    stderr: r.stderr,
     umount() {
       const u = spawnSync(process.execPath, [CLI, 'umount', o.mnt], { encoding: 'utf8', timeout: 20000, env: cliEnv });
       if (u.status !== 0) throw new Error(`strata umount failed: ${u.stderr}`);
