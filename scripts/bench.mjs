@@ -199,6 +199,31 @@ if (!only || new RegExp(only).test('index figures')) {
   for (const [name, v] of indexFigures) log(`${name}: ${v}`);
 }
 
+// ---- store figures (strata alone): run of `true`, commit of a large container layer --------------
+const storeFigures = [];
+if (!only || new RegExp(only).test('store figures')) {
+  const root = fs.mkdtempSync(path.join(work, 'store-'));
+  const S = `STRATA_ROOT=${root} strata`;
+  sh(`${ROOT}/scripts/make-busybox-rootfs ${work}/busybox.tar && ${S} import ${work}/busybox.tar -t busybox`);
+  const runs = [];
+  for (let i = 0; i < Math.max(RUNS, 5); i++) runs.push(timeIt(`${S} run --rm busybox true`));
+  storeFigures.push(['`strata run --rm busybox true`, from command to exit', median(runs)]);
+  const files = N(10000, 1000);
+  const each = Math.floor(GiB / files);
+  sh(`${S} run --name big busybox sh -c 'mkdir /data && cd /data && i=0; while [ $i -lt ${files} ]; do head -c ${each} /dev/urandom > f$i; i=$((i+1)); done'`);
+  const upper = JSON.parse(sh(`${S} inspect big`))[0].GraphDriver.Data.UpperDir;
+  const ref = [], commit = [];
+  for (let i = 0; i < RUNS; i++) {
+    ref.push(timeIt(`tar -C ${upper} -cf - . | sha256sum > /dev/null`));
+    commit.push(timeIt(`${S} commit big big:${i}`));
+    sh(`${S} rmi big:${i}`);
+  }
+  storeFigures.push([`\`tar -c | sha256sum\` of the container's upper dir (${size} in ${files} files), for reference`, median(ref)]);
+  storeFigures.push([`\`strata commit\` of that container (tar, hash, store the blob and extract the layer dir, in one pass)`, median(commit)]);
+  storeFigures.push(['commit / (tar | sha256sum)', median(commit) / median(ref), 'x']);
+  for (const [name, v] of storeFigures) log(`${name}: ${v}`);
+}
+
 // ---- report ---------------------------------------------------------------------------------------
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const fmt = (s) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
@@ -212,6 +237,10 @@ for (const r of results) {
 if (indexFigures.length) {
   out += '\n| index figure | value |\n|---|---|\n';
   for (const [name, v, unit] of indexFigures) out += `| ${name} | ${unit ? `${v.toFixed(0)} ${unit}` : fmt(v)} |\n`;
+}
+if (storeFigures.length) {
+  out += '\n| store figure | value |\n|---|---|\n';
+  for (const [name, v, unit] of storeFigures) out += `| ${name} | ${unit ? `${v.toFixed(2)}${unit}` : fmt(v)} |\n`;
 }
 // Time against layer count, per system, as an SVG chart (README).
 const chartRows = results.filter((r) => /layers?(,|$)/.test(r.name) && !/warm/.test(r.name));

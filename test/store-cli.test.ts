@@ -55,6 +55,17 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
   t.equal(run2.stdout, 'changed\ntwo\ngone\n', 'a container of the new image sees the committed changes');
   t.notMatch(ok('ps', '-a'), /mine:v1/, 'run --rm removed its container');
 
+  const df = ok('system', 'df', '-v');
+  t.match(df, /busybox\s+1\s+[a-f0-9]{12}\s+.* ago\s+(\S+)\s+(\S+)\s+0B\s+1\n/, 'system df -v: the base layer is all shared, nothing unique');
+  t.match(df, /mine\s+v1\s+[a-f0-9]{12}\s+.* ago\s+\S+\s+\S+\s+1\.05MB\s+0\n/, 'the committed image adds 1.05MB of its own');
+  t.match(ok('system', 'df'), /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+2\s+1\s+/, 'system df sums it up, as docker');
+  const exported = spawnSync(process.execPath, [CLI, 'export', 'seed'], { env, maxBuffer: 64 << 20 });
+  t.equal(exported.status, 0, 'export writes a tar');
+  fs.writeFileSync(`${base}/export.tar`, exported.stdout);
+  const exportedNames = execFileSync('tar', ['-tf', `${base}/export.tar`], { encoding: 'utf8' }).split('\n');
+  t.ok(exportedNames.includes('data/two') && exportedNames.includes('bin/busybox'), 'of the merged filesystem');
+  t.notOk(exportedNames.includes('etc/os-release') || exportedNames.some((n) => n.includes('.wh.')), 'without what was deleted, and without whiteouts');
+
   const denied = strata('rmi', 'busybox:1');
   t.equal(denied.status, 1, 'rmi refuses an image a container uses');
   t.match(denied.stderr, /^strata: image busybox:1 is used by container [a-f0-9]{12} \(seed\)/, 'and says which');

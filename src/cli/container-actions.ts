@@ -170,7 +170,8 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
     const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
     const d = dirs(s, c);
     const wasMounted = !!findMount(d.merged);
-    const merged = mountMerged(s, c); // renamed lower dirs are written from the merged view
+    // Dirs renamed from a lower layer are written from the merged view, mounted only if there is one.
+    const merged = () => mountMerged(s, c);
     let layer;
     try {
       const pack = tar.pack();
@@ -211,4 +212,31 @@ export function inspect(refs: string[]): Promise<void> {
     });
     console.log(JSON.stringify(out, null, 2));
   });
+}
+
+/** The container's merged filesystem as a tar on stdout (as docker export). */
+export function exportCmd(ref: string): Promise<void> {
+  if (process.stdout.isTTY) return Promise.resolve(fatalTty());
+  return withStore(async (s) => {
+    const c = s.container(ref);
+    const d = dirs(s, c);
+    const wasMounted = !!findMount(d.merged);
+    const merged = mountMerged(s, c);
+    try {
+      const pack = tar.pack();
+      const out = new Promise<void>((resolve, reject) => {
+        (pack as unknown as Readable).pipe(process.stdout).on('error', reject);
+        (pack as unknown as Readable).on('end', resolve);
+      });
+      await writeTree(merged, pack);
+      await out;
+    } finally {
+      if (!wasMounted) unmountMerged(s, c);
+    }
+  });
+}
+
+function fatalTty(): never {
+  process.stderr.write('strata: refusing to write a tar to a terminal; redirect it (strata export CONTAINER > fs.tar)\n');
+  process.exit(1);
 }

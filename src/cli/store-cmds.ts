@@ -87,5 +87,16 @@ export function storeCommands(): Command[] {
     .option('-m, --message <msg>', 'commit message')
     .option('-c, --change <change>', 'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER)', collect)
     .action(async (ref: string, repo: string | undefined, o) => (await containers()).commit(ref, repo, o));
-  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, ps, rm, diff, commit];
+  const exportCmd = new Command('export')
+    .description("a container's filesystem as a tar on stdout")
+    .argument('<container>')
+    .action(async (ref: string) => (await containers()).exportCmd(ref));
+  const system = new Command('system').description('manage strata');
+  system
+    .command('df')
+    .description('disk usage of images, containers and the build cache, from real layer sharing')
+    .option('-v, --verbose', 'per image and per container')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (o) => (await import('./df-actions.js')).df(o));
+  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, ps, rm, diff, commit, exportCmd, system];
 }

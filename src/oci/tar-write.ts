@@ -14,8 +14,8 @@ import { lstat, isDir, isLnk, isReg, type Stat } from '../union/stat.js';
 export interface WriteOptions {
   /** Treat `root` as an upper dir in the overlay format (whiteouts, opaque dirs, redirects). */
   overlay?: boolean;
-  /** The merged view of the same container, for dirs that were renamed from a lower layer. */
-  merged?: string;
+  /** The merged view of the same container, for dirs that were renamed from a lower layer (asked for only if there is one). */
+  merged?: () => string;
   /** Whether a lower layer has this path: an opaque mark on a dir nothing below has says nothing. */
   lowerHas?: (path: string) => boolean;
 }
@@ -35,7 +35,7 @@ export async function writeTree(root: string, pack: tar.Pack, o: WriteOptions = 
         return;
       }
       const w = pack.entry(h as tar.Header, (err) => (err ? reject(err) : resolve()));
-      const r = fs.createReadStream(data);
+      const r = fs.createReadStream(data, { highWaterMark: 1 << 20 });
       r.on('error', reject);
       r.pipe(w as unknown as NodeJS.WritableStream);
     });
@@ -79,7 +79,7 @@ export async function writeTree(root: string, pack: tar.Pack, o: WriteOptions = 
         const redirect = overlay ? getRedirect(real) : null;
         if (redirect !== null && o.merged) {
           await entry({ name: `${name}/.wh..wh..opq`, mode: 0o644, size: 0, type: 'file', mtime: h.mtime });
-          await walk(`${o.merged}/${name}`, `${name}/`, false);
+          await walk(`${o.merged()}/${name}`, `${name}/`, false);
           continue;
         }
         if (overlay && isOpaque(real) && (o.lowerHas?.('/' + name) ?? true)) await entry({ name: `${name}/.wh..wh..opq`, mode: 0o644, size: 0, type: 'file', mtime: h.mtime });

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { open, type Database, type RootDatabase } from '../index/lmdb.js';
 import { strataRoot, checkDataFile, checkFreeSpace } from '../index/db.js';
 import { writeHashed, hexOf } from '../oci/digest.js';
@@ -132,29 +132,34 @@ export class Store {
   }
 
   /**
-   * A layer from an uncompressed tar stream: hashed and stored as a blob in one pass, then applied
-   * into a temp dir and renamed into place. A layer already stored is reused.
+   * A layer from an uncompressed tar stream, in one pass: the stream is hashed and written as the
+   * blob while it is applied into a temp dir; both are renamed into place once whole. A layer
+   * already stored is reused.
    */
   async addLayer(tar: Readable): Promise<LayerRecord> {
     const tmp = this.tmpPath('layer.tar');
-    let w;
-    try {
-      w = await writeHashed(tar, tmp);
-    } catch (err) {
-      fs.rmSync(tmp, { force: true });
-      throw err;
-    }
-    const known = this.layers.get(w.digest);
-    if (known && fs.existsSync(this.layerDir(w.digest))) {
-      fs.rmSync(tmp, { force: true });
-      return known;
-    }
     const dir = this.tmpPath('layer');
     fs.mkdirSync(dir, { mode: 0o755 });
+    const [toBlob, toDir] = tee(tar);
     try {
-      const { entries } = await applyLayer(fs.createReadStream(tmp), dir);
-      this.publishBlob(tmp, w.digest);
+      const [w, { entries }] = await Promise.all([
+        writeHashed(toBlob, tmp).catch((err) => {
+          toDir.destroy(err);
+          throw err;
+        }),
+        applyLayer(toDir, dir).catch((err) => {
+          toBlob.destroy(err);
+          throw err;
+        }),
+      ]);
+      const known = this.layers.get(w.digest);
       const dst = this.layerDir(w.digest);
+      if (known && fs.existsSync(dst)) {
+        fs.rmSync(tmp, { force: true });
+        fs.rmSync(dir, { recursive: true, force: true });
+        return known;
+      }
+      this.publishBlob(tmp, w.digest);
       fs.rmSync(dst, { recursive: true, force: true });
       fs.renameSync(dir, dst);
       const rec: LayerRecord = { diffId: w.digest, blob: w.digest, size: w.size, entries };
@@ -227,6 +232,21 @@ export class Store {
   fail(msg: string): never {
     throw new StoreError(msg);
   }
+}
+
+/** Two readers of one stream, at the pace of the slower (the source pauses until both drain). */
+function tee(src: Readable): [PassThrough, PassThrough] {
+  const outs = [new PassThrough({ highWaterMark: 1 << 20 }), new PassThrough({ highWaterMark: 1 << 20 })] as const;
+  src.on('data', (chunk: Buffer) => {
+    const full = outs.filter((o) => !o.write(chunk));
+    if (full.length === 0) return;
+    src.pause();
+    let waiting = full.length;
+    for (const o of full) o.once('drain', () => --waiting === 0 && src.resume());
+  });
+  src.on('end', () => outs.forEach((o) => o.end()));
+  src.on('error', (err) => outs.forEach((o) => o.destroy(err)));
+  return [outs[0], outs[1]];
 }
 
 function safeRef(ref: string): string {

@@ -1,0 +1,60 @@
+// `strata system df [-v]`: what images, containers and the build cache take, from real layer
+// sharing: a layer used by several images counts once, as SHARED SIZE, for each of them.
+import fs from 'node:fs';
+import { lstat, isDir } from '../union/stat.js';
+import { isWhiteout } from '../union/overlay-format.js';
+import { withStore, imageSize } from './image-actions.js';
+import { ago, humanSize, shortId, table } from './format.js';
+import type { Store } from '../store/store.js';
+
+function duSize(p: string): number {
+  let n = 0;
+  const walk = (q: string) => {
+    const st = lstat(q);
+    if (isDir(st.mode)) for (const x of fs.readdirSync(q)) walk(`${q}/${x}`);
+    else if (!isWhiteout(st)) n += st.size;
+  };
+  if (fs.existsSync(p)) walk(p);
+  return n;
+}
+
+export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
+  return withStore((s: Store) => {
+    const images = [...s.images.getRange()].map((e) => e.value);
+    const containers = [...s.containers.getRange()].map((e) => e.value);
+    const users = new Map<string, number>(); // diffID -> images using it
+    for (const i of images) for (const d of new Set(i.layers)) users.set(d, (users.get(d) ?? 0) + 1);
+    const layerSize = (d: string) => s.layers.get(d)?.size ?? 0;
+    const used = new Set(containers.map((c) => c.image));
+    const rows = images.map((img) => {
+      const shared = img.layers.filter((d) => (users.get(d) ?? 0) > 1).reduce((n, d) => n + layerSize(d), 0);
+      const size = imageSize(s, img);
+      return { id: img.id, tags: s.tagsOf(img.id), created: img.created, size, shared, unique: size - shared, containers: containers.filter((c) => c.image === img.id).length };
+    });
+    const allLayers = [...users.keys()].reduce((n, d) => n + layerSize(d), 0);
+    const usedLayers = new Set(images.filter((i) => used.has(i.id)).flatMap((i) => i.layers));
+    const reclaimImages = [...users.keys()].filter((d) => !usedLayers.has(d)).reduce((n, d) => n + layerSize(d), 0);
+    const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, state: c.state, size: duSize(`${s.containerDir(c.id)}/upper`) }));
+    const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
+    const ctrReclaim = ctr.filter((c) => c.state !== 'running').reduce((n, c) => n + c.size, 0);
+    const pct = (a: number, b: number) => (b ? ` (${Math.round((100 * a) / b)}%)` : '');
+    const summary = [
+      { type: 'Images', total: images.length, active: used.size, size: allLayers, reclaimable: reclaimImages },
+      { type: 'Containers', total: containers.length, active: containers.filter((c) => c.state === 'running').length, size: ctrSize, reclaimable: ctrReclaim },
+      { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
+    ];
+    if (o.format === 'json') return console.log(JSON.stringify(o.verbose ? { summary, images: rows, containers: ctr } : summary, null, 2));
+    if (!o.verbose) {
+      process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], summary.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)])));
+      return;
+    }
+    console.log(`Images space usage:\n`);
+    process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'SHARED SIZE', 'UNIQUE SIZE', 'CONTAINERS'], rows.flatMap((r) => (r.tags.length ? r.tags : ['<none>:<none>']).map((t) => {
+      const i = t.lastIndexOf(':');
+      return [t.slice(0, i), t.slice(i + 1), shortId(r.id), ago(r.created), humanSize(r.size), humanSize(r.shared), humanSize(r.unique), String(r.containers)];
+    }))));
+    console.log(`\nContainers space usage:\n`);
+    process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'], ctr.map((c) => [shortId(c.id), s.tagsOf(c.image)[0] ?? shortId(c.image), '0', humanSize(c.size), ago(c.created), c.state, c.name])));
+    console.log(`\nBuild cache usage: 0B\n`);
+  });
+}
