@@ -99,3 +99,17 @@ t.test('bad input: one sentence, exit 1, store untouched', async (t) => {
   t.same(fs.readdirSync(`${root}/layers`).sort(), before, 'no layer was added');
   t.same(fs.readdirSync(`${root}/tmp`), [], 'and no temp file is left');
 });
+
+t.test('image waste: a deleted file and a chmod copy-up still weigh in their earlier layer', async (t) => {
+  ok('import', rootfs, '--tag', 'wbase');
+  ok('run', '--name', 'w1', 'wbase', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1k count=500 2>/dev/null; echo x > /keep');
+  ok('commit', 'w1', 'w:1');
+  ok('run', '--name', 'w2', 'w:1', 'sh', '-c', 'rm /big; chmod 600 /keep');
+  ok('commit', 'w2', 'w:2');
+  const w = JSON.parse(ok('image', 'waste', '--format', 'json', 'w:2'));
+  t.same(w.layers.map((l: { wasted: number }) => l.wasted), [0, 512002, 0], 'layer 1 wastes the deleted 500 KiB file and the 2-byte file copied up by chmod');
+  t.same(w.items.map((i: { path: string; how: string; by: number }) => `${i.path} ${i.how} ${i.by}`), ['/big deleted 2', '/keep overwritten 2'], 'and says which and why');
+  t.ok(w.efficiency > 0.7 && w.efficiency < 0.85, `efficiency ${w.efficiency.toFixed(3)}`);
+  t.match(ok('image', 'waste', 'w:2'), /Wasted space: 512kB of 2\.\d+MB\nImage efficiency: \d+\.\d%\n$/, 'the summary, dive-style');
+  ok('rm', 'w1', 'w2');
+});

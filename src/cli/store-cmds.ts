@@ -34,6 +34,12 @@ export function storeCommands(): Command[] {
     .description('remove dangling images (with -a, every image no container uses)')
     .option('-a, --all', 'remove all unused images, not just dangling ones')
     .action(async (o) => (await images()).prune(o));
+  image
+    .command('waste')
+    .description('what each layer adds that a later layer deletes or overwrites (wasted space, efficiency)')
+    .argument('<image>')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (ref: string, o) => (await import('./waste-actions.js')).waste(ref, o));
   const history = new Command('history')
     .description('show the history of an image')
     .argument('<image>')
