@@ -14,6 +14,7 @@ import { applyChanges } from '../oci/changes.js';
 import { isWhiteout, isOpaque } from '../union/overlay-format.js';
 import { lstat, isDir } from '../union/stat.js';
 import { Union } from '../union/union.js';
+import { dirSize } from '../store/usage.js';
 import { ago, humanSize, shortId, table } from './format.js';
 import { withStore, imageSize, inspectImage } from './image-actions.js';
 
@@ -77,24 +78,13 @@ export function run(image: string, cmd: string[], o: { name?: string; rm?: boole
   }).then(() => process.exit(code));
 }
 
-function duSize(p: string): number {
-  let n = 0;
-  const walk = (q: string) => {
-    const st = lstat(q);
-    if (isDir(st.mode)) for (const x of fs.readdirSync(q)) walk(`${q}/${x}`);
-    else if (!isWhiteout(st)) n += st.size;
-  };
-  walk(p);
-  return n;
-}
-
 export function ps(o: { all?: boolean; size?: boolean; format?: string }): Promise<void> {
   return withStore((s) => {
     const list = [...s.containers.getRange()].map((e) => e.value).filter((c) => o.all || c.state === 'running').sort((a, b) => b.created.localeCompare(a.created));
     const rows = list.map((c) => {
       const img = s.images.get(c.image);
       const tags = img ? s.tagsOf(img.id) : [];
-      const size = o.size ? duSize(dirs(s, c).upper) : 0;
+      const size = o.size ? dirSize(dirs(s, c).upper) : 0;
       const status = c.state === 'running' ? 'Up' : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
       return { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status, name: c.name, size, virtual: size + (img ? imageSize(s, img) : 0) };
     });

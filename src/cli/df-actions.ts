@@ -1,22 +1,9 @@
 // `strata system df [-v]`: what images, containers and the build cache take, from real layer
 // sharing: a layer used by several images counts once, as SHARED SIZE, for each of them.
-import fs from 'node:fs';
-import { lstat, isDir } from '../union/stat.js';
-import { isWhiteout } from '../union/overlay-format.js';
+import { dirSize } from '../store/usage.js';
 import { withStore, imageSize } from './image-actions.js';
 import { ago, humanSize, shortId, table } from './format.js';
 import type { Store } from '../store/store.js';
-
-function duSize(p: string): number {
-  let n = 0;
-  const walk = (q: string) => {
-    const st = lstat(q);
-    if (isDir(st.mode)) for (const x of fs.readdirSync(q)) walk(`${q}/${x}`);
-    else if (!isWhiteout(st)) n += st.size;
-  };
-  if (fs.existsSync(p)) walk(p);
-  return n;
-}
 
 export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
   return withStore((s: Store) => {
@@ -34,7 +21,7 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
     const allLayers = [...users.keys()].reduce((n, d) => n + layerSize(d), 0);
     const usedLayers = new Set(images.filter((i) => used.has(i.id)).flatMap((i) => i.layers));
     const reclaimImages = [...users.keys()].filter((d) => !usedLayers.has(d)).reduce((n, d) => n + layerSize(d), 0);
-    const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, state: c.state, size: duSize(`${s.containerDir(c.id)}/upper`) }));
+    const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, state: c.state, size: dirSize(`${s.containerDir(c.id)}/upper`) }));
     const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
     const ctrReclaim = ctr.filter((c) => c.state !== 'running').reduce((n, c) => n + c.size, 0);
     const pct = (a: number, b: number) => (b ? ` (${Math.round((100 * a) / b)}%)` : '');

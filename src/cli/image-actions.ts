@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { Store, parseRef, type ImageRecord } from '../store/store.js';
+import { Store, parseRef, safeRef, type ImageRecord } from '../store/store.js';
 import { writeTree } from '../oci/tar-write.js';
 import { newConfig } from '../oci/image.js';
 import { applyChanges } from '../oci/changes.js';
@@ -106,7 +106,7 @@ export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
     for (const ref of refs) {
       const img = s.image(ref);
       const used = usersOf(s, img.id);
-      const named = s.tagsOf(img.id).includes(safe(ref)) ? [safe(ref)] : [];
+      const named = s.tagsOf(img.id).includes(safeRef(ref)) ? [safeRef(ref)] : [];
       if (used.length && !o.force) s.fail(`image ${ref} is used by container ${shortId(used[0].id)} (${used[0].name}); remove it first or use --force`);
       const untag = used.length ? s.tagsOf(img.id) : named.length ? named : s.tagsOf(img.id);
       for (const t of untag) {
@@ -119,14 +119,6 @@ export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
       }
     }
   });
-}
-
-function safe(ref: string): string {
-  try {
-    return parseRef(ref);
-  } catch {
-    return ref;
-  }
 }
 
 export function prune(o: { all?: boolean }): Promise<void> {

@@ -14,7 +14,6 @@ interface MountFlags {
   work?: string;
   foreground?: boolean;
   o?: string[];
-  readyFd?: string;
   log?: string;
   debug?: boolean;
   entryTimeout?: string;
@@ -49,7 +48,6 @@ export function mountCommand(): Command {
     .option('--attr-timeout <s>', 'kernel attribute cache timeout in seconds', '1')
     .option('--no-index', 'probe every lower layer on disk instead of answering from the LMDB path index')
     .option('-d, --debug', 'print every FUSE request')
-    .addOption(new Command().createOption('--ready-fd <fd>').hideHelp())
     .action(async (mountpoint: string, flags: MountFlags) => runMount(mountpoint, flags));
 }
 
@@ -75,10 +73,10 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     attrTimeout: Number(flags.attrTimeout),
     index: flags.index !== false,
   };
-  if (flags.foreground || flags.readyFd) {
+  if (flags.foreground) {
     // Only the daemon loads fuse-native.
     const { serve } = await import('../fuse/daemon.js');
-    serve(spec, { ...daemonOpts, readyFd: flags.readyFd ? Number(flags.readyFd) : undefined });
+    serve(spec, daemonOpts);
     return;
   }
   // Background: a detached daemon reports progress, warnings and "ready" (or its error) on a pipe.

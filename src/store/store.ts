@@ -249,7 +249,8 @@ function tee(src: Readable): [PassThrough, PassThrough] {
   return [outs[0], outs[1]];
 }
 
-function safeRef(ref: string): string {
+/** The canonical NAME:TAG of a reference, or the reference as given when it does not parse (an ID). */
+export function safeRef(ref: string): string {
   try {
     return parseRef(ref);
   } catch {

@@ -10,7 +10,7 @@ import type { ChainReader } from '../index/chain-reader.js';
 import { InodeTable } from './inodes.js';
 import { CopyUp } from './copy-up.js';
 import { HandleTable } from './handles.js';
-import { isWhiteout, isPrivateXattr, makeWhiteout, setOpaque, setRedirect, getRedirect } from './overlay-format.js';
+import { isPrivateXattr, makeWhiteout, setOpaque, setRedirect, getRedirect } from './overlay-format.js';
 import { fstat, isDir, isLnk, lstat, lstatOrNull, type Stat } from './stat.js';
 
 const O = fs.constants;
