@@ -113,3 +113,25 @@ t.test('image waste: a deleted file and a chmod copy-up still weigh in their ear
   t.match(ok('image', 'waste', 'w:2'), /Wasted space: 512kB of 2\.\d+MB\nImage efficiency: \d+\.\d%\n$/, 'the summary, dive-style');
   ok('rm', 'w1', 'w2');
 });
+
+t.test('system check: finds a damaged blob, repairs what needs no guessing', async (t) => {
+  const own = { ...env, STRATA_ROOT: `${base}/checkroot` };
+  const st = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: own, timeout: 60_000 });
+  t.equal(st('import', rootfs, '--tag', 'c:1').status, 0, 'an image to check');
+  const clean = st('system', 'check');
+  t.equal(clean.status, 0, 'a fresh store passes');
+  t.match(clean.stdout, /the store is consistent/, 'and says so');
+  const info = JSON.parse(st('inspect', 'c:1').stdout)[0];
+  const blob = `${base}/checkroot/blobs/sha256/${info.RootFS.Layers[0].replace('sha256:', '')}`;
+  const fd = fs.openSync(blob, 'r+');
+  fs.writeSync(fd, Buffer.from('X'), 0, 1, 600);
+  fs.closeSync(fd);
+  fs.mkdirSync(`${base}/checkroot/layers/${'e'.repeat(64)}`);
+  const r = st('system', 'check');
+  t.equal(r.status, 1, 'a damaged blob fails the check');
+  t.match(r.stdout, /problem: blob sha256:[a-f0-9]{64} does not match its digest/, 'naming the blob');
+  t.match(r.stdout, /problem: image c:1: the tar of layer sha256:[a-f0-9]{12} is missing or damaged/, 'and the image that needs it');
+  t.match(r.stdout, /repaired: layer dir eeeeeeeeeeee belongs to no image: removed/, 'an orphan layer dir is removed');
+  t.notOk(fs.existsSync(`${base}/checkroot/layers/${'e'.repeat(64)}`), 'really removed');
+  t.match(r.stderr, /^strata: the store has 2 problem\(s\) that need a person/, 'one sentence on stderr');
+});

@@ -104,5 +104,10 @@ export function storeCommands(): Command[] {
     .option('-v, --verbose', 'per image and per container')
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await import('./df-actions.js')).df(o));
+  system
+    .command('check')
+    .description('verify every blob against its digest and every reference; repair what can be repaired')
+    .option('--no-repair', 'only report')
+    .action(async (o) => (await import('./check-actions.js')).check(o));
   return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, ps, rm, diff, commit, exportCmd, system];
 }
