@@ -135,3 +135,31 @@ t.test('system check: finds a damaged blob, repairs what needs no guessing', asy
   t.notOk(fs.existsSync(`${base}/checkroot/layers/${'e'.repeat(64)}`), 'really removed');
   t.match(r.stderr, /^strata: the store has 2 problem\(s\) that need a person/, 'one sentence on stderr');
 });
+
+t.test('start, exec, stop: a container in the background', async (t) => {
+  ok('import', rootfs, '--tag', 'svcbase');
+  ok('create', '--name', 'svc', 'svcbase', 'sh', '-c', 'echo started; trap "echo got TERM; exit 42" TERM; while true; do sleep 0.1; done');
+  t.equal(ok('start', 'svc'), 'svc\n', 'start returns once it runs');
+  t.match(ok('ps'), /svcbase:latest\s+"sh -c echo started;…"\s+.* ago\s+Up\s+svc/, 'ps shows it Up');
+  const e = strata('exec', 'svc', 'sh', '-c', 'echo $(hostname); tr "\\0" " " < /proc/1/cmdline; exit 5');
+  t.equal(e.status, 5, "exec exits with the command's exit code");
+  t.match(e.stdout, /^[a-f0-9]{12}\nsh -c echo started;/, "inside the container's UTS and PID namespaces: PID 1 is the container's command");
+  ok('stop', 'svc');
+  t.match(ok('ps', '-a'), /Exited \(42\)\s+svc/, 'stop sends SIGTERM to PID 1; its handler decides the exit code');
+  const id = JSON.parse(ok('inspect', 'svc'))[0].Id;
+  t.equal(fs.readFileSync(`${root}/containers/${id}/log`, 'utf8'), 'started\ngot TERM\n', 'its output went to the log');
+  t.match(strata('exec', 'svc', 'true').stderr, /^strata: container svc is not running\n$/, 'exec into a stopped container: one sentence');
+
+  ok('create', '--name', 'deaf', 'svcbase', 'sleep', '1000');
+  ok('start', 'deaf');
+  const t0 = Date.now();
+  ok('stop', '-t', '1', 'deaf');
+  t.ok(Date.now() - t0 < 8000, 'a PID 1 without a TERM handler is killed after the grace time');
+  t.match(ok('ps', '-a'), /Exited \(137\)\s+deaf/, 'exit 137, as docker');
+  ok('create', '--name', 'once', 'svcbase', 'sh', '-c', 'echo once; exit 3');
+  const a = strata('start', '-a', 'once');
+  t.equal(a.stdout, 'once\n', 'start -a runs it in the foreground');
+  t.equal(a.status, 3, 'and exits with its exit code');
+  t.equal(strata('start', '-a', 'once').stdout, 'once\n', 'a stopped container starts again');
+  ok('rm', 'svc', 'deaf', 'once');
+});

@@ -1,14 +1,14 @@
 // The work behind the container commands: create, run, ps, rm, diff, commit, inspect, and
 // mounting a container's merged view for people who chroot by hand.
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { Store, parseRef, type ContainerRecord } from '../store/store.js';
 import { findMount, unmount } from '../fuse/mounts.js';
-import { runInContainer, runSpecOf } from '../container/runtime.js';
+import { alive, execInContainer, initPid, runInContainer, runSpecOf } from '../container/runtime.js';
 import { writeTree } from '../oci/tar-write.js';
 import { applyChanges } from '../oci/changes.js';
 import { isWhiteout, isOpaque } from '../union/overlay-format.js';
@@ -56,36 +56,111 @@ export function unmountMerged(s: Store, c: ContainerRecord, force = false): void
   if (findMount(d.merged)) unmount(d.merged, force ? { force: true } : { lazy: true });
 }
 
-export function createCmd(image: string, cmd: string[], o: { name?: string }): Promise<void> {
-  return withStore((s) => console.log(create(s, image, { name: o.name, cmd }).id));
+export function createCmd(image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string }): Promise<void> {
+  return withStore((s) => console.log(createWithSpec(s, image, cmd, o).id));
+}
+
+function createWithSpec(s: Store, image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string }): ContainerRecord {
+  const c = create(s, image, { name: o.name, cmd });
+  const spec = runSpecOf(s.config(s.images.get(c.image)!).config, { cmd, env: o.env, workdir: o.workdir, user: o.user });
+  const withSpec = { ...c, spec };
+  s.putContainer(withSpec);
+  return withSpec;
+}
+
+/** Mount, run in the foreground, record the exit code, unmount: `run`, and `start -a`. */
+async function runForeground(s: Store, c: ContainerRecord, rm = false): Promise<number> {
+  const spec = c.spec ?? s.fail(`container ${c.name} has no command to run`);
+  const merged = mountMerged(s, c);
+  let code = 0;
+  try {
+    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), ...spec }, (pid) => s.putContainer({ ...c, state: 'running', pid }));
+  } finally {
+    unmountMerged(s, c);
+    if (rm) removeContainer(s, c);
+    else s.putContainer({ ...c, state: 'exited', exitCode: code, pid: undefined });
+  }
+  return code;
 }
 
 export function run(image: string, cmd: string[], o: { name?: string; rm?: boolean; env?: string[]; workdir?: string; user?: string }): Promise<void> {
   let code = 0;
   return withStore(async (s) => {
-    const c = create(s, image, { name: o.name, cmd });
-    const img = s.images.get(c.image)!;
-    const spec = runSpecOf(s.config(img).config, { cmd, env: o.env, workdir: o.workdir, user: o.user });
-    const merged = mountMerged(s, c);
-    s.putContainer({ ...c, state: 'running' });
-    try {
-      code = await runInContainer({ merged, hostname: c.id.slice(0, 12), ...spec });
-    } finally {
-      unmountMerged(s, c);
-      if (o.rm) removeContainer(s, c);
-      else s.putContainer({ ...c, state: 'exited', exitCode: code });
+    code = await runForeground(s, createWithSpec(s, image, cmd, o), o.rm);
+  }).then(() => process.exit(code));
+}
+
+/** Whether a container really runs (a record saying so after its supervisor was killed does not). */
+const running = (c: ContainerRecord) => c.state === 'running' && alive(c.pid);
+
+export function start(refs: string[], o: { attach?: boolean }): Promise<void> {
+  let code = 0;
+  return withStore(async (s) => {
+    for (const ref of refs) {
+      const c = s.container(ref);
+      if (running(c)) s.fail(`container ${c.name} is already running`);
+      if (o.attach) {
+        code = await runForeground(s, c);
+        continue;
+      }
+      // Detached: a supervisor process runs it (output to the container's log) and records its exit.
+      const log = fs.openSync(`${s.containerDir(c.id)}/log`, 'a');
+      const child = spawn(process.execPath, [CLI, 'start', '-a', c.id], { detached: true, stdio: ['ignore', log, log], env: process.env });
+      child.unref();
+      const end = Date.now() + 10_000;
+      while (!running(s.containers.get(c.id)!)) {
+        if (Date.now() > end || (child.exitCode ?? null) !== null) s.fail(`container ${c.name} did not start (see ${s.containerDir(c.id)}/log)`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      console.log(c.name);
     }
+  }).then(() => process.exit(code));
+}
+
+export function stop(refs: string[], o: { time?: string }): Promise<void> {
+  return withStore(async (s) => {
+    for (const ref of refs) {
+      const c = s.container(ref);
+      if (running(c)) await stopContainer(s, c, Number(o.time ?? 10));
+      console.log(ref);
+    }
+  });
+}
+
+/** SIGTERM to the container's PID 1, SIGKILL after `secs`, as docker stop; then wait for the exit to be recorded. */
+async function stopContainer(s: Store, c: ContainerRecord, secs: number): Promise<void> {
+  const pid1 = initPid(c.pid!);
+  if (pid1) process.kill(pid1, 'SIGTERM');
+  const end = Date.now() + secs * 1000;
+  while (alive(c.pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  const killed = alive(c.pid) && pid1 !== null;
+  if (killed) process.kill(pid1!, 'SIGKILL');
+  const done = Date.now() + 10_000;
+  while (s.containers.get(c.id)?.state === 'running' && Date.now() < done) await new Promise((r) => setTimeout(r, 50));
+  // util-linux unshare can't re-raise SIGKILL on itself and exits 1; the exit code is docker's 137.
+  const after = s.containers.get(c.id);
+  if (killed && after?.state === 'exited') s.putContainer({ ...after, exitCode: 137 });
+}
+
+export function exec(ref: string, cmd: string[], o: { env?: string[] }): Promise<void> {
+  let code = 0;
+  return withStore(async (s) => {
+    const c = s.container(ref);
+    if (!running(c)) s.fail(`container ${c.name} is not running`);
+    const pid1 = initPid(c.pid!) ?? s.fail(`container ${c.name} has no process`);
+    const env = [...(c.spec?.env ?? []), ...(o.env ?? [])];
+    code = await execInContainer(pid1, env, cmd);
   }).then(() => process.exit(code));
 }
 
 export function ps(o: { all?: boolean; size?: boolean; format?: string }): Promise<void> {
   return withStore((s) => {
-    const list = [...s.containers.getRange()].map((e) => e.value).filter((c) => o.all || c.state === 'running').sort((a, b) => b.created.localeCompare(a.created));
+    const list = [...s.containers.getRange()].map((e) => e.value).filter((c) => o.all || running(c)).sort((a, b) => b.created.localeCompare(a.created));
     const rows = list.map((c) => {
       const img = s.images.get(c.image);
       const tags = img ? s.tagsOf(img.id) : [];
       const size = o.size ? dirSize(dirs(s, c).upper) : 0;
-      const status = c.state === 'running' ? 'Up' : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
+      const status = running(c) ? 'Up' : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
       return { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status, name: c.name, size, virtual: size + (img ? imageSize(s, img) : 0) };
     });
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
@@ -95,6 +170,10 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string }): Promi
 }
 
 function removeContainer(s: Store, c: ContainerRecord): void {
+  if (running(c)) {
+    const pid1 = initPid(c.pid!);
+    if (pid1) process.kill(pid1, 'SIGKILL');
+  }
   unmountMerged(s, c, true);
   s.containers.removeSync(c.id);
   fs.rmSync(s.containerDir(c.id), { recursive: true, force: true });
@@ -104,7 +183,7 @@ export function rm(refs: string[], o: { force?: boolean }): Promise<void> {
   return withStore((s) => {
     for (const ref of refs) {
       const c = s.container(ref);
-      if (c.state === 'running' && !o.force) s.fail(`container ${c.name} is running; stop it first or use --force`);
+      if (running(c) && !o.force) s.fail(`container ${c.name} is running; stop it first or use --force`);
       removeContainer(s, c);
       console.log(ref);
     }

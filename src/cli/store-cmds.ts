@@ -55,6 +55,9 @@ export function storeCommands(): Command[] {
     .argument('<image>')
     .argument('[command...]')
     .option('--name <name>', 'a name for the container')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user to run as')
     .passThroughOptions()
     .action(async (img: string, cmd: string[], o) => (await containers()).createCmd(img, cmd, o));
   const run = new Command('run')
@@ -70,6 +73,25 @@ export function storeCommands(): Command[] {
     .option('-t, --tty', 'the terminal is passed through as it is')
     .passThroughOptions()
     .action(async (img: string, cmd: string[], o) => (await containers()).run(img, cmd, o));
+  const start = new Command('start')
+    .description('start containers (in the background, output to their log; -a stays attached)')
+    .argument('<containers...>')
+    .option('-a, --attach', 'run in the foreground and exit with its exit code')
+    .action(async (refs: string[], o) => (await containers()).start(refs, o));
+  const stop = new Command('stop')
+    .description("stop running containers: SIGTERM to their PID 1, SIGKILL after the grace time")
+    .argument('<containers...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
+    .action(async (refs: string[], o) => (await containers()).stop(refs, o));
+  const exec = new Command('exec')
+    .description('run a command in a running container (its namespaces, root and working dir)')
+    .argument('<container>')
+    .argument('<command...>')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
+    .option('-i, --interactive', 'keep stdin open (always: stdio is passed through)')
+    .option('-t, --tty', 'the terminal is passed through as it is')
+    .passThroughOptions()
+    .action(async (ref: string, cmd: string[], o) => (await containers()).exec(ref, cmd, o));
   const ps = new Command('ps')
     .description('list containers')
     .option('-a, --all', 'show all containers (default: running ones)')
@@ -109,5 +131,5 @@ export function storeCommands(): Command[] {
     .description('verify every blob against its digest and every reference; repair what can be repaired')
     .option('--no-repair', 'only report')
     .action(async (o) => (await import('./check-actions.js')).check(o));
-  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, ps, rm, diff, commit, exportCmd, system];
+  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, exec, ps, rm, diff, commit, exportCmd, system];
 }

@@ -44,7 +44,7 @@ function ids(merged: string, user: string): [number, number] {
 }
 
 /** Run it; resolves with the command's exit code (128+N for a signal, as a shell reports it). */
-export function runInContainer(spec: RunSpec): Promise<number> {
+export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): Promise<number> {
   const m = spec.merged;
   const setup: string[] = ['set -e', `hostname ${q(spec.hostname)}`];
   if (fs.existsSync(`${m}/dev`)) {
@@ -65,8 +65,38 @@ export function runInContainer(spec: RunSpec): Promise<number> {
   if (!fs.existsSync(`${m}/usr/bin/env`)) inner.splice(inner.indexOf('/usr/bin/env'), 2 + spec.env.length);
   setup.push(`exec ${inner.map(q).join(' ')}`);
   const child = spawn('unshare', ['--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', setup.join('\n')], { stdio: 'inherit' });
+  if (child.pid) onStart?.(child.pid);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 }) as Record<string, number>)[sig] ?? 1 : 1)));
+  });
+}
+
+/** The container's PID 1 (in the host's numbering): the child of the `unshare --fork` we started. */
+export function initPid(unsharePid: number): number | null {
+  try {
+    const kids = fs.readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.length ? Number(kids[0]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Run a command inside a running container: its namespaces, its root and working dir. */
+export function execInContainer(pid1: number, env: string[], argv: string[]): Promise<number> {
+  const child = spawn('nsenter', ['--target', String(pid1), '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', '/usr/bin/env', '-i', ...env, ...argv], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
   });
 }

@@ -38,6 +38,10 @@ export interface ContainerRecord {
   command: string[];
   state: 'created' | 'running' | 'exited';
   exitCode?: number;
+  /** What it runs (argv, env, workdir, user), fixed at create so that start runs it again. */
+  spec?: { argv: string[]; env: string[]; workdir: string; user?: string };
+  /** While running: the pid of the `unshare` that holds its namespaces. */
+  pid?: number;
 }
 
 const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
