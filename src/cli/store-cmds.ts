@@ -6,6 +6,17 @@ const images = () => import('./image-actions.js');
 const containers = () => import('./container-actions.js');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** IMAGE [COMMAND...] and what a new container runs with: the options create and run share. */
+function containerOptions(c: Command): Command {
+  return c
+    .argument('<image>')
+    .argument('[command...]')
+    .option('--name <name>', 'a name for the container')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user to run as');
+}
+
 export function storeCommands(): Command[] {
   const importCmd = new Command('import')
     .description('make a one-layer image from a root filesystem (a tar, plain or gzip, or a dir)')
@@ -50,25 +61,11 @@ export function storeCommands(): Command[] {
     .description('low-level information on images or containers, as JSON')
     .argument('<names...>')
     .action(async (refs: string[]) => (await containers()).inspect(refs));
-  const create = new Command('create')
-    .description('create a container from an image')
-    .argument('<image>')
-    .argument('[command...]')
-    .option('--name <name>', 'a name for the container')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
-    .option('-w, --workdir <dir>', 'working directory inside the container')
-    .option('-u, --user <user[:group]>', 'user to run as')
+  const create = containerOptions(new Command('create').description('create a container from an image'))
     .passThroughOptions()
     .action(async (img: string, cmd: string[], o) => (await containers()).createCmd(img, cmd, o));
-  const run = new Command('run')
-    .description('run a command in a new container: mounted with strata, chrooted, in new mount, PID, UTS and IPC namespaces')
-    .argument('<image>')
-    .argument('[command...]')
-    .option('--name <name>', 'a name for the container')
+  const run = containerOptions(new Command('run').description('run a command in a new container: mounted with strata, chrooted, in new mount, PID, UTS and IPC namespaces'))
     .option('--rm', 'remove the container when it exits')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
-    .option('-w, --workdir <dir>', 'working directory inside the container')
-    .option('-u, --user <user[:group]>', 'user to run as')
     .option('-i, --interactive', 'keep stdin open (always: stdio is passed through)')
     .option('-t, --tty', 'the terminal is passed through as it is')
     .passThroughOptions()
