@@ -46,7 +46,7 @@ export function check(o: { repair?: boolean }): Promise<void> {
     }
     const blobOk = (d: string) => fs.existsSync(s.blobPath(d)) && !corrupt.has(hexOf(d));
     // Images and their layers.
-    const images = [...s.images.getRange()].map((e) => e.value);
+    const images = s.allImages();
     const usedLayers = new Set<string>();
     const usedBlobs = new Set<string>();
     for (const img of images) {
@@ -70,7 +70,7 @@ export function check(o: { repair?: boolean }): Promise<void> {
     for (const { key, value } of [...s.tags.getRange()]) {
       if (!s.images.get(value)) fix(`tag ${key} points at a missing image: removed`, () => s.tags.removeSync(key));
     }
-    for (const c of [...s.containers.getRange()].map((e) => e.value)) {
+    for (const c of s.allContainers()) {
       if (!s.images.get(c.image)) bad(`container ${c.name}: its image ${c.image.slice(0, 19)} is missing`);
       if (!fs.existsSync(path.join(s.containerDir(c.id), 'upper'))) bad(`container ${c.name}: its upper dir is missing`);
     }

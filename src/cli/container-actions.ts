@@ -30,7 +30,7 @@ const dirs = (s: Store, c: ContainerRecord) => {
 export function create(s: Store, image: string, o: { name?: string; cmd: string[] }): ContainerRecord {
   const img = s.image(image);
   if (o.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) s.fail(`"${o.name}" is not a valid container name`);
-  const all = [...s.containers.getRange()].map((e) => e.value);
+  const all = s.allContainers();
   let name = o.name;
   if (name && all.some((c) => c.name === name)) s.fail(`the container name "${name}" is already in use`);
   while (!name || all.some((c) => c.name === name)) name = `${NAMES[crypto.randomInt(NAMES.length)]}_${SURNAMES[crypto.randomInt(SURNAMES.length)]}${crypto.randomInt(100)}`;
@@ -155,7 +155,7 @@ export function exec(ref: string, cmd: string[], o: { env?: string[] }): Promise
 
 export function ps(o: { all?: boolean; size?: boolean; format?: string }): Promise<void> {
   return withStore((s) => {
-    const list = [...s.containers.getRange()].map((e) => e.value).filter((c) => o.all || running(c)).sort((a, b) => b.created.localeCompare(a.created));
+    const list = s.allContainers().filter((c) => o.all || running(c)).sort((a, b) => b.created.localeCompare(a.created));
     const rows = list.map((c) => {
       const img = s.images.get(c.image);
       const tags = img ? s.tagsOf(img.id) : [];

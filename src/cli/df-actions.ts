@@ -7,8 +7,8 @@ import type { Store } from '../store/store.js';
 
 export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
   return withStore((s: Store) => {
-    const images = [...s.images.getRange()].map((e) => e.value);
-    const containers = [...s.containers.getRange()].map((e) => e.value);
+    const images = s.allImages();
+    const containers = s.allContainers();
     const users = new Map<string, number>(); // diffID -> images using it
     for (const i of images) for (const d of new Set(i.layers)) users.set(d, (users.get(d) ?? 0) + 1);
     const layerSize = (d: string) => s.layers.get(d)?.size ?? 0;

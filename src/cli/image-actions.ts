@@ -80,11 +80,11 @@ export function tag(src: string, dst: string): Promise<void> {
 }
 
 /** Containers that use an image. */
-const usersOf = (s: Store, id: string) => [...s.containers.getRange()].map((e) => e.value).filter((c) => c.image === id);
+const usersOf = (s: Store, id: string) => s.allContainers().filter((c) => c.image === id);
 
 /** Delete an image record and whatever of its blobs and layers no other image uses. Returns bytes freed. */
 export function deleteImage(s: Store, img: ImageRecord): number {
-  const others = [...s.images.getRange()].map((e) => e.value).filter((i) => i.id !== img.id);
+  const others = s.allImages().filter((i) => i.id !== img.id);
   const kept = new Set(others.flatMap((i) => i.layers));
   let freed = 0;
   s.images.removeSync(img.id);
@@ -124,7 +124,7 @@ export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
 export function prune(o: { all?: boolean }): Promise<void> {
   return withStore((s) => {
     let total = 0;
-    for (const img of [...s.images.getRange()].map((e) => e.value)) {
+    for (const img of s.allImages()) {
       if (usersOf(s, img.id).length) continue;
       const tags = s.tagsOf(img.id);
       if (tags.length && !o.all) continue;

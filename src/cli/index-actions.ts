@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { IndexDb, strataRoot, type LayerMeta } from '../index/db.js';
 import { buildLayerIndex, ensureLayerIndex, fingerprint } from '../index/layer-index.js';
-import { openIndex, prepareChain } from '../index/mount-index.js';
+import { openIndex } from '../index/mount-index.js';
+import { ensureChainIndex } from '../index/chain-index.js';
 import { progressLine } from './progress.js';
 import { verifyLayer } from '../index/verify.js';
 import { dirRange, recDirId, recFlags, recStat, recTail, OPAQUE, WHITEOUT } from '../index/record.js';
@@ -31,15 +32,18 @@ export function build(dirs: string[], o: { force?: boolean; format?: string }): 
     const abs = dirs.map((d) => path.resolve(d));
     const progress = progressLine();
     const out: object[] = [];
+    const metas: LayerMeta[] = [];
     for (const d of abs) {
       const t0 = performance.now();
       const m = o.force ? buildLayerIndex(db, d, progress) : ensureLayerIndex(db, d, progress);
+      metas.push(m);
       if (progress) process.stderr.write('\r\x1b[K');
       out.push({ dir: d, layer: m.key, entries: m.entries, ms: Math.round(performance.now() - t0) });
     }
     if (abs.length > 1) {
       const t0 = performance.now();
-      const c = prepareChain(db, abs, progress);
+      // The dirs are given top first, as --lower; a chain is built bottom first.
+      const c = ensureChainIndex(db, [...metas].reverse(), (n) => progress?.('chain', n));
       if (progress) process.stderr.write('\r\x1b[K');
       out.push({ chain: c.chainId, layers: c.layers.length, entries: c.entries, ms: Math.round(performance.now() - t0) });
     }

@@ -137,4 +137,3 @@ function resolveNoFollow(p: string): string {
   return p.startsWith('/') ? p.replace(/\/+$/, '') || '/' : process.cwd() + '/' + p.replace(/\/+$/, '');
 }
 
-export { fatal };

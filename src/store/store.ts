@@ -211,6 +211,14 @@ export class Store {
     return this.fail(`no such image: ${ref}`);
   }
 
+  allImages(): ImageRecord[] {
+    return [...this.images.getRange()].map((e) => e.value);
+  }
+
+  allContainers(): ContainerRecord[] {
+    return [...this.containers.getRange()].map((e) => e.value);
+  }
+
   tagsOf(id: string): string[] {
     return [...this.tags.getRange()].filter((e) => e.value === id).map((e) => e.key);
   }
@@ -223,7 +231,7 @@ export class Store {
   container(ref: string): ContainerRecord {
     const byId = this.containers.get(ref);
     if (byId) return byId;
-    const all = [...this.containers.getRange()].map((e) => e.value);
+    const all = this.allContainers();
     const hit = all.filter((c) => c.name === ref || c.id.startsWith(ref));
     if (hit.length === 1) return hit[0];
     return this.fail(hit.length ? `${ref} matches several containers` : `no such container: ${ref}`);
