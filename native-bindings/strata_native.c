@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -309,6 +310,51 @@ static napi_value js_link(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+// syncFileRange(fd, off, len, flags) -> 0 | -errno: start writeback early so a final fsync is short
+static napi_value js_sync_file_range(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int fd = (int)get_num(env, argv[0]);
+  off64_t off = (off64_t)get_num(env, argv[1]);
+  off64_t len = (off64_t)get_num(env, argv[2]);
+  unsigned int flags = (unsigned int)get_num(env, argv[3]);
+  if (sync_file_range(fd, off, len, flags) < 0) return neg_errno(env);
+  return num(env, 0);
+}
+
+// openpty() -> [masterFd, slaveFd] | -errno  (both close-on-exec; a child gets the slave by dup2)
+static napi_value js_openpty(napi_env env, napi_callback_info info) {
+  int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) return neg_errno(env);
+  char name[128];
+  if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+    int e = errno;
+    close(m);
+    return num(env, -e);
+  }
+  int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (s < 0) {
+    int e = errno;
+    close(m);
+    return num(env, -e);
+  }
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, num(env, m));
+  napi_set_element(env, arr, 1, num(env, s));
+  return arr;
+}
+
+// setWinsize(fd, rows, cols) -> 0 | -errno
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int fd = (int)get_num(env, argv[0]);
+  struct winsize ws = {0};
+  ws.ws_row = (unsigned short)get_num(env, argv[1]);
+  ws.ws_col = (unsigned short)get_num(env, argv[2]);
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return neg_errno(env);
+  return num(env, 0);
+}
+
 #define EXPORT(name, fn)                                             \
   do {                                                               \
     napi_value f;                                                    \
@@ -335,6 +381,9 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("statvfs", js_statvfs);
   EXPORT("umount2", js_umount2);
   EXPORT("link", js_link);
+  EXPORT("syncFileRange", js_sync_file_range);
+  EXPORT("openpty", js_openpty);
+  EXPORT("setWinsize", js_set_winsize);
   return exports;
 }
 

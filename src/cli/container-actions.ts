@@ -61,9 +61,9 @@ export function createCmd(image: string, cmd: string[], o: { name?: string; env?
 }
 
 function createWithSpec(s: Store, image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string }): ContainerRecord {
-  const c = create(s, image, { name: o.name, cmd });
-  const spec = runSpecOf(s.config(s.images.get(c.image)!).config, { cmd, env: o.env, workdir: o.workdir, user: o.user });
-  const withSpec = { ...c, spec };
+  // The spec first: an image without a command must not leave a container behind.
+  const spec = runSpecOf(s.config(s.image(image)).config, { cmd, env: o.env, workdir: o.workdir, user: o.user });
+  const withSpec = { ...create(s, image, { name: o.name, cmd }), spec };
   s.putContainer(withSpec);
   return withSpec;
 }
@@ -243,9 +243,7 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
     const merged = () => mountMerged(s, c);
     let layer;
     try {
-      const pack = tar.pack();
-      const writing = writeTree(d.upper, pack, { overlay: true, merged, lowerHas: lowerHas(s, c) });
-      [layer] = await Promise.all([s.addLayer(pack as unknown as Readable), writing]);
+      layer = s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: lowerHas(s, c) });
     } finally {
       if (!wasMounted) unmountMerged(s, c);
     }

@@ -2,9 +2,7 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { Store, parseRef, safeRef, type ImageRecord } from '../store/store.js';
-import { writeTree } from '../oci/tar-write.js';
 import { newConfig } from '../oci/image.js';
 import { applyChanges } from '../oci/changes.js';
 import { ago, humanSize, shortId, table } from './format.js';
@@ -23,14 +21,8 @@ export function withStore<T>(fn: (s: Store) => Promise<T> | T): Promise<T> {
     .finally(() => s.close());
 }
 
-/** A tar file (plain or gzip) or a dir, as an uncompressed tar stream. */
+/** A tar file (plain or gzip) as an uncompressed tar stream. */
 function sourceTar(src: string): Readable {
-  const st = fs.statSync(src, { throwIfNoEntry: false }) ?? fatal(`${src} does not exist`);
-  if (st.isDirectory()) {
-    const pack = tar.pack();
-    writeTree(src, pack).catch((err) => pack.destroy(err));
-    return pack as unknown as Readable;
-  }
   const head = Buffer.alloc(2);
   const fd = fs.openSync(src, 'r');
   fs.readSync(fd, head, 0, 2, 0);
@@ -45,7 +37,8 @@ export const imageSize = (s: Store, img: ImageRecord) => img.layers.reduce((n, d
 export function importImage(src: string, o: { tag?: string; message?: string; change?: string[] }): Promise<void> {
   return withStore(async (s) => {
     const tag = o.tag ? parseRef(o.tag) : undefined;
-    const layer = await s.addLayer(sourceTar(src));
+    const st = fs.statSync(src, { throwIfNoEntry: false }) ?? s.fail(`${src} does not exist`);
+    const layer = st.isDirectory() ? s.addLayerFromTree(src) : await s.addLayer(sourceTar(src));
     const config = newConfig();
     config.config = applyChanges(config.config, o.change ?? []);
     config.rootfs.diff_ids = [layer.diffId];

@@ -23,6 +23,9 @@ interface Addon {
   statvfs(p: string, out: Float64Array): number;
   umount2(p: string, flags: number): number;
   link(from: string, to: string): number;
+  syncFileRange(fd: number, off: number, len: number, flags: number): number;
+  openpty(): [number, number] | number;
+  setWinsize(fd: number, rows: number, cols: number): number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,3 +41,4 @@ export const UTIME_NOW = (1 << 30) - 1;
 export const UTIME_OMIT = (1 << 30) - 2;
 export const MNT_FORCE = 1;
 export const MNT_DETACH = 2;
+export const SYNC_FILE_RANGE_WRITE = 2;

@@ -10,6 +10,8 @@ import { open, type Database, type RootDatabase } from '../index/lmdb.js';
 import { strataRoot, checkDataFile, checkFreeSpace } from '../index/db.js';
 import { writeHashed, hexOf } from '../oci/digest.js';
 import { applyLayer } from '../oci/tar-apply.js';
+import { writeLayerFromTree, type LayerWritten } from '../oci/layer-from-tree.js';
+import type { TreeOptions } from '../oci/tree-entries.js';
 import { serialize, MEDIA, type Descriptor, type ImageConfig } from '../oci/image.js';
 
 export class StoreError extends Error {
@@ -141,9 +143,7 @@ export class Store {
    * already stored is reused.
    */
   async addLayer(tar: Readable): Promise<LayerRecord> {
-    const tmp = this.tmpPath('layer.tar');
-    const dir = this.tmpPath('layer');
-    fs.mkdirSync(dir, { mode: 0o755 });
+    const { tmp, dir } = this.layerTemps();
     const [toBlob, toDir] = tee(tar);
     try {
       const [w, { entries }] = await Promise.all([
@@ -156,24 +156,56 @@ export class Store {
           throw err;
         }),
       ]);
-      const known = this.layers.get(w.digest);
-      const dst = this.layerDir(w.digest);
-      if (known && fs.existsSync(dst)) {
-        fs.rmSync(tmp, { force: true });
-        fs.rmSync(dir, { recursive: true, force: true });
-        return known;
-      }
-      this.publishBlob(tmp, w.digest);
-      fs.rmSync(dst, { recursive: true, force: true });
-      fs.renameSync(dir, dst);
-      const rec: LayerRecord = { diffId: w.digest, blob: w.digest, size: w.size, entries };
-      await this.layers.put(w.digest, rec);
-      return rec;
+      return this.publishLayer(tmp, dir, { ...w, entries });
     } catch (err) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.rmSync(tmp, { force: true });
+      this.dropTemps(tmp, dir);
       throw err;
     }
+  }
+
+  /** A layer from a tree (an upper dir as a changeset, or a plain dir), read once (see layer-from-tree). */
+  addLayerFromTree(root: string, o: TreeOptions = {}): LayerRecord {
+    const { tmp, dir } = this.layerTemps();
+    try {
+      return this.publishLayer(tmp, dir, writeLayerFromTree(root, o, tmp, dir));
+    } catch (err) {
+      this.dropTemps(tmp, dir);
+      throw err;
+    }
+  }
+
+  private layerTemps(): { tmp: string; dir: string } {
+    const dir = this.tmpPath('layer');
+    fs.mkdirSync(dir, { mode: 0o755 });
+    return { tmp: this.tmpPath('layer.tar'), dir };
+  }
+
+  private dropTemps(tmp: string, dir: string): void {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(tmp, { force: true });
+  }
+
+  /** Move a whole blob and layer dir into place and record the layer (one already stored is kept). */
+  private publishLayer(tmp: string, dir: string, w: LayerWritten): LayerRecord {
+    const known = this.layers.get(w.digest);
+    const dst = this.layerDir(w.digest);
+    if (known && fs.existsSync(dst)) {
+      this.dropTemps(tmp, dir);
+      return known;
+    }
+    this.publishBlob(tmp, w.digest);
+    // A layer dir is renamed into place only when whole, so one already there (another command
+    // made the same layer at the same time) is as good as ours and is never replaced under a mount.
+    try {
+      fs.renameSync(dir, dst);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const rec: LayerRecord = { diffId: w.digest, blob: w.digest, size: w.size, entries: w.entries };
+    this.layers.putSync(w.digest, rec);
+    return rec;
   }
 
   /** Store an image's config and manifest, record it, and tag it (all metadata in one transaction). */

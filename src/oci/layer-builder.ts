@@ -1,0 +1,169 @@
+// Build a layer dir in the kernel overlayfs format, one tar entry at a time, synchronously:
+// `.wh.NAME` becomes a whiteout (character device 0/0), `.wh..wh..opq` marks its dir opaque,
+// other `.wh..wh.*` names are meta whiteouts and ignored (containerd's rule). Nothing may land
+// outside the dir: `..`, absolute names, parents that are symlinks and hard links pointing outside
+// are refused with a clear error (umoci's and go-containerregistry's checks). Used by both the
+// tar reader (import, load) and the one-pass commit, so the two cannot disagree.
+import fs from 'node:fs';
+import { native } from '../native/index.js';
+import { check } from '../union/errors.js';
+import { setOpaque, makeWhiteout } from '../union/overlay-format.js';
+import { lstatOrNull, isDir } from '../union/stat.js';
+import type { Hdr } from './tar-header.js';
+
+export class LayerError extends Error {
+  override name = 'LayerError';
+}
+
+const WH = '.wh.';
+const OPQ = '.wh..wh..opq';
+
+/** A tar entry name as a clean relative path ('a/b'), or an error if it escapes the root. */
+export function cleanName(name: string): string {
+  const parts: string[] = [];
+  for (const p of name.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') throw new LayerError(`the tar entry "${name}" escapes the root`);
+    parts.push(p);
+  }
+  return parts.join('/');
+}
+
+export class LayerBuilder {
+  entries = 0;
+  private dirs: { path: string; h: Hdr }[] = []; // dir attributes are set last: creating children changes their mtime
+  private made = new Set<string>(['']);
+  private open: { fd: number; path: string; h: Hdr } | null = null;
+
+  constructor(readonly root: string) {}
+
+  /**
+   * Apply one entry. For a regular file it returns the fd of the new, empty file: write the data
+   * to it, then call `endFile()`. Every other entry is complete when this returns (-1).
+   */
+  entry(h: Hdr): number {
+    try {
+      return this.apply(h);
+    } catch (err) {
+      throw err instanceof LayerError ? err : new LayerError(`cannot apply "${h.name}": ${(err as Error).message}`);
+    }
+  }
+
+  endFile(): void {
+    const f = this.open;
+    if (!f) return;
+    this.open = null;
+    try {
+      fs.closeSync(f.fd);
+      setAttrs(f.path, f.h, false);
+    } catch (err) {
+      throw new LayerError(`cannot apply "${f.h.name}": ${(err as Error).message}`);
+    }
+  }
+
+  /** Set the dirs' own attributes, last. */
+  finish(): void {
+    for (const d of this.dirs.reverse()) setAttrs(d.path, d.h, false);
+    this.dirs = [];
+  }
+
+  /** Close a file left open by a failed write (the dir is thrown away by the caller). */
+  abort(): void {
+    if (this.open) fs.closeSync(this.open.fd);
+    this.open = null;
+  }
+
+  /** The parent chain of `rel` as real dirs of this layer (never through a symlink). */
+  private parentOf(rel: string): string {
+    const parts = rel.split('/');
+    let cur = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      cur = cur ? `${cur}/${parts[i]}` : parts[i];
+      if (this.made.has(cur)) continue;
+      const st = lstatOrNull(`${this.root}/${cur}`);
+      if (st && !isDir(st.mode)) throw new LayerError(`the tar entry "${rel}" has a parent that is not a directory (${cur}): refusing to write through it`);
+      if (!st) fs.mkdirSync(`${this.root}/${cur}`, { mode: 0o755 });
+      this.made.add(cur);
+    }
+    return parts.slice(0, -1).join('/');
+  }
+
+  private apply(h: Hdr): number {
+    const root = this.root;
+    const rel = cleanName(h.name);
+    this.entries++;
+    if (rel === '') {
+      if (h.type === 'directory') this.dirs.push({ path: root, h });
+      return -1;
+    }
+    const parent = this.parentOf(rel);
+    const base = rel.slice(rel.lastIndexOf('/') + 1);
+    const real = `${root}/${rel}`;
+    if (base === OPQ) {
+      setOpaque(parent ? `${root}/${parent}` : root);
+      return -1;
+    }
+    if (base.startsWith(WH)) {
+      if (!base.startsWith(WH + WH)) {
+        const name = base.slice(WH.length);
+        if (!name) throw new LayerError(`the tar entry "${h.name}" is a whiteout without a name`);
+        const target = `${root}/${parent ? parent + '/' : ''}${name}`;
+        if (!lstatOrNull(target)) makeWhiteout(target);
+      }
+      return -1;
+    }
+    const old = lstatOrNull(real);
+    if (old && !(isDir(old.mode) && h.type === 'directory')) fs.rmSync(real, { recursive: true, force: true });
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    switch (h.type) {
+      case 'directory':
+        if (!old) fs.mkdirSync(real, { mode: 0o700 });
+        this.made.add(rel);
+        this.dirs.push({ path: real, h });
+        return -1;
+      case 'symlink':
+        fs.symlinkSync(h.linkname ?? '', real);
+        break;
+      case 'link': {
+        const target = cleanName(h.linkname ?? '');
+        const tst = lstatOrNull(`${root}/${target}`);
+        if (!tst || isDir(tst.mode)) throw new LayerError(`the hard link "${h.name}" points at "${h.linkname}", which is not a file of this layer`);
+        check(native.link(`${root}/${target}`, real));
+        return -1;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        const type = h.type === 'fifo' ? 0o010000 : h.type === 'block-device' ? 0o060000 : 0o020000;
+        check(native.mknod(real, type | mode, native.makedev(h.devmajor ?? 0, h.devminor ?? 0)));
+        break;
+      }
+      case 'file':
+      case 'contiguous-file':
+      case undefined:
+      case null: {
+        const fd = fs.openSync(real, 'wx', 0o600);
+        this.open = { fd, path: real, h };
+        return fd;
+      }
+      default:
+        throw new LayerError(`the tar entry "${h.name}" has an unsupported type (${h.type})`);
+    }
+    setAttrs(real, h, h.type === 'symlink');
+    return -1;
+  }
+}
+
+/** Owner, mode, xattrs and times from the tar header (uname/gname ignored, as the spec says). */
+function setAttrs(real: string, h: Hdr, isLink: boolean): void {
+  fs.lchownSync(real, h.uid ?? 0, h.gid ?? 0);
+  if (!isLink) fs.chmodSync(real, (h.mode ?? 0o644) & 0o7777);
+  for (const [k, v] of Object.entries(h.pax ?? {})) {
+    if (!k.startsWith('SCHILY.xattr.')) continue;
+    const name = k.slice('SCHILY.xattr.'.length);
+    if (name.startsWith('trusted.overlay.')) continue; // the overlay's own marks never come from a tar
+    native.lsetxattr(real, name, Buffer.from(v, 'latin1'), 0);
+  }
+  const t = (h.mtime ?? new Date(0)).getTime() / 1000;
+  native.lutimens(real, Math.floor(t), Math.round((t % 1) * 1e9), Math.floor(t), Math.round((t % 1) * 1e9));
+}
