@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <sys/mount.h>
@@ -355,6 +356,28 @@ static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+// flock(fd, op) -> 0 | -errno (blocking unless op has LOCK_NB)
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int fd = (int)get_num(env, argv[0]);
+  int op = (int)get_num(env, argv[1]);
+  int r;
+  do r = flock(fd, op); while (r < 0 && errno == EINTR);
+  if (r < 0) return neg_errno(env);
+  return num(env, 0);
+}
+
+// pipe() -> [readFd, writeFd] | -errno (both close-on-exec; a child gets one by dup2)
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return neg_errno(env);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, num(env, fds[0]));
+  napi_set_element(env, arr, 1, num(env, fds[1]));
+  return arr;
+}
+
 #define EXPORT(name, fn)                                             \
   do {                                                               \
     napi_value f;                                                    \
@@ -383,6 +406,8 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("link", js_link);
   EXPORT("syncFileRange", js_sync_file_range);
   EXPORT("openpty", js_openpty);
+  EXPORT("flock", js_flock);
+  EXPORT("pipe", js_pipe);
   EXPORT("setWinsize", js_set_winsize);
   return exports;
 }

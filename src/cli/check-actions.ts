@@ -39,12 +39,16 @@ export function check(o: { repair?: boolean }): Promise<void> {
     const blobDir = path.join(s.root, 'blobs/sha256');
     const corrupt = new Set<string>();
     for (const hex of fs.readdirSync(blobDir)) {
+      if (!fs.existsSync(path.join(blobDir, hex))) continue; // deleted by a command running beside this one
       if (sha256File(path.join(blobDir, hex)) !== hex) {
         corrupt.add(hex);
         bad(`blob sha256:${hex} does not match its digest (damaged on disk)`);
       }
     }
     const blobOk = (d: string) => fs.existsSync(s.blobPath(d)) && !corrupt.has(hexOf(d));
+    // The references are followed under the store's lock, so that a commit or an rmi running
+    // beside this check is seen whole or not at all (hashing the blobs above needs no lock).
+    s.locked(() => {
     // Images and their layers.
     const images = s.allImages();
     const usedLayers = new Set<string>();
@@ -87,7 +91,8 @@ export function check(o: { repair?: boolean }): Promise<void> {
       if (usedBlobs.has(hex) || corrupt.has(hex)) continue;
       fix(`blob ${hex.slice(0, 12)} belongs to no image: removed`, () => fs.rmSync(path.join(blobDir, hex), { force: true }));
     }
-    for (const n of fs.readdirSync(path.join(s.root, 'tmp'))) fix(`temp leftover ${n}: removed`, () => fs.rmSync(path.join(s.root, 'tmp', n), { recursive: true, force: true }));
+    for (const n of s.staleTemps()) fix(`temp leftover ${n}: removed`, () => fs.rmSync(path.join(s.root, 'tmp', n), { recursive: true, force: true }));
+    });
     for (const r of repaired) console.log(`repaired: ${r}`);
     for (const p of problems) console.log(`problem: ${p}`);
     console.log(unrepaired ? `${unrepaired} problem(s) left` : 'the store is consistent');

@@ -1,13 +1,15 @@
 // The work behind the container commands: create, run, ps, rm, diff, commit, inspect, and
 // mounting a container's merged view for people who chroot by hand.
 import crypto from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { Store, parseRef, type ContainerRecord } from '../store/store.js';
-import { findMount, unmount } from '../fuse/mounts.js';
+import { findMount, mountDead, unmount } from '../fuse/mounts.js';
+import { startDaemon } from '../fuse/start-daemon.js';
+import { preflight } from '../fuse/preflight.js';
 import { alive, execInContainer, initPid, runInContainer, runSpecOf } from '../container/runtime.js';
 import { writeTree } from '../oci/tar-write.js';
 import { applyChanges } from '../oci/changes.js';
@@ -44,16 +46,29 @@ export function create(s: Store, image: string, o: { name?: string; cmd: string[
 /** Mount the container's merged view (if it is not mounted yet) with `strata mount`. */
 export function mountMerged(s: Store, c: ContainerRecord): string {
   const d = dirs(s, c);
-  if (findMount(d.merged)) return d.merged;
+  if (findMount(d.merged)) {
+    if (!mountDead(d.merged)) return d.merged;
+    // Its daemon was killed: the mount answers nothing. Detach it and mount afresh (the upper dir holds all the state).
+    process.stderr.write(`strata: the filesystem daemon of container ${c.name} had died; mounting its merged view again\n`);
+    unmount(d.merged, { force: true });
+  }
   const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
-  const r = spawnSync(process.execPath, [CLI, 'mount', '--lower', s.lowers(img).join(':'), '--upper', d.upper, '--work', d.work, d.merged], { encoding: 'utf8' });
-  if (r.status !== 0) s.fail(`cannot mount container ${c.name}: ${r.stderr.replace(/^strata: /, '').trim()}`);
+  try {
+    startDaemon(preflight({ lowers: s.lowers(img), upper: d.upper, work: d.work, mountpoint: d.merged }), { index: true });
+  } catch (err) {
+    s.fail(`cannot mount container ${c.name}: ${(err as Error).message}`);
+  }
   return d.merged;
 }
 
 export function unmountMerged(s: Store, c: ContainerRecord, force = false): void {
   const d = dirs(s, c);
-  if (findMount(d.merged)) unmount(d.merged, force ? { force: true } : { lazy: true });
+  if (!findMount(d.merged)) return;
+  try {
+    unmount(d.merged, force ? { force: true } : { lazy: true });
+  } catch (err) {
+    if (findMount(d.merged)) throw err; // else: the container's supervisor unmounted it meanwhile
+  }
 }
 
 export function createCmd(image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string }): Promise<void> {
@@ -103,18 +118,34 @@ export function start(refs: string[], o: { attach?: boolean }): Promise<void> {
         code = await runForeground(s, c);
         continue;
       }
-      // Detached: a supervisor process runs it (output to the container's log) and records its exit.
-      const log = fs.openSync(`${s.containerDir(c.id)}/log`, 'a');
-      const child = spawn(process.execPath, [CLI, 'start', '-a', c.id], { detached: true, stdio: ['ignore', log, log], env: process.env });
-      child.unref();
-      const end = Date.now() + 10_000;
-      while (!running(s.containers.get(c.id)!)) {
-        if (Date.now() > end || (child.exitCode ?? null) !== null) s.fail(`container ${c.name} did not start (see ${s.containerDir(c.id)}/log)`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await startDetached(s, c);
       console.log(c.name);
     }
   }).then(() => process.exit(code));
+}
+
+/** A supervisor process runs the container (output to its log) and records its exit; returns once it runs. */
+async function startDetached(s: Store, c: ContainerRecord): Promise<void> {
+  const log = fs.openSync(`${s.containerDir(c.id)}/log`, 'a');
+  const child = spawn(process.execPath, [CLI, 'start', '-a', c.id], { detached: true, stdio: ['ignore', log, log], env: process.env });
+  child.unref();
+  const end = Date.now() + 10_000;
+  while (!running(s.containers.get(c.id)!)) {
+    if (Date.now() > end || (child.exitCode ?? null) !== null) s.fail(`container ${c.name} did not start (see ${s.containerDir(c.id)}/log)`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** stop (if it runs), then start in the background, as docker restart. */
+export function restart(refs: string[], o: { time?: string }): Promise<void> {
+  return withStore(async (s) => {
+    for (const ref of refs) {
+      const c = s.container(ref);
+      if (running(c)) await stopContainer(s, c, Number(o.time ?? 10));
+      await startDetached(s, s.containers.get(c.id)!);
+      console.log(ref);
+    }
+  });
 }
 
 export function stop(refs: string[], o: { time?: string }): Promise<void> {
@@ -147,23 +178,25 @@ export function exec(ref: string, cmd: string[], o: { env?: string[] }): Promise
   return withStore(async (s) => {
     const c = s.container(ref);
     if (!running(c)) s.fail(`container ${c.name} is not running`);
+    if (mountDead(dirs(s, c).merged)) s.fail(`the filesystem daemon of container ${c.name} has died: restart the container (strata restart ${c.name})`);
     const pid1 = initPid(c.pid!) ?? s.fail(`container ${c.name} has no process`);
     const env = [...(c.spec?.env ?? []), ...(o.env ?? [])];
     code = await execInContainer(pid1, env, cmd);
   }).then(() => process.exit(code));
 }
 
-export function ps(o: { all?: boolean; size?: boolean; format?: string }): Promise<void> {
+export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: boolean }): Promise<void> {
   return withStore((s) => {
     const list = s.allContainers().filter((c) => o.all || running(c)).sort((a, b) => b.created.localeCompare(a.created));
     const rows = list.map((c) => {
       const img = s.images.get(c.image);
       const tags = img ? s.tagsOf(img.id) : [];
       const size = o.size ? dirSize(dirs(s, c).upper) : 0;
-      const status = running(c) ? 'Up' : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
+      const status = running(c) ? (mountDead(dirs(s, c).merged) ? 'Up (filesystem daemon died)' : 'Up') : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
       return { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status, name: c.name, size, virtual: size + (img ? imageSize(s, img) : 0) };
     });
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
+    if (o.quiet) return void process.stdout.write(rows.map((r) => shortId(r.id) + '\n').join(''));
     const head = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES', ...(o.size ? ['SIZE'] : [])];
     process.stdout.write(table(head, rows.map((r) => [shortId(r.id), r.image, JSON.stringify(r.command.length > 20 ? r.command.slice(0, 19) + '…' : r.command), ago(r.created), r.status, r.name, ...(o.size ? [`${humanSize(r.size)} (virtual ${humanSize(r.virtual)})`] : [])])));
   });
@@ -241,19 +274,21 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
     const wasMounted = !!findMount(d.merged);
     // Dirs renamed from a lower layer are written from the merged view, mounted only if there is one.
     const merged = () => mountMerged(s, c);
-    let layer;
-    try {
-      layer = s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: lowerHas(s, c) });
-    } finally {
-      if (!wasMounted) unmountMerged(s, c);
-    }
+    // The new config is made (and -c checked) before the long work; only the layer's diffID is missing.
     const parent = s.config(img);
     const now = new Date().toISOString();
     const config = { ...parent, created: now, config: applyChanges(parent.config, o.change ?? []) };
     if (o.author) config.author = o.author;
-    config.rootfs = { type: 'layers' as const, diff_ids: [...parent.rootfs.diff_ids, layer.diffId] };
     config.history = [...parent.history, { created: now, created_by: c.command.join(' ') || (parent.config.Cmd ?? []).join(' '), ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}) }];
-    console.log(s.addImage(config, tag).id);
+    try {
+      const id = s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: lowerHas(s, c) }, (layer) => {
+        config.rootfs = { type: 'layers' as const, diff_ids: [...parent.rootfs.diff_ids, layer.diffId] };
+        return s.addImage(config, tag).id;
+      });
+      console.log(id);
+    } finally {
+      if (!wasMounted) unmountMerged(s, c);
+    }
   });
 }
 

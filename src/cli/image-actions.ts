@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
-import { Store, parseRef, safeRef, type ImageRecord } from '../store/store.js';
+import { Store, parseRef, safeRef, type ImageRecord, type LayerRecord } from '../store/store.js';
 import { newConfig } from '../oci/image.js';
 import { applyChanges } from '../oci/changes.js';
 import { ago, humanSize, shortId, table } from './format.js';
@@ -17,8 +17,17 @@ export function withStore<T>(fn: (s: Store) => Promise<T> | T): Promise<T> {
   }
   return Promise.resolve()
     .then(() => fn(s))
-    .catch((err) => fatal((err as Error).message))
+    .catch((err) => fatal(describe(err, s)))
     .finally(() => s.close());
+}
+
+/** One sentence for a failed command; a full disk says which disk. */
+function describe(err: unknown, s: Store): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOSPC' || /ENOSPC|no space left/i.test(e.message)) {
+    return `no space left on the device that holds the store (${s.root}): nothing was stored; free some space (strata image prune, strata system df) and try again`;
+  }
+  return e.message;
 }
 
 /** A tar file (plain or gzip) as an uncompressed tar stream. */
@@ -38,17 +47,19 @@ export function importImage(src: string, o: { tag?: string; message?: string; ch
   return withStore(async (s) => {
     const tag = o.tag ? parseRef(o.tag) : undefined;
     const st = fs.statSync(src, { throwIfNoEntry: false }) ?? s.fail(`${src} does not exist`);
-    const layer = st.isDirectory() ? s.addLayerFromTree(src) : await s.addLayer(sourceTar(src));
     const config = newConfig();
     config.config = applyChanges(config.config, o.change ?? []);
-    config.rootfs.diff_ids = [layer.diffId];
     config.history = [{ created: config.created, created_by: `strata import ${src}`, ...(o.message ? { comment: o.message } : {}) }];
-    const img = s.addImage(config, tag);
+    const record = (layer: LayerRecord) => {
+      config.rootfs.diff_ids = [layer.diffId];
+      return s.addImage(config, tag);
+    };
+    const img = st.isDirectory() ? s.addLayerFromTree(src, {}, record) : await s.addLayer(sourceTar(src), record);
     console.log(img.id);
   });
 }
 
-export function images(o: { format?: string; all?: boolean }): Promise<void> {
+export function images(o: { format?: string; all?: boolean; quiet?: boolean }): Promise<void> {
   return withStore((s) => {
     const rows: { repo: string; tag: string; id: string; created: string; size: number }[] = [];
     for (const { value: img } of s.images.getRange()) {
@@ -61,6 +72,7 @@ export function images(o: { format?: string; all?: boolean }): Promise<void> {
     }
     rows.sort((a, b) => b.created.localeCompare(a.created));
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
+    if (o.quiet) return void process.stdout.write([...new Set(rows.map((r) => shortId(r.id)))].map((id) => id + '\n').join(''));
     process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows.map((r) => [r.repo, r.tag, shortId(r.id), ago(r.created), humanSize(r.size)])));
   });
 }
@@ -77,6 +89,10 @@ const usersOf = (s: Store, id: string) => s.allContainers().filter((c) => c.imag
 
 /** Delete an image record and whatever of its blobs and layers no other image uses. Returns bytes freed. */
 export function deleteImage(s: Store, img: ImageRecord): number {
+  return s.locked(() => deleteUnlocked(s, img));
+}
+
+function deleteUnlocked(s: Store, img: ImageRecord): number {
   const others = s.allImages().filter((i) => i.id !== img.id);
   const kept = new Set(others.flatMap((i) => i.layers));
   let freed = 0;

@@ -1,12 +1,11 @@
 // `strata mount` / `strata umount`, and the mount.fuse form (`strata SOURCE MOUNTPOINT -o OPTS`).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { preflight, MountError, type MountSpec } from '../fuse/preflight.js';
 import { fatal } from './fatal.js';
 import { unmount, UnmountError } from '../fuse/mounts.js';
 import { progressLine } from './progress.js';
+import { startDaemon } from '../fuse/start-daemon.js';
 
 interface MountFlags {
   lower?: string;
@@ -80,38 +79,19 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     return;
   }
   // Background: a detached daemon reports progress, warnings and "ready" (or its error) on a pipe.
-  const { mountpoint: mnt, ...rest } = spec;
-  const args = [fileURLToPath(new URL('../fuse/daemon-main.js', import.meta.url)), 'mount', mnt, JSON.stringify(rest), JSON.stringify(daemonOpts)];
-  const log = flags.log ? fs.openSync(flags.log, 'a') : 'ignore';
-  // The daemon makes no TLS connections: extra CA certificates would only cost it start-up time (~70 ms here).
-  const { NODE_EXTRA_CA_CERTS: _certs, ...env } = process.env;
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log, 'pipe'], env });
   const progress = process.stderr.isTTY ? progressLine() : undefined;
-  let buf = '';
-  let outcome = '';
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  pipe.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line.startsWith('progress ')) {
-        const [what, n] = line.slice(9).split('\t');
-        progress?.(what, Number(n));
-      } else if (line.startsWith('warn ')) {
-        process.stderr.write(`${progress ? '\r\x1b[K' : ''}strata: ${line.slice(5)}\n`);
-      } else outcome += line;
-    }
-  });
-  pipe.on('end', () => {
+  try {
+    startDaemon(spec, daemonOpts, {
+      log: flags.log ? fs.openSync(flags.log, 'a') : undefined,
+      progress,
+      warn: (line) => process.stderr.write(`${progress ? '\r\x1b[K' : ''}strata: ${line}\n`),
+    });
+  } catch (err) {
+    if (err instanceof MountError) fatal(err.message);
+    throw err;
+  } finally {
     if (progress) process.stderr.write('\r\x1b[K');
-    if (outcome.startsWith('ready')) {
-      child.unref();
-      process.exit(0);
-    }
-    fatal(outcome.replace(/^error: /, '').trim() || 'the mount daemon exited before the mount was ready');
-  });
+  }
 }
 
 export function umountCommand(): Command {

@@ -27,6 +27,7 @@ export function storeCommands(): Command[] {
     .action(async (src: string, o) => (await images()).importImage(src, o));
   const imagesCmd = new Command('images')
     .description('list images')
+    .option('-q, --quiet', 'only image IDs')
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await images()).images(o));
   const tag = new Command('tag')
@@ -80,6 +81,11 @@ export function storeCommands(): Command[] {
     .argument('<containers...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
     .action(async (refs: string[], o) => (await containers()).stop(refs, o));
+  const restart = new Command('restart')
+    .description('stop (if running) and start containers again, in the background')
+    .argument('<containers...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
+    .action(async (refs: string[], o) => (await containers()).restart(refs, o));
   const exec = new Command('exec')
     .description('run a command in a running container (its namespaces, root and working dir)')
     .argument('<container>')
@@ -93,6 +99,7 @@ export function storeCommands(): Command[] {
     .description('list containers')
     .option('-a, --all', 'show all containers (default: running ones)')
     .option('-s, --size', 'show the size of each container layer')
+    .option('-q, --quiet', 'only container IDs')
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await containers()).ps(o));
   const rm = new Command('rm')
@@ -128,5 +135,5 @@ export function storeCommands(): Command[] {
     .description('verify every blob against its digest and every reference; repair what can be repaired')
     .option('--no-repair', 'only report')
     .action(async (o) => (await import('./check-actions.js')).check(o));
-  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, exec, ps, rm, diff, commit, exportCmd, system];
+  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, exec, ps, rm, diff, commit, exportCmd, system];
 }

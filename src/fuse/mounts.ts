@@ -70,3 +70,18 @@ export function unmount(mountpoint: string, opts: { lazy?: boolean; force?: bool
   if (r === -107 || r === -103) r = native.umount2(mountpoint, MNT_DETACH); // dead daemon: detach
   if (r < 0) throw new UnmountError(`cannot unmount ${mountpoint}: ${errnoName(-r)}`);
 }
+
+/**
+ * Whether a mount's FUSE daemon is gone: the kernel then answers every request on it with
+ * ENOTCONN (or ECONNABORTED once aborted) at once, so asking cannot hang. statfs, because it
+ * always reaches the daemon (a stat of the root may be answered from the kernel's cache).
+ */
+export function mountDead(mountpoint: string): boolean {
+  try {
+    fs.statfsSync(mountpoint);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOTCONN' || code === 'ECONNABORTED';
+  }
+}

@@ -25,6 +25,8 @@ interface Addon {
   link(from: string, to: string): number;
   syncFileRange(fd: number, off: number, len: number, flags: number): number;
   openpty(): [number, number] | number;
+  flock(fd: number, op: number): number;
+  pipe(): [number, number] | number;
   setWinsize(fd: number, rows: number, cols: number): number;
 }
 
@@ -42,3 +44,5 @@ export const UTIME_OMIT = (1 << 30) - 2;
 export const MNT_FORCE = 1;
 export const MNT_DETACH = 2;
 export const SYNC_FILE_RANGE_WRITE = 2;
+export const LOCK_EX = 2;
+export const LOCK_UN = 8;

@@ -6,6 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
+import { native, LOCK_EX } from '../native/index.js';
+import { check } from '../union/errors.js';
 import { open, type Database, type RootDatabase } from '../index/lmdb.js';
 import { strataRoot, checkDataFile, checkFreeSpace } from '../index/db.js';
 import { writeHashed, hexOf } from '../oci/digest.js';
@@ -65,6 +67,8 @@ export class Store {
   readonly tags: Database<string, string>;
   readonly layers: Database<LayerRecord, string>;
   readonly containers: Database<ContainerRecord, string>;
+  private lockDepth = 0;
+  private lockFd = -1;
 
   private constructor(root: string, env: RootDatabase) {
     this.root = root;
@@ -89,13 +93,21 @@ export class Store {
     this.env.close();
   }
 
-  /** Leftovers of a killed command: temp files and half-extracted layers older than a minute. */
+  /**
+   * Leftovers of killed commands in tmp/: temp files and half-made layers whose maker is gone. A
+   * temp name carries its maker's pid, so a long commit running beside this command keeps its files.
+   */
+  staleTemps(): string[] {
+    return fs.readdirSync(path.join(this.root, 'tmp')).filter((n) => {
+      const pid = Number(/-(\d+)-[0-9a-f]+$/.exec(n)?.[1]);
+      return !(pid && pid !== process.pid && pidAlive(pid));
+    });
+  }
+
   private cleanTmp(): void {
-    const tmp = path.join(this.root, 'tmp');
-    for (const n of fs.readdirSync(tmp)) {
-      const p = path.join(tmp, n);
+    for (const n of this.staleTemps()) {
       try {
-        if (Date.now() - fs.lstatSync(p).mtimeMs > 60_000) fs.rmSync(p, { recursive: true, force: true });
+        fs.rmSync(path.join(this.root, 'tmp', n), { recursive: true, force: true });
       } catch {
         /* another command cleaned it */
       }
@@ -142,11 +154,12 @@ export class Store {
    * blob while it is applied into a temp dir; both are renamed into place once whole. A layer
    * already stored is reused.
    */
-  async addLayer(tar: Readable): Promise<LayerRecord> {
+  async addLayer<T>(tar: Readable, use: (layer: LayerRecord) => T): Promise<T> {
     const { tmp, dir } = this.layerTemps();
     const [toBlob, toDir] = tee(tar);
+    let w: LayerWritten;
     try {
-      const [w, { entries }] = await Promise.all([
+      const [hashed, { entries }] = await Promise.all([
         writeHashed(toBlob, tmp).catch((err) => {
           toDir.destroy(err);
           throw err;
@@ -156,21 +169,44 @@ export class Store {
           throw err;
         }),
       ]);
-      return this.publishLayer(tmp, dir, { ...w, entries });
+      w = { ...hashed, entries };
     } catch (err) {
       this.dropTemps(tmp, dir);
       throw err;
     }
+    return this.publishLayer(tmp, dir, w, use);
   }
 
   /** A layer from a tree (an upper dir as a changeset, or a plain dir), read once (see layer-from-tree). */
-  addLayerFromTree(root: string, o: TreeOptions = {}): LayerRecord {
+  addLayerFromTree<T>(root: string, o: TreeOptions, use: (layer: LayerRecord) => T): T {
     const { tmp, dir } = this.layerTemps();
+    let w: LayerWritten;
     try {
-      return this.publishLayer(tmp, dir, writeLayerFromTree(root, o, tmp, dir));
+      w = writeLayerFromTree(root, o, tmp, dir);
     } catch (err) {
       this.dropTemps(tmp, dir);
       throw err;
+    }
+    return this.publishLayer(tmp, dir, w, use);
+  }
+
+  /**
+   * Run `fn` holding the store's lock (flock on STRATA_ROOT/lock, re-entrant). Publishing a layer
+   * and recording the image that uses it must not interleave with a deletion that finds the layer
+   * unused; both are short (renames and LMDB writes), the long work happens before.
+   */
+  locked<T>(fn: () => T): T {
+    if (this.lockDepth++ === 0) {
+      this.lockFd = fs.openSync(path.join(this.root, 'lock'), 'a', 0o600);
+      check(native.flock(this.lockFd, LOCK_EX));
+    }
+    try {
+      return fn();
+    } finally {
+      if (--this.lockDepth === 0) {
+        fs.closeSync(this.lockFd); // closing releases the lock
+        this.lockFd = -1;
+      }
     }
   }
 
@@ -185,27 +221,34 @@ export class Store {
     fs.rmSync(tmp, { force: true });
   }
 
-  /** Move a whole blob and layer dir into place and record the layer (one already stored is kept). */
-  private publishLayer(tmp: string, dir: string, w: LayerWritten): LayerRecord {
-    const known = this.layers.get(w.digest);
-    const dst = this.layerDir(w.digest);
-    if (known && fs.existsSync(dst)) {
-      this.dropTemps(tmp, dir);
-      return known;
-    }
-    this.publishBlob(tmp, w.digest);
-    // A layer dir is renamed into place only when whole, so one already there (another command
-    // made the same layer at the same time) is as good as ours and is never replaced under a mount.
+  /** Move a whole blob and layer dir into place, record the layer and hand it to `use`, under the lock. */
+  private publishLayer<T>(tmp: string, dir: string, w: LayerWritten, use: (layer: LayerRecord) => T): T {
     try {
-      fs.renameSync(dir, dst);
+      return this.locked(() => {
+        const known = this.layers.get(w.digest);
+        const dst = this.layerDir(w.digest);
+        if (known && fs.existsSync(dst)) {
+          this.dropTemps(tmp, dir);
+          return use(known);
+        }
+        this.publishBlob(tmp, w.digest);
+        // A layer dir is renamed into place only when whole, so one already there (a record lost
+        // in a crash) is as good as ours and is never replaced under a mount.
+        try {
+          fs.renameSync(dir, dst);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+        const rec: LayerRecord = { diffId: w.digest, blob: w.digest, size: w.size, entries: w.entries };
+        this.layers.putSync(w.digest, rec);
+        return use(rec);
+      });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-      fs.rmSync(dir, { recursive: true, force: true });
+      this.dropTemps(tmp, dir);
+      throw err;
     }
-    const rec: LayerRecord = { diffId: w.digest, blob: w.digest, size: w.size, entries: w.entries };
-    this.layers.putSync(w.digest, rec);
-    return rec;
   }
 
   /** Store an image's config and manifest, record it, and tag it (all metadata in one transaction). */
@@ -275,6 +318,15 @@ export class Store {
 
   fail(msg: string): never {
     throw new StoreError(msg);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
