@@ -71,13 +71,13 @@ export function unmountMerged(s: Store, c: ContainerRecord, force = false): void
   }
 }
 
-export function createCmd(image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string }): Promise<void> {
+export function createCmd(image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean }): Promise<void> {
   return withStore((s) => console.log(createWithSpec(s, image, cmd, o).id));
 }
 
-function createWithSpec(s: Store, image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string }): ContainerRecord {
+function createWithSpec(s: Store, image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean }): ContainerRecord {
   // The spec first: an image without a command must not leave a container behind.
-  const spec = runSpecOf(s.config(s.image(image)).config, { cmd, env: o.env, workdir: o.workdir, user: o.user });
+  const spec = runSpecOf(s.config(s.image(image)).config, { cmd, env: o.env, workdir: o.workdir, user: o.user, tty: o.tty, interactive: o.interactive });
   const withSpec = { ...create(s, image, { name: o.name, cmd }), spec };
   s.putContainer(withSpec);
   return withSpec;
@@ -98,7 +98,7 @@ async function runForeground(s: Store, c: ContainerRecord, rm = false): Promise<
   return code;
 }
 
-export function run(image: string, cmd: string[], o: { name?: string; rm?: boolean; env?: string[]; workdir?: string; user?: string }): Promise<void> {
+export function run(image: string, cmd: string[], o: { name?: string; rm?: boolean; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean }): Promise<void> {
   let code = 0;
   return withStore(async (s) => {
     code = await runForeground(s, createWithSpec(s, image, cmd, o), o.rm);
@@ -173,7 +173,7 @@ async function stopContainer(s: Store, c: ContainerRecord, secs: number): Promis
   if (killed && after?.state === 'exited') s.putContainer({ ...after, exitCode: 137 });
 }
 
-export function exec(ref: string, cmd: string[], o: { env?: string[] }): Promise<void> {
+export function exec(ref: string, cmd: string[], o: { env?: string[]; tty?: boolean; interactive?: boolean }): Promise<void> {
   let code = 0;
   return withStore(async (s) => {
     const c = s.container(ref);
@@ -181,7 +181,7 @@ export function exec(ref: string, cmd: string[], o: { env?: string[] }): Promise
     if (mountDead(dirs(s, c).merged)) s.fail(`the filesystem daemon of container ${c.name} has died: restart the container (strata restart ${c.name})`);
     const pid1 = initPid(c.pid!) ?? s.fail(`container ${c.name} has no process`);
     const env = [...(c.spec?.env ?? []), ...(o.env ?? [])];
-    code = await execInContainer(pid1, env, cmd);
+    code = await execInContainer(pid1, env, cmd, o.tty, o.interactive);
   }).then(() => process.exit(code));
 }
 

@@ -14,7 +14,9 @@ function containerOptions(c: Command): Command {
     .option('--name <name>', 'a name for the container')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
     .option('-w, --workdir <dir>', 'working directory inside the container')
-    .option('-u, --user <user[:group]>', 'user to run as');
+    .option('-u, --user <user[:group]>', 'user to run as')
+    .option('-i, --interactive', 'with -t: this terminal drives the command, in raw mode (without -t stdin is always passed through)')
+    .option('-t, --tty', 'give the command a pseudo-terminal of its own');
 }
 
 export function storeCommands(): Command[] {
@@ -67,8 +69,6 @@ export function storeCommands(): Command[] {
     .action(async (img: string, cmd: string[], o) => (await containers()).createCmd(img, cmd, o));
   const run = containerOptions(new Command('run').description('run a command in a new container: mounted with strata, chrooted, in new mount, PID, UTS and IPC namespaces'))
     .option('--rm', 'remove the container when it exits')
-    .option('-i, --interactive', 'keep stdin open (always: stdio is passed through)')
-    .option('-t, --tty', 'the terminal is passed through as it is')
     .passThroughOptions()
     .action(async (img: string, cmd: string[], o) => (await containers()).run(img, cmd, o));
   const start = new Command('start')
@@ -91,8 +91,8 @@ export function storeCommands(): Command[] {
     .argument('<container>')
     .argument('<command...>')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
-    .option('-i, --interactive', 'keep stdin open (always: stdio is passed through)')
-    .option('-t, --tty', 'the terminal is passed through as it is')
+    .option('-i, --interactive', 'with -t: this terminal drives the command, in raw mode (without -t stdin is always passed through)')
+    .option('-t, --tty', 'give the command a pseudo-terminal of its own')
     .passThroughOptions()
     .action(async (ref: string, cmd: string[], o) => (await containers()).exec(ref, cmd, o));
   const ps = new Command('ps')

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { RunConfig } from '../oci/image.js';
+import { openPty, runOnPty } from './pty.js';
 
 export interface RunSpec {
   merged: string;
@@ -13,13 +14,16 @@ export interface RunSpec {
   env: string[];
   workdir: string;
   user?: string;
+  /** A pseudo-terminal of its own (-t), driven by our stdin (-i). */
+  tty?: boolean;
+  interactive?: boolean;
 }
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The command line, env and workdir a container runs, from the image config and run flags. */
-export function runSpecOf(cfg: RunConfig, o: { cmd: string[]; env?: string[]; workdir?: string; user?: string }): Omit<RunSpec, 'merged' | 'hostname'> {
+export function runSpecOf(cfg: RunConfig, o: { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean }): Omit<RunSpec, 'merged' | 'hostname'> {
   const argv = [...(cfg.Entrypoint ?? []), ...(o.cmd.length ? o.cmd : (cfg.Cmd ?? []))];
   if (argv.length === 0) throw new Error('no command given and the image has none (CMD)');
   const env = [...(cfg.Env ?? [])];
@@ -29,7 +33,8 @@ export function runSpecOf(cfg: RunConfig, o: { cmd: string[]; env?: string[]; wo
     if (i >= 0) env.splice(i, 1);
     env.push(kv.includes('=') ? kv : `${kv}=${process.env[kv] ?? ''}`);
   }
-  return { argv, env, workdir: o.workdir ?? cfg.WorkingDir ?? '/', user: o.user ?? cfg.User };
+  if (o.tty && !env.some((e) => e.startsWith('TERM='))) env.push(`TERM=${process.env.TERM || 'xterm'}`);
+  return { argv, env, workdir: o.workdir ?? cfg.WorkingDir ?? '/', user: o.user ?? cfg.User, ...(o.tty ? { tty: true, interactive: !!o.interactive } : {}) };
 }
 
 /** uid:gid of USER (a name from the image's /etc/passwd, or numbers). */
@@ -53,6 +58,11 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
     setup.push(`ln -s /proc/self/fd ${q(m + '/dev/fd')}; ln -s /proc/self/fd/0 ${q(m + '/dev/stdin')}; ln -s /proc/self/fd/1 ${q(m + '/dev/stdout')}; ln -s /proc/self/fd/2 ${q(m + '/dev/stderr')}`);
     setup.push(`mkdir -p ${q(m + '/dev/pts')} ${q(m + '/dev/shm')}`);
   }
+  // -t: the container's terminal appears inside as itself (/dev/pts/N) and as /dev/console, as in docker.
+  const pty = spec.tty ? openPty() : null;
+  if (pty && fs.existsSync(`${m}/dev`)) {
+    for (const at of [pty[2], '/dev/console']) setup.push(`: > ${q(m + at)}; mount --bind ${q(pty[2])} ${q(m + at)}`);
+  }
   if (fs.existsSync(`${m}/etc/resolv.conf`) && fs.existsSync('/etc/resolv.conf')) setup.push(`mount --bind /etc/resolv.conf ${q(m + '/etc/resolv.conf')}`);
   const inner = ['unshare', `--root=${m}`, `--wd=${spec.workdir}`];
   if (fs.existsSync(`${m}/proc`)) inner.push('--mount-proc');
@@ -64,11 +74,23 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
   // /usr/bin/env runs inside the new root: fall back to the command itself if the image has no env.
   if (!fs.existsSync(`${m}/usr/bin/env`)) inner.splice(inner.indexOf('/usr/bin/env'), 2 + spec.env.length);
   setup.push(`exec ${inner.map(q).join(' ')}`);
-  const child = spawn('unshare', ['--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', setup.join('\n')], { stdio: 'inherit' });
+  const args = ['--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', setup.join('\n')];
+  return runChild('unshare', args, pty, onStart, spec.interactive);
+}
+
+/** Spawn with our stdio (or on the pty), resolve with the exit code, 128+N for a signal, as a shell reports it. */
+function runChild(cmd: string, args: string[], pty: [number, number, string] | null, onStart?: (pid: number) => void, input = true): Promise<number> {
+  const code = (c: number | null, sig: NodeJS.Signals | null) => c ?? 128 + (sig ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 }) as Record<string, number>)[sig] ?? 1 : 1);
+  if (pty) {
+    const r = runOnPty(pty, cmd, args, { input });
+    if (r.child.pid) onStart?.(r.child.pid);
+    return r.exited.then((e) => code(e.code, e.signal));
+  }
+  const child = spawn(cmd, args, { stdio: 'inherit' });
   if (child.pid) onStart?.(child.pid);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 }) as Record<string, number>)[sig] ?? 1 : 1)));
+    child.on('exit', (c, sig) => resolve(code(c, sig)));
   });
 }
 
@@ -93,10 +115,7 @@ export function alive(pid: number | undefined): boolean {
 }
 
 /** Run a command inside a running container: its namespaces, its root and working dir. */
-export function execInContainer(pid1: number, env: string[], argv: string[]): Promise<number> {
-  const child = spawn('nsenter', ['--target', String(pid1), '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', '/usr/bin/env', '-i', ...env, ...argv], { stdio: 'inherit' });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
-  });
+export function execInContainer(pid1: number, env: string[], argv: string[], tty = false, interactive = false): Promise<number> {
+  const args = ['--target', String(pid1), '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', '/usr/bin/env', '-i', ...env, ...(tty && !env.some((e) => e.startsWith('TERM=')) ? [`TERM=${process.env.TERM || 'xterm'}`] : []), ...argv];
+  return runChild('nsenter', args, tty ? openPty() : null, undefined, interactive);
 }
