@@ -5,26 +5,15 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { CLI, ROOT, tmpdir, forceUnmountUnder } from './helpers/mount.js';
+import { CLI, ROOT, tmpdir } from './helpers/mount.js';
+import { storeCli } from './helpers/store.js';
 
 t.setTimeout(300_000);
 const base = tmpdir(t, 'strata-store-');
 const root = `${base}/root`;
-t.teardown(() => {
-  // A failed run may leave containers running in the background: remove them (rm -f kills their PID 1).
-  const list = spawnSync(process.execPath, [CLI, 'ps', '-a', '--format', 'json'], { encoding: 'utf8', env: { ...process.env, STRATA_ROOT: root } });
-  const ids: string[] = list.status === 0 ? JSON.parse(list.stdout).map((c: { id: string }) => c.id) : [];
-  if (ids.length) spawnSync(process.execPath, [CLI, 'rm', '-f', ...ids], { env: { ...process.env, STRATA_ROOT: root } });
-  forceUnmountUnder(root);
-});
-const env = { ...process.env, STRATA_ROOT: root };
-delete env.NODE_EXTRA_CA_CERTS;
-const strata = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 60_000 });
-const ok = (...args: string[]) => {
-  const r = strata(...args);
-  if (r.status !== 0) throw new Error(`strata ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-};
+// A failed run may leave containers running in the background: the teardown removes them (rm -f kills their PID 1).
+const { env, strata, ok, cleanup } = storeCli(root);
+t.teardown(cleanup);
 const rootfs = `${base}/busybox.tar`;
 execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [rootfs]);
 

@@ -5,32 +5,15 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { CLI, ROOT, tmpdir, forceUnmountUnder, isMounted, waitUntil } from './helpers/mount.js';
+import { CLI, ROOT, tmpdir, isMounted, waitUntil } from './helpers/mount.js';
+import { storeCli } from './helpers/store.js';
 
 t.setTimeout(300_000);
 const base = tmpdir(t, 'strata-faults-');
 const rootfs = `${base}/busybox.tar`;
 execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [rootfs]);
 
-/** A strata command line bound to one store. */
-function store(root: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, STRATA_ROOT: root };
-  delete env.NODE_EXTRA_CA_CERTS;
-  const strata = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 60_000 });
-  const ok = (...args: string[]) => {
-    const r = strata(...args);
-    if (r.status !== 0) throw new Error(`strata ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-    return r.stdout;
-  };
-  const upperOf = (c: string) => JSON.parse(ok('inspect', c))[0].GraphDriver.Data.UpperDir as string;
-  const cleanup = () => {
-    const list = strata('ps', '-a', '--format', 'json');
-    const ids: string[] = list.status === 0 ? JSON.parse(list.stdout).map((c: { id: string }) => c.id) : [];
-    if (ids.length) strata('rm', '-f', ...ids);
-    forceUnmountUnder(root);
-  };
-  return { env, strata, ok, upperOf, cleanup };
-}
+const store = storeCli;
 
 t.test('an image without a command: create refuses and leaves no container', async (t) => {
   const s = store(`${base}/nocmd`);
