@@ -230,6 +230,7 @@ if (!only || new RegExp(only).test('store figures')) {
         commit.push(timeIt(`${S} commit big big:${i}`));
         sh(`${S} rmi big:${i}`);
       }
+      log(`commit on ${where}: ${commit.map((x) => x.toFixed(2)).join(' ')} s; tar | sha256sum: ${ref.map((x) => x.toFixed(2)).join(' ')} s`);
       storeFigures.push([`\`tar -c | sha256sum\` of a container's upper dir (${GiB >> 20} MiB in ${files} files), on ${where}`, median(ref)]);
       storeFigures.push([`\`strata commit\` of that container (tar, hash, store the blob and the layer dir, in one pass), on ${where}`, median(commit)]);
       storeFigures.push([`commit / (tar | sha256sum), on ${where}`, median(commit) / median(ref), 'x']);

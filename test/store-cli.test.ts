@@ -143,6 +143,10 @@ t.test('start, exec, stop: a container in the background', async (t) => {
   t.match(ok('ps', '-a'), /Exited \(42\)\s+svc/, 'stop sends SIGTERM to PID 1; its handler decides the exit code');
   const id = JSON.parse(ok('inspect', 'svc'))[0].Id;
   t.equal(fs.readFileSync(`${root}/containers/${id}/log`, 'utf8'), 'started\ngot TERM\n', 'its output went to the log');
+  t.equal(ok('logs', 'svc'), 'started\ngot TERM\n', 'logs prints it');
+  t.equal(ok('logs', '--tail', '1', 'svc'), 'got TERM\n', 'logs --tail 1: the last line');
+  t.equal(ok('logs', '-n', '0', 'svc'), '', 'logs -n 0: nothing');
+  t.match(strata('logs', '--tail', 'x', 'svc').stderr, /^strata: --tail takes a number of lines or "all", not "x"\n$/, 'a bad --tail: one sentence');
   t.match(strata('exec', 'svc', 'true').stderr, /^strata: container svc is not running\n$/, 'exec into a stopped container: one sentence');
 
   ok('create', '--name', 'deaf', 'svcbase', 'sleep', '1000');
@@ -156,5 +160,9 @@ t.test('start, exec, stop: a container in the background', async (t) => {
   t.equal(a.stdout, 'once\n', 'start -a runs it in the foreground');
   t.equal(a.status, 3, 'and exits with its exit code');
   t.equal(strata('start', '-a', 'once').stdout, 'once\n', 'a stopped container starts again');
-  ok('rm', 'svc', 'deaf', 'once');
+  ok('create', '--name', 'ticker', 'svcbase', 'sh', '-c', 'for i in 1 2 3; do echo tick $i; sleep 0.3; done');
+  ok('start', 'ticker');
+  const f = strata('logs', '-f', 'ticker');
+  t.equal(f.stdout, 'tick 1\ntick 2\ntick 3\n', 'logs -f follows the log until the container stops');
+  ok('rm', 'svc', 'deaf', 'once', 'ticker');
 });

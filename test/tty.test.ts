@@ -30,6 +30,9 @@ t.test('run -t: the command has a terminal of its own', async (t) => {
   t.match(r.stdout, /^is-a-tty\r\n\/dev\/pts\/\d+\r\n\/dev\/console\r\nxterm\r\n$/, 'stdin and stdout are a terminal, known inside as /dev/pts/N and /dev/console, TERM set (and output in terminal line endings)');
   const plain = strata('run', '--rm', 'bb', 'sh', '-c', 'test -t 1 || echo no-tty');
   t.equal(plain.stdout, 'no-tty\n', 'without -t, stdio is passed through as it is');
+  const fed = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, input: 'fed\n', timeout: 60_000 });
+  t.equal(fed(['run', '--rm', '-i', 'bb', 'cat']).stdout, 'fed\n', 'with -i the command reads our stdin');
+  t.equal(fed(['run', '--rm', 'bb', 'cat']).stdout, '', 'without -i it reads nothing (as docker)');
 });
 
 t.test('run -it: this terminal drives the shell: window size, Ctrl-C, exit code', async (t) => {

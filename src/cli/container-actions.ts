@@ -342,3 +342,41 @@ function fatalTty(): never {
   process.stderr.write('strata: refusing to write a tar to a terminal; redirect it (strata export CONTAINER > fs.tar)\n');
   process.exit(1);
 }
+
+/** docker logs: what a detached container wrote (its supervisor's log); -f follows it until the container stops. */
+export function logs(ref: string, o: { follow?: boolean; tail?: string }): Promise<void> {
+  return withStore(async (s) => {
+    const c = s.container(ref);
+    const file = `${s.containerDir(c.id)}/log`;
+    if (!fs.existsSync(file)) return; // never started in the background: nothing logged
+    let pos = 0;
+    if (o.tail !== undefined && o.tail !== 'all') {
+      const n = Number(o.tail);
+      if (!Number.isInteger(n) || n < 0) s.fail(`--tail takes a number of lines or "all", not "${o.tail}"`);
+      pos = tailStart(fs.readFileSync(file), n);
+    }
+    const buf = Buffer.alloc(1 << 16);
+    const fd = fs.openSync(file, 'r');
+    try {
+      for (;;) {
+        let n: number;
+        while ((n = fs.readSync(fd, buf, 0, buf.length, pos)) > 0) {
+          await new Promise<void>((r) => (process.stdout.write(buf.subarray(0, n)) ? r() : process.stdout.once('drain', r)));
+          pos += n;
+        }
+        if (!o.follow || !running(s.containers.get(c.id) ?? c)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** Where the last `n` lines of `text` begin (a final newline ends the last line; it starts none). */
+function tailStart(text: Buffer, n: number): number {
+  const end = text.length > 0 && text[text.length - 1] === 0x0a ? text.length - 1 : text.length;
+  let count = 0;
+  for (let i = end - 1; i >= 0; i--) if (text[i] === 0x0a && ++count === n) return i + 1;
+  return n === 0 ? text.length : 0;
+}

@@ -15,7 +15,7 @@ function containerOptions(c: Command): Command {
     .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user[:group]>', 'user to run as')
-    .option('-i, --interactive', 'with -t: this terminal drives the command, in raw mode (without -t stdin is always passed through)')
+    .option('-i, --interactive', 'keep stdin open: the command reads ours (with -t, this terminal drives it, in raw mode); without -i it reads nothing')
     .option('-t, --tty', 'give the command a pseudo-terminal of its own');
 }
 
@@ -81,6 +81,12 @@ export function storeCommands(): Command[] {
     .argument('<containers...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
     .action(async (refs: string[], o) => (await containers()).stop(refs, o));
+  const logs = new Command('logs')
+    .description("what a container started in the background wrote (its log)")
+    .argument('<container>')
+    .option('-f, --follow', 'keep printing what it writes until it stops')
+    .option('-n, --tail <lines>', 'only the last lines ("all" for everything)')
+    .action(async (ref: string, o) => (await containers()).logs(ref, o));
   const restart = new Command('restart')
     .description('stop (if running) and start containers again, in the background')
     .argument('<containers...>')
@@ -91,7 +97,7 @@ export function storeCommands(): Command[] {
     .argument('<container>')
     .argument('<command...>')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect)
-    .option('-i, --interactive', 'with -t: this terminal drives the command, in raw mode (without -t stdin is always passed through)')
+    .option('-i, --interactive', 'keep stdin open: the command reads ours (with -t, this terminal drives it, in raw mode); without -i it reads nothing')
     .option('-t, --tty', 'give the command a pseudo-terminal of its own')
     .passThroughOptions()
     .action(async (ref: string, cmd: string[], o) => (await containers()).exec(ref, cmd, o));
@@ -135,5 +141,5 @@ export function storeCommands(): Command[] {
     .description('verify every blob against its digest and every reference; repair what can be repaired')
     .option('--no-repair', 'only report')
     .action(async (o) => (await import('./check-actions.js')).check(o));
-  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, exec, ps, rm, diff, commit, exportCmd, system];
+  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, logs, exec, ps, rm, diff, commit, exportCmd, system];
 }

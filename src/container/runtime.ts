@@ -14,8 +14,9 @@ export interface RunSpec {
   env: string[];
   workdir: string;
   user?: string;
-  /** A pseudo-terminal of its own (-t), driven by our stdin (-i). */
+  /** A pseudo-terminal of its own (-t). */
   tty?: boolean;
+  /** Our stdin goes to the command (-i); without it the command reads /dev/null, as in docker. */
   interactive?: boolean;
 }
 
@@ -34,7 +35,7 @@ export function runSpecOf(cfg: RunConfig, o: { cmd: string[]; env?: string[]; wo
     env.push(kv.includes('=') ? kv : `${kv}=${process.env[kv] ?? ''}`);
   }
   if (o.tty && !env.some((e) => e.startsWith('TERM='))) env.push(`TERM=${process.env.TERM || 'xterm'}`);
-  return { argv, env, workdir: o.workdir ?? cfg.WorkingDir ?? '/', user: o.user ?? cfg.User, ...(o.tty ? { tty: true, interactive: !!o.interactive } : {}) };
+  return { argv, env, workdir: o.workdir ?? cfg.WorkingDir ?? '/', user: o.user ?? cfg.User, ...(o.tty ? { tty: true } : {}), ...(o.interactive ? { interactive: true } : {}) };
 }
 
 /** uid:gid of USER (a name from the image's /etc/passwd, or numbers). */
@@ -79,14 +80,14 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
 }
 
 /** Spawn with our stdio (or on the pty), resolve with the exit code, 128+N for a signal, as a shell reports it. */
-function runChild(cmd: string, args: string[], pty: [number, number, string] | null, onStart?: (pid: number) => void, input = true): Promise<number> {
+function runChild(cmd: string, args: string[], pty: [number, number, string] | null, onStart?: (pid: number) => void, input = false): Promise<number> {
   const code = (c: number | null, sig: NodeJS.Signals | null) => c ?? 128 + (sig ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 }) as Record<string, number>)[sig] ?? 1 : 1);
   if (pty) {
     const r = runOnPty(pty, cmd, args, { input });
     if (r.child.pid) onStart?.(r.child.pid);
     return r.exited.then((e) => code(e.code, e.signal));
   }
-  const child = spawn(cmd, args, { stdio: 'inherit' });
+  const child = spawn(cmd, args, { stdio: [input ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
   if (child.pid) onStart?.(child.pid);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
