@@ -4,7 +4,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { CLI, ROOT, tmpdir } from './helpers/mount.js';
 import { storeCli } from './helpers/store.js';
 
@@ -165,4 +165,52 @@ t.test('start, exec, stop: a container in the background', async (t) => {
   const f = strata('logs', '-f', 'ticker');
   t.equal(f.stdout, 'tick 1\ntick 2\ntick 3\n', 'logs -f follows the log until the container stops');
   ok('rm', 'svc', 'deaf', 'once', 'ticker');
+});
+
+t.test('pause, unpause, and commit pausing a running container', async (t) => {
+  ok('import', rootfs, '--tag', 'pausebase');
+  ok('create', '--name', 'busy', 'pausebase', 'sh', '-c', 'while :; do echo x >> /grow; done');
+  ok('start', 'busy');
+  const upper = JSON.parse(ok('inspect', 'busy'))[0].GraphDriver.Data.UpperDir;
+  const size = () => fs.statSync(`${upper}/grow`).size;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(300);
+  ok('pause', 'busy');
+  t.match(ok('ps'), /Up \(Paused\)\s+busy/, 'ps shows it paused');
+  const a = size();
+  await sleep(400);
+  t.equal(size(), a, 'a paused container writes nothing');
+  t.match(strata('exec', 'busy', 'true').stderr, /^strata: container busy is paused: unpause it first \(strata unpause busy\)\n$/, 'exec into it: one sentence');
+  t.match(strata('pause', 'busy').stderr, /already paused/, 'pausing twice: one sentence');
+  ok('unpause', 'busy');
+  await sleep(300);
+  t.ok(size() > a, 'unpaused, it writes again');
+  // 256 MiB in the layer, so that the commit lasts long enough to be watched from outside.
+  execFileSync('dd', ['if=/dev/zero', `of=${upper}/bulk`, 'bs=1M', 'count=256', 'status=none']);
+  /** Commit while polling ps: whether the container was seen paused meanwhile. */
+  const watchCommit = async (...args: string[]) => {
+    const c = spawn(process.execPath, [CLI, 'commit', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => c.on('close', r));
+    let done = false;
+    void exited.then(() => (done = true));
+    let seen = false;
+    while (!done) {
+      if (/Up \(Paused\)\s+busy/.test(strata('ps').stdout)) seen = true;
+      await sleep(20);
+    }
+    return { code: await exited, out, seen };
+  };
+  const paused = await watchCommit('busy', 'busy:snap');
+  t.equal(paused.code, 0, 'commit of the running container');
+  t.ok(paused.seen, 'it was paused while its layer was read (as docker commit)');
+  t.match(ok('ps'), /Up\s+busy\n/, 'and runs on, unpaused, after the commit');
+  const unpaused = await watchCommit('--pause=false', 'busy', 'busy:snap2');
+  t.equal(unpaused.code, 0, 'commit --pause=false');
+  t.notOk(unpaused.seen, 'leaves it running throughout');
+  ok('pause', 'busy');
+  ok('stop', '-t', '1', 'busy');
+  t.match(ok('ps', '-a'), /Exited \(137\)\s+busy/, 'a paused container stops (thawed to take the signal)');
+  ok('rm', 'busy');
 });

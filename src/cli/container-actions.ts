@@ -11,6 +11,7 @@ import { findMount, mountDead, unmount } from '../fuse/mounts.js';
 import { startDaemon } from '../fuse/start-daemon.js';
 import { preflight } from '../fuse/preflight.js';
 import { alive, execInContainer, initPid, runInContainer, runSpecOf } from '../container/runtime.js';
+import { cgroupFor, isFrozen, removeCgroup, setFrozen } from '../container/freezer.js';
 import { writeTree } from '../oci/tar-write.js';
 import { applyChanges } from '../oci/changes.js';
 import { isWhiteout, isOpaque } from '../union/overlay-format.js';
@@ -89,8 +90,9 @@ async function runForeground(s: Store, c: ContainerRecord, rm = false): Promise<
   const merged = mountMerged(s, c);
   let code = 0;
   try {
-    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), ...spec }, (pid) => s.putContainer({ ...c, state: 'running', pid }));
+    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), cgroup: cgroupFor(c.id), ...spec }, (pid) => s.putContainer({ ...c, state: 'running', pid }));
   } finally {
+    removeCgroup(c.id);
     unmountMerged(s, c);
     if (rm) removeContainer(s, c);
     else s.putContainer({ ...c, state: 'exited', exitCode: code, pid: undefined });
@@ -160,6 +162,7 @@ export function stop(refs: string[], o: { time?: string }): Promise<void> {
 
 /** SIGTERM to the container's PID 1, SIGKILL after `secs`, as docker stop; then wait for the exit to be recorded. */
 async function stopContainer(s: Store, c: ContainerRecord, secs: number): Promise<void> {
+  if (isFrozen(c.id)) setFrozen(c.id, false); // a frozen process acts on no signal
   const pid1 = initPid(c.pid!);
   if (pid1) process.kill(pid1, 'SIGTERM');
   const end = Date.now() + secs * 1000;
@@ -178,6 +181,7 @@ export function exec(ref: string, cmd: string[], o: { env?: string[]; tty?: bool
   return withStore(async (s) => {
     const c = s.container(ref);
     if (!running(c)) s.fail(`container ${c.name} is not running`);
+    if (isFrozen(c.id)) s.fail(`container ${c.name} is paused: unpause it first (strata unpause ${c.name})`);
     if (mountDead(dirs(s, c).merged)) s.fail(`the filesystem daemon of container ${c.name} has died: restart the container (strata restart ${c.name})`);
     const pid1 = initPid(c.pid!) ?? s.fail(`container ${c.name} has no process`);
     const env = [...(c.spec?.env ?? []), ...(o.env ?? [])];
@@ -192,7 +196,7 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
       const img = s.images.get(c.image);
       const tags = img ? s.tagsOf(img.id) : [];
       const size = o.size ? dirSize(dirs(s, c).upper) : 0;
-      const status = running(c) ? (mountDead(dirs(s, c).merged) ? 'Up (filesystem daemon died)' : 'Up') : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
+      const status = running(c) ? (mountDead(dirs(s, c).merged) ? 'Up (filesystem daemon died)' : isFrozen(c.id) ? 'Up (Paused)' : 'Up') : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
       return { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status, name: c.name, size, virtual: size + (img ? imageSize(s, img) : 0) };
     });
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
@@ -204,6 +208,7 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
 
 function removeContainer(s: Store, c: ContainerRecord): void {
   if (running(c)) {
+    if (isFrozen(c.id)) setFrozen(c.id, false);
     const pid1 = initPid(c.pid!);
     if (pid1) process.kill(pid1, 'SIGKILL');
   }
@@ -265,7 +270,7 @@ export function diff(ref: string): Promise<void> {
   });
 }
 
-export function commit(ref: string, repo: string | undefined, o: { author?: string; message?: string; change?: string[] }): Promise<void> {
+export function commit(ref: string, repo: string | undefined, o: { author?: string; message?: string; change?: string[]; pause?: boolean | string }): Promise<void> {
   return withStore(async (s) => {
     const c = s.container(ref);
     const tag = repo ? parseRef(repo) : undefined;
@@ -280,6 +285,9 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
     const config = { ...parent, created: now, config: applyChanges(parent.config, o.change ?? []) };
     if (o.author) config.author = o.author;
     config.history = [...parent.history, { created: now, created_by: c.command.join(' ') || (parent.config.Cmd ?? []).join(' '), ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}) }];
+    // As docker, a running container is paused while its layer is read, so the layer is one moment of it.
+    const pause = o.pause !== false && o.pause !== 'false' && running(c) && cgroupFor(c.id) !== null && !isFrozen(c.id);
+    if (pause) setFrozen(c.id, true);
     try {
       const id = s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: lowerHas(s, c) }, (layer) => {
         config.rootfs = { type: 'layers' as const, diff_ids: [...parent.rootfs.diff_ids, layer.diffId] };
@@ -287,6 +295,7 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
       });
       console.log(id);
     } finally {
+      if (pause) setFrozen(c.id, false);
       if (!wasMounted) unmountMerged(s, c);
     }
   });
@@ -379,4 +388,17 @@ function tailStart(text: Buffer, n: number): number {
   let count = 0;
   for (let i = end - 1; i >= 0; i--) if (text[i] === 0x0a && ++count === n) return i + 1;
   return n === 0 ? text.length : 0;
+}
+
+/** docker pause / unpause: freeze or thaw every process of running containers. */
+export function pause(refs: string[], frozen: boolean): Promise<void> {
+  return withStore((s) => {
+    for (const ref of refs) {
+      const c = s.container(ref);
+      if (!running(c)) s.fail(`container ${c.name} is not running`);
+      if (isFrozen(c.id) === frozen) s.fail(`container ${c.name} is ${frozen ? 'already' : 'not'} paused`);
+      setFrozen(c.id, frozen);
+      console.log(ref);
+    }
+  });
 }

@@ -87,6 +87,14 @@ export function storeCommands(): Command[] {
     .option('-f, --follow', 'keep printing what it writes until it stops')
     .option('-n, --tail <lines>', 'only the last lines ("all" for everything)')
     .action(async (ref: string, o) => (await containers()).logs(ref, o));
+  const pauseCmd = new Command('pause')
+    .description('freeze every process of running containers (cgroup freezer)')
+    .argument('<containers...>')
+    .action(async (refs: string[]) => (await containers()).pause(refs, true));
+  const unpause = new Command('unpause')
+    .description('thaw paused containers')
+    .argument('<containers...>')
+    .action(async (refs: string[]) => (await containers()).pause(refs, false));
   const restart = new Command('restart')
     .description('stop (if running) and start containers again, in the background')
     .argument('<containers...>')
@@ -124,6 +132,7 @@ export function storeCommands(): Command[] {
     .option('-a, --author <author>', 'author')
     .option('-m, --message <msg>', 'commit message')
     .option('-c, --change <change>', 'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER)', collect)
+    .option('-p, --pause [bool]', 'pause a running container while its layer is read (default true; --pause=false to not)')
     .action(async (ref: string, repo: string | undefined, o) => (await containers()).commit(ref, repo, o));
   const exportCmd = new Command('export')
     .description("a container's filesystem as a tar on stdout")
@@ -141,5 +150,5 @@ export function storeCommands(): Command[] {
     .description('verify every blob against its digest and every reference; repair what can be repaired')
     .option('--no-repair', 'only report')
     .action(async (o) => (await import('./check-actions.js')).check(o));
-  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, logs, exec, ps, rm, diff, commit, exportCmd, system];
+  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, system];
 }

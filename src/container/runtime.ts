@@ -18,6 +18,8 @@ export interface RunSpec {
   tty?: boolean;
   /** Our stdin goes to the command (-i); without it the command reads /dev/null, as in docker. */
   interactive?: boolean;
+  /** A cgroup dir the container's processes start in (for pause), if the host has one. */
+  cgroup?: string | null;
 }
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -76,6 +78,8 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
   if (!fs.existsSync(`${m}/usr/bin/env`)) inner.splice(inner.indexOf('/usr/bin/env'), 2 + spec.env.length);
   setup.push(`exec ${inner.map(q).join(' ')}`);
   const args = ['--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', setup.join('\n')];
+  // Into the container's cgroup before anything forks, so that every process of it is there.
+  if (spec.cgroup) return runChild('/bin/sh', ['-c', `echo $$ > ${q(spec.cgroup + '/cgroup.procs')} && exec "$@"`, 'sh', 'unshare', ...args], pty, onStart, spec.interactive);
   return runChild('unshare', args, pty, onStart, spec.interactive);
 }
 
