@@ -94,7 +94,10 @@ strata('commit', '-a', 'strata demo <demo@example.com>', '-m', 'add /data', name
 strata('history', 'demo:latest');
 strata('images');
 
-say('12. The merged view stays mounted: chroot into it by hand');
+say('12. Disk use: the base layer is stored once and shared; what each image adds of its own');
+strata('system', 'df', '-v');
+
+say('13. The merged view stays mounted: chroot into it by hand');
 strata('mount', name);
 const merged = spawnSync(process.execPath, [cli, 'inspect', name], { encoding: 'utf8' });
 const mergedDir = JSON.parse(merged.stdout)[0].GraphDriver.Data.MergedDir;
