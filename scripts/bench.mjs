@@ -207,7 +207,7 @@ if (!only || new RegExp(only).test('index figures')) {
 const storeFigures = [];
 if (!only || new RegExp(only).test('store figures')) {
   const loopImg = `${work}/ext4.img`, loopMnt = `${work}/ext4`;
-  sh(`truncate -s ${N(8, 1)}G ${loopImg} && mkfs.ext4 -q -F ${loopImg} && mkdir -p ${loopMnt} && mount -o loop ${loopImg} ${loopMnt}`);
+  sh(`truncate -s ${N(8, 1)}G ${loopImg} && mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${loopImg} && mkdir -p ${loopMnt} && mount -o loop ${loopImg} ${loopMnt}`);
   try {
     for (const [where, base] of [['a fresh journaled ext4', loopMnt], [`this run's backing fs (${sh(`stat -f -c %T ${work}`).trim()})`, work]]) {
       const root = fs.mkdtempSync(path.join(base, 'store-'));

@@ -49,49 +49,49 @@ export function check(o: { repair?: boolean }): Promise<void> {
     // The references are followed under the store's lock, so that a commit or an rmi running
     // beside this check is seen whole or not at all (hashing the blobs above needs no lock).
     s.locked(() => {
-    // Images and their layers.
-    const images = s.allImages();
-    const usedLayers = new Set<string>();
-    const usedBlobs = new Set<string>();
-    for (const img of images) {
-      const name = s.tagsOf(img.id)[0] ?? img.id.slice(0, 19);
-      usedBlobs.add(hexOf(img.id)).add(hexOf(img.manifest));
-      if (!blobOk(img.id)) bad(`image ${name}: its config blob is missing or damaged`);
-      if (!blobOk(img.manifest)) bad(`image ${name}: its manifest blob is missing or damaged`);
-      for (const d of img.layers) {
-        usedLayers.add(d);
-        const l = s.layers.get(d);
-        if (!l) {
-          bad(`image ${name}: layer ${d.slice(0, 19)} has no record`);
-          continue;
+      // Images and their layers.
+      const images = s.allImages();
+      const usedLayers = new Set<string>();
+      const usedBlobs = new Set<string>();
+      for (const img of images) {
+        const name = s.tagsOf(img.id)[0] ?? img.id.slice(0, 19);
+        usedBlobs.add(hexOf(img.id)).add(hexOf(img.manifest));
+        if (!blobOk(img.id)) bad(`image ${name}: its config blob is missing or damaged`);
+        if (!blobOk(img.manifest)) bad(`image ${name}: its manifest blob is missing or damaged`);
+        for (const d of img.layers) {
+          usedLayers.add(d);
+          const l = s.layers.get(d);
+          if (!l) {
+            bad(`image ${name}: layer ${d.slice(0, 19)} has no record`);
+            continue;
+          }
+          usedBlobs.add(hexOf(l.blob));
+          if (!blobOk(l.blob)) bad(`image ${name}: the tar of layer ${d.slice(0, 19)} is missing or damaged`);
+          if (!fs.existsSync(s.layerDir(d))) bad(`image ${name}: the dir of layer ${d.slice(0, 19)} is missing`);
         }
-        usedBlobs.add(hexOf(l.blob));
-        if (!blobOk(l.blob)) bad(`image ${name}: the tar of layer ${d.slice(0, 19)} is missing or damaged`);
-        if (!fs.existsSync(s.layerDir(d))) bad(`image ${name}: the dir of layer ${d.slice(0, 19)} is missing`);
       }
-    }
-    // Tags and containers point at images.
-    for (const { key, value } of [...s.tags.getRange()]) {
-      if (!s.images.get(value)) fix(`tag ${key} points at a missing image: removed`, () => s.tags.removeSync(key));
-    }
-    for (const c of s.allContainers()) {
-      if (!s.images.get(c.image)) bad(`container ${c.name}: its image ${c.image.slice(0, 19)} is missing`);
-      if (!fs.existsSync(path.join(s.containerDir(c.id), 'upper'))) bad(`container ${c.name}: its upper dir is missing`);
-    }
-    // What nothing refers to.
-    for (const hex of fs.readdirSync(path.join(s.root, 'layers'))) {
-      const d = 'sha256:' + hex;
-      if (usedLayers.has(d)) continue;
-      fix(`layer dir ${hex.slice(0, 12)} belongs to no image: removed`, () => {
-        fs.rmSync(s.layerDir(d), { recursive: true, force: true });
-        s.layers.removeSync(d);
-      });
-    }
-    for (const hex of fs.readdirSync(blobDir)) {
-      if (usedBlobs.has(hex) || corrupt.has(hex)) continue;
-      fix(`blob ${hex.slice(0, 12)} belongs to no image: removed`, () => fs.rmSync(path.join(blobDir, hex), { force: true }));
-    }
-    for (const n of s.staleTemps()) fix(`temp leftover ${n}: removed`, () => fs.rmSync(path.join(s.root, 'tmp', n), { recursive: true, force: true }));
+      // Tags and containers point at images.
+      for (const { key, value } of [...s.tags.getRange()]) {
+        if (!s.images.get(value)) fix(`tag ${key} points at a missing image: removed`, () => s.tags.removeSync(key));
+      }
+      for (const c of s.allContainers()) {
+        if (!s.images.get(c.image)) bad(`container ${c.name}: its image ${c.image.slice(0, 19)} is missing`);
+        if (!fs.existsSync(path.join(s.containerDir(c.id), 'upper'))) bad(`container ${c.name}: its upper dir is missing`);
+      }
+      // What nothing refers to.
+      for (const hex of fs.readdirSync(path.join(s.root, 'layers'))) {
+        const d = 'sha256:' + hex;
+        if (usedLayers.has(d)) continue;
+        fix(`layer dir ${hex.slice(0, 12)} belongs to no image: removed`, () => {
+          fs.rmSync(s.layerDir(d), { recursive: true, force: true });
+          s.layers.removeSync(d);
+        });
+      }
+      for (const hex of fs.readdirSync(blobDir)) {
+        if (usedBlobs.has(hex) || corrupt.has(hex)) continue;
+        fix(`blob ${hex.slice(0, 12)} belongs to no image: removed`, () => fs.rmSync(path.join(blobDir, hex), { force: true }));
+      }
+      for (const n of s.staleTemps()) fix(`temp leftover ${n}: removed`, () => fs.rmSync(path.join(s.root, 'tmp', n), { recursive: true, force: true }));
     });
     for (const r of repaired) console.log(`repaired: ${r}`);
     for (const p of problems) console.log(`problem: ${p}`);

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import type { RunConfig } from '../oci/image.js';
 import { openPty, runOnPty } from './pty.js';
 
+export { alive } from './process.js';
+
 export interface RunSpec {
   merged: string;
   hostname: string;
@@ -109,15 +111,6 @@ export function initPid(unsharePid: number): number | null {
   }
 }
 
-export function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Run a command inside a running container: its namespaces, its root and working dir. */
 export function execInContainer(pid1: number, env: string[], argv: string[], tty = false, interactive = false): Promise<number> {

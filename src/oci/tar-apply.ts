@@ -1,10 +1,10 @@
 // Apply an OCI layer tar stream to an empty dir (import, load, pull): tar-stream parses, the
 // LayerBuilder writes, file data with plain synchronous writes (this process serves no mount).
-import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { LayerBuilder, LayerError } from './layer-builder.js';
+import { writeAll } from './layer-from-tree.js';
 import type { Hdr } from './tar-header.js';
 
 export { cleanName, LayerError } from './layer-builder.js';
@@ -33,7 +33,7 @@ export async function applyLayer(input: Readable, root: string): Promise<{ entri
       stream.on('data', (chunk: Buffer) => {
         if (failed) return;
         try {
-          fs.writeSync(fd, chunk);
+          writeAll(fd, chunk);
         } catch (err) {
           fail(err);
         }

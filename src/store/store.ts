@@ -8,6 +8,7 @@ import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { native, LOCK_EX } from '../native/index.js';
 import { check } from '../union/errors.js';
+import { alive } from '../container/process.js';
 import { open, type Database, type RootDatabase } from '../index/lmdb.js';
 import { strataRoot, checkDataFile, checkFreeSpace } from '../index/db.js';
 import { writeHashed, hexOf } from '../oci/digest.js';
@@ -100,7 +101,7 @@ export class Store {
   staleTemps(): string[] {
     return fs.readdirSync(path.join(this.root, 'tmp')).filter((n) => {
       const pid = Number(/-(\d+)-[0-9a-f]+$/.exec(n)?.[1]);
-      return !(pid && pid !== process.pid && pidAlive(pid));
+      return !(pid && pid !== process.pid && alive(pid));
     });
   }
 
@@ -223,12 +224,13 @@ export class Store {
 
   /** Move a whole blob and layer dir into place, record the layer and hand it to `use`, under the lock. */
   private publishLayer<T>(tmp: string, dir: string, w: LayerWritten, use: (layer: LayerRecord) => T): T {
+    let drop = false; // our temps, once the lock is released: deleting a big layer dir takes a while
     try {
       return this.locked(() => {
         const known = this.layers.get(w.digest);
         const dst = this.layerDir(w.digest);
         if (known && fs.existsSync(dst)) {
-          this.dropTemps(tmp, dir);
+          drop = true;
           return use(known);
         }
         this.publishBlob(tmp, w.digest);
@@ -246,8 +248,10 @@ export class Store {
         return use(rec);
       });
     } catch (err) {
-      this.dropTemps(tmp, dir);
+      drop = true;
       throw err;
+    } finally {
+      if (drop) this.dropTemps(tmp, dir);
     }
   }
 
@@ -318,15 +322,6 @@ export class Store {
 
   fail(msg: string): never {
     throw new StoreError(msg);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
