@@ -53,6 +53,7 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
   const df = ok('system', 'df', '-v');
   t.match(df, /busybox\s+1\s+[a-f0-9]{12}\s+.* ago\s+(\S+)\s+(\S+)\s+0B\s+1\n/, 'system df -v: the base layer is all shared, nothing unique');
   t.match(df, /mine\s+v1\s+[a-f0-9]{12}\s+.* ago\s+\S+\s+\S+\s+1\.05MB\s+0\n/, 'the committed image adds 1.05MB of its own');
+  t.match(df, /[a-f0-9]{12}\s+busybox:1\s+0\s+1\.05MB\s+.* ago\s+Exited \(7\)\s+seed\n/, 'and the container, with its layer size and the STATUS ps shows');
   t.match(ok('system', 'df'), /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+2\s+1\s+/, 'system df sums it up, as docker');
   const exported = spawnSync(process.execPath, [CLI, 'export', 'seed'], { env, maxBuffer: 64 << 20 });
   t.equal(exported.status, 0, 'export writes a tar');

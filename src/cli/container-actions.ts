@@ -108,7 +108,13 @@ export function run(image: string, cmd: string[], o: { name?: string; rm?: boole
 }
 
 /** Whether a container really runs (a record saying so after its supervisor was killed does not). */
-const running = (c: ContainerRecord) => c.state === 'running' && alive(c.pid);
+export const running = (c: ContainerRecord) => c.state === 'running' && alive(c.pid);
+
+/** The STATUS column of ps and system df -v. */
+export function statusOf(s: Store, c: ContainerRecord): string {
+  if (running(c)) return mountDead(dirs(s, c).merged) ? 'Up (filesystem daemon died)' : isFrozen(c.id) ? 'Up (Paused)' : 'Up';
+  return c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
+}
 
 export function start(refs: string[], o: { attach?: boolean }): Promise<void> {
   let code = 0;
@@ -196,7 +202,7 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
       const img = s.images.get(c.image);
       const tags = img ? s.tagsOf(img.id) : [];
       const size = o.size ? dirSize(dirs(s, c).upper) : 0;
-      const status = running(c) ? (mountDead(dirs(s, c).merged) ? 'Up (filesystem daemon died)' : isFrozen(c.id) ? 'Up (Paused)' : 'Up') : c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
+      const status = statusOf(s, c);
       return { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status, name: c.name, size, virtual: size + (img ? imageSize(s, img) : 0) };
     });
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));

@@ -4,6 +4,7 @@ import { dirSize } from '../store/usage.js';
 import { withStore, imageSize } from './image-actions.js';
 import { ago, humanSize, shortId, table } from './format.js';
 import type { Store } from '../store/store.js';
+import { running, statusOf } from './container-actions.js';
 
 export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
   return withStore((s: Store) => {
@@ -21,13 +22,13 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
     const allLayers = [...users.keys()].reduce((n, d) => n + layerSize(d), 0);
     const usedLayers = new Set(images.filter((i) => used.has(i.id)).flatMap((i) => i.layers));
     const reclaimImages = [...users.keys()].filter((d) => !usedLayers.has(d)).reduce((n, d) => n + layerSize(d), 0);
-    const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, state: c.state, size: dirSize(`${s.containerDir(c.id)}/upper`) }));
+    const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, running: running(c), status: statusOf(s, c), size: dirSize(`${s.containerDir(c.id)}/upper`) }));
     const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
-    const ctrReclaim = ctr.filter((c) => c.state !== 'running').reduce((n, c) => n + c.size, 0);
+    const ctrReclaim = ctr.filter((c) => !c.running).reduce((n, c) => n + c.size, 0);
     const pct = (a: number, b: number) => (b ? ` (${Math.round((100 * a) / b)}%)` : '');
     const summary = [
       { type: 'Images', total: images.length, active: used.size, size: allLayers, reclaimable: reclaimImages },
-      { type: 'Containers', total: containers.length, active: containers.filter((c) => c.state === 'running').length, size: ctrSize, reclaimable: ctrReclaim },
+      { type: 'Containers', total: containers.length, active: ctr.filter((c) => c.running).length, size: ctrSize, reclaimable: ctrReclaim },
       { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
     ];
     if (o.format === 'json') return console.log(JSON.stringify(o.verbose ? { summary, images: rows, containers: ctr } : summary, null, 2));
@@ -41,7 +42,7 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
       return [t.slice(0, i), t.slice(i + 1), shortId(r.id), ago(r.created), humanSize(r.size), humanSize(r.shared), humanSize(r.unique), String(r.containers)];
     }))));
     console.log(`\nContainers space usage:\n`);
-    process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'], ctr.map((c) => [shortId(c.id), s.tagsOf(c.image)[0] ?? shortId(c.image), '0', humanSize(c.size), ago(c.created), c.state, c.name])));
+    process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'], ctr.map((c) => [shortId(c.id), s.tagsOf(c.image)[0] ?? shortId(c.image), '0', humanSize(c.size), ago(c.created), c.status, c.name])));
     console.log(`\nBuild cache usage: 0B\n`);
   });
 }
