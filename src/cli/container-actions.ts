@@ -18,7 +18,7 @@ import { isWhiteout, isOpaque } from '../union/overlay-format.js';
 import { lstat, isDir } from '../union/stat.js';
 import { Union } from '../union/union.js';
 import { dirSize } from '../store/usage.js';
-import { ago, humanSize, shortId, table } from './format.js';
+import { ago, duration, humanSize, shortId, table } from './format.js';
 import { withStore, imageSize, inspectImage } from './image-actions.js';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -90,12 +90,12 @@ async function runForeground(s: Store, c: ContainerRecord, rm = false): Promise<
   const merged = mountMerged(s, c);
   let code = 0;
   try {
-    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), cgroup: cgroupFor(c.id), ...spec }, (pid) => s.putContainer({ ...c, state: 'running', pid }));
+    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), cgroup: cgroupFor(c.id), ...spec }, (pid) => s.putContainer({ ...c, state: 'running', pid, started: new Date().toISOString() }));
   } finally {
     removeCgroup(c.id);
     unmountMerged(s, c);
     if (rm) removeContainer(s, c);
-    else s.putContainer({ ...c, state: 'exited', exitCode: code, pid: undefined });
+    else s.putContainer({ ...(s.containers.get(c.id) ?? c), state: 'exited', exitCode: code, pid: undefined, finished: new Date().toISOString() });
   }
   return code;
 }
@@ -112,8 +112,12 @@ export const running = (c: ContainerRecord) => c.state === 'running' && alive(c.
 
 /** The STATUS column of ps and system df -v. */
 export function statusOf(s: Store, c: ContainerRecord): string {
-  if (running(c)) return mountDead(dirs(s, c).merged) ? 'Up (filesystem daemon died)' : isFrozen(c.id) ? 'Up (Paused)' : 'Up';
-  return c.state === 'created' ? 'Created' : `Exited (${c.exitCode ?? 0})`;
+  if (running(c)) {
+    const up = c.started ? `Up ${duration(c.started)}` : 'Up';
+    return mountDead(dirs(s, c).merged) ? `${up} (filesystem daemon died)` : isFrozen(c.id) ? `${up} (Paused)` : up;
+  }
+  if (c.state === 'created') return 'Created';
+  return `Exited (${c.exitCode ?? 0})${c.finished ? ` ${ago(c.finished)}` : ''}`;
 }
 
 export function start(refs: string[], o: { attach?: boolean }): Promise<void> {

@@ -15,6 +15,11 @@ export function humanSize(bytes: number): string {
 
 /** docker's units.HumanDuration, plus " ago". */
 export function ago(iso: string, now = Date.now()): string {
+  return `${duration(iso, now)} ago`;
+}
+
+/** docker's units.HumanDuration of the time since `iso` ("3 minutes", "About an hour"). */
+export function duration(iso: string, now = Date.now()): string {
   const s = Math.max(0, (now - Date.parse(iso)) / 1000);
   const h = s / 3600;
   let d: string;
@@ -29,7 +34,7 @@ export function ago(iso: string, now = Date.now()): string {
   else if (h < 24 * 30 * 2) d = `${Math.floor(h / 24 / 7)} weeks`;
   else if (h < 24 * 365 * 2) d = `${Math.floor(h / 24 / 30)} months`;
   else d = `${Math.floor(h / 24 / 365)} years`;
-  return `${d} ago`;
+  return d;
 }
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);

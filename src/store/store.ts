@@ -47,6 +47,9 @@ export interface ContainerRecord {
   spec?: { argv: string[]; env: string[]; workdir: string; user?: string };
   /** While running: the pid of the `unshare` that holds its namespaces. */
   pid?: number;
+  /** When it last started and last exited (ISO), for ps's "Up 3 minutes" and "Exited (0) 2 minutes ago". */
+  started?: string;
+  finished?: string;
 }
 
 const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
