@@ -74,6 +74,9 @@ export function check(o: { repair?: boolean }): Promise<void> {
       for (const { key, value } of [...s.tags.getRange()]) {
         if (!s.images.get(value)) fix(`tag ${key} points at a missing image: removed`, () => s.tags.removeSync(key));
       }
+      for (const { key, value } of [...s.buildCache.getRange()]) {
+        if (!s.images.get(value.image)) fix(`build cache entry ${key.slice(0, 12)} points at a missing image: removed`, () => s.buildCache.removeSync(key));
+      }
       for (const c of s.allContainers()) {
         if (!s.images.get(c.image)) bad(`container ${c.name}: its image ${c.image.slice(0, 19)} is missing`);
         if (!fs.existsSync(path.join(s.containerDir(c.id), 'upper'))) bad(`container ${c.name}: its upper dir is missing`);

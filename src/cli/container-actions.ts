@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { Store, parseRef, type ContainerRecord } from '../store/store.js';
+import { Store, parseRef, type ContainerRecord, type ImageRecord } from '../store/store.js';
+import type { ImageConfig } from '../oci/image.js';
 import { findMount, mountDead, unmount } from '../fuse/mounts.js';
 import { startDaemon } from '../fuse/start-daemon.js';
 import { preflight } from '../fuse/preflight.js';
@@ -85,7 +86,7 @@ function createWithSpec(s: Store, image: string, cmd: string[], o: { name?: stri
 }
 
 /** Mount, run in the foreground, record the exit code, unmount: `run`, and `start -a`. */
-async function runForeground(s: Store, c: ContainerRecord, rm = false): Promise<number> {
+export async function runForeground(s: Store, c: ContainerRecord, rm = false): Promise<number> {
   const spec = c.spec ?? s.fail(`container ${c.name} has no command to run`);
   const merged = mountMerged(s, c);
   let code = 0;
@@ -216,7 +217,7 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
   });
 }
 
-function removeContainer(s: Store, c: ContainerRecord): void {
+export function removeContainer(s: Store, c: ContainerRecord): void {
   if (running(c)) {
     if (isFrozen(c.id)) setFrozen(c.id, false);
     const pid1 = initPid(c.pid!);
@@ -285,10 +286,6 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
     const c = s.container(ref);
     const tag = repo ? parseRef(repo) : undefined;
     const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
-    const d = dirs(s, c);
-    const wasMounted = !!findMount(d.merged);
-    // Dirs renamed from a lower layer are written from the merged view, mounted only if there is one.
-    const merged = () => mountMerged(s, c);
     // The new config is made (and -c checked) before the long work; only the layer's diffID is missing.
     const parent = s.config(img);
     const now = new Date().toISOString();
@@ -299,16 +296,31 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
     const pause = o.pause !== false && o.pause !== 'false' && running(c) && cgroupFor(c.id) !== null && !isFrozen(c.id);
     if (pause) setFrozen(c.id, true);
     try {
-      const id = s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: lowerHas(s, c) }, (layer) => {
-        config.rootfs = { type: 'layers' as const, diff_ids: [...parent.rootfs.diff_ids, layer.diffId] };
-        return s.addImage(config, tag).id;
-      });
-      console.log(id);
+      console.log(layerImage(s, c, config, tag).id);
     } finally {
       if (pause) setFrozen(c.id, false);
-      if (!wasMounted) unmountMerged(s, c);
     }
   });
+}
+
+/**
+ * The container's upper dir as a new layer on top of its image, recorded as an image with
+ * `config` (whose diff_ids get the new layer here): commit, and build's RUN and COPY steps.
+ */
+export function layerImage(s: Store, c: ContainerRecord, config: ImageConfig, tag?: string, parent?: string): ImageRecord {
+  const d = dirs(s, c);
+  const wasMounted = !!findMount(d.merged);
+  // Dirs renamed from a lower layer are written from the merged view, mounted only if there is one.
+  const merged = () => mountMerged(s, c);
+  const below = config.rootfs.diff_ids;
+  try {
+    return s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: lowerHas(s, c) }, (layer) => {
+      config.rootfs = { type: 'layers' as const, diff_ids: [...below, layer.diffId] };
+      return s.addImage(config, tag, parent);
+    });
+  } finally {
+    if (!wasMounted) unmountMerged(s, c);
+  }
 }
 
 export function mountContainer(ref: string): Promise<void> {

@@ -1,14 +1,18 @@
 // `strata system df [-v]`: what images, containers and the build cache take, from real layer
 // sharing: a layer used by several images counts once, as SHARED SIZE, for each of them.
 import { dirSize } from '../store/usage.js';
-import { withStore, imageSize } from './image-actions.js';
+import { withStore, imageSize, intermediates } from './image-actions.js';
+import { cacheEntries } from './build-actions.js';
 import { ago, humanSize, shortId, table } from './format.js';
 import type { Store } from '../store/store.js';
 import { running, statusOf } from './container-actions.js';
 
 export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
   return withStore((s: Store) => {
-    const images = s.allImages();
+    const every = s.allImages();
+    // A build's intermediate images are its cache, counted there, not among the images.
+    const inter = intermediates(s, every);
+    const images = every.filter((i) => !inter.has(i.id));
     const containers = s.allContainers();
     const users = new Map<string, number>(); // diffID -> images using it
     for (const i of images) for (const d of new Set(i.layers)) users.set(d, (users.get(d) ?? 0) + 1);
@@ -25,11 +29,13 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
     const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, running: running(c), status: statusOf(s, c), size: dirSize(`${s.containerDir(c.id)}/upper`) }));
     const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
     const ctrReclaim = ctr.filter((c) => !c.running).reduce((n, c) => n + c.size, 0);
+    const cacheLayers = new Set(every.filter((i) => inter.has(i.id)).flatMap((i) => i.layers).filter((d) => !users.has(d)));
+    const cacheSize = [...cacheLayers].reduce((n, d) => n + layerSize(d), 0);
     const pct = (a: number, b: number) => (b ? ` (${Math.round((100 * a) / b)}%)` : '');
     const summary = [
       { type: 'Images', total: images.length, active: used.size, size: allLayers, reclaimable: reclaimImages },
       { type: 'Containers', total: containers.length, active: ctr.filter((c) => c.running).length, size: ctrSize, reclaimable: ctrReclaim },
-      { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
+      { type: 'Build Cache', total: cacheEntries(s).length, active: 0, size: cacheSize, reclaimable: cacheSize },
     ];
     if (o.format === 'json') return console.log(JSON.stringify(o.verbose ? { summary, images: rows, containers: ctr } : summary, null, 2));
     if (!o.verbose) {
@@ -43,6 +49,6 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
     }))));
     console.log(`\nContainers space usage:\n`);
     process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'], ctr.map((c) => [shortId(c.id), s.tagsOf(c.image)[0] ?? shortId(c.image), '0', humanSize(c.size), ago(c.created), c.status, c.name])));
-    console.log(`\nBuild cache usage: 0B\n`);
+    console.log(`\nBuild cache usage: ${humanSize(cacheSize)}\n`);
   });
 }

@@ -59,10 +59,24 @@ export function importImage(src: string, o: { tag?: string; message?: string; ch
   });
 }
 
+/** Untagged images that another image was built on: a build's steps, listed only with `images -a`. */
+export function intermediates(s: Store, all = s.allImages()): Set<string> {
+  const parents = new Set(all.map((i) => i.parent).filter((p): p is string => !!p));
+  return new Set(all.filter((i) => parents.has(i.id) && s.tagsOf(i.id).length === 0).map((i) => i.id));
+}
+
+/** Untagged images nothing was built on and no container uses: what `image prune` removes. */
+function dangling(s: Store, all = s.allImages()): ImageRecord[] {
+  const parents = new Set(all.map((i) => i.parent));
+  return all.filter((i) => !parents.has(i.id) && s.tagsOf(i.id).length === 0 && usersOf(s, i.id).length === 0);
+}
+
 export function images(o: { format?: string; all?: boolean; quiet?: boolean }): Promise<void> {
   return withStore((s) => {
     const rows: { repo: string; tag: string; id: string; created: string; size: number }[] = [];
+    const hidden = o.all ? new Set<string>() : intermediates(s);
     for (const { value: img } of s.images.getRange()) {
+      if (hidden.has(img.id)) continue;
       const tags = s.tagsOf(img.id);
       if (tags.length === 0) rows.push({ repo: '<none>', tag: '<none>', id: img.id, created: img.created, size: imageSize(s, img) });
       for (const t of tags) {
@@ -107,6 +121,7 @@ function deleteUnlocked(s: Store, img: ImageRecord): number {
   }
   fs.rmSync(s.blobPath(img.id), { force: true });
   fs.rmSync(s.blobPath(img.manifest), { force: true });
+  for (const { key, value } of [...s.buildCache.getRange()]) if (value.image === img.id) s.buildCache.removeSync(key);
   return freed;
 }
 
@@ -125,6 +140,11 @@ export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
       if (!used.length && s.tagsOf(img.id).length === 0) {
         deleteImage(s, img);
         console.log(`Deleted: ${img.id}`);
+        // As docker: the build steps below it go too, as long as nothing else stands on them.
+        for (let p = img.parent ? s.images.get(img.parent) : undefined; p && dangling(s).some((d) => d.id === p!.id); p = p.parent ? s.images.get(p.parent) : undefined) {
+          deleteImage(s, p);
+          console.log(`Deleted: ${p.id}`);
+        }
       }
     }
   });
@@ -133,17 +153,17 @@ export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
 export function prune(o: { all?: boolean }): Promise<void> {
   return withStore((s) => {
     let total = 0;
-    for (const img of s.allImages()) {
-      if (usersOf(s, img.id).length) continue;
-      const tags = s.tagsOf(img.id);
-      if (tags.length && !o.all) continue;
-      for (const t of tags) {
+    const drop = (img: ImageRecord) => {
+      for (const t of s.tagsOf(img.id)) {
         s.tags.removeSync(t);
         console.log(`untagged: ${t}`);
       }
       total += deleteImage(s, img);
       console.log(`deleted: ${img.id}`);
-    }
+    };
+    if (o.all) for (const img of s.allImages()) if (!usersOf(s, img.id).length) drop(img);
+    // Dangling images, until none is left: removing one can leave the build step below it dangling.
+    for (let d = dangling(s); d.length; d = dangling(s)) d.forEach(drop);
     console.log(`\nTotal reclaimed space: ${humanSize(total)}`);
   });
 }
@@ -158,10 +178,14 @@ export function history(ref: string, o: { noTrunc?: boolean; format?: string }):
       return { created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '' };
     });
     rows.reverse();
-    if (o.format === 'json') return console.log(JSON.stringify(rows.map((r, i) => ({ id: i === 0 ? img.id : '<missing>', ...r })), null, 2));
+    // A row has an ID where an image of this store ends there: the image itself, and the build steps below it.
+    const ids: string[] = [];
+    for (let i: ImageRecord | undefined = img; i && s.config(i).history.length === cfg.history.length - ids.length; i = i.parent ? s.images.get(i.parent) : undefined) ids.push(i.id);
+    const idOf = (i: number) => ids[i] ?? '<missing>';
+    if (o.format === 'json') return console.log(JSON.stringify(rows.map((r, i) => ({ id: idOf(i), ...r })), null, 2));
     const trunc = (x: string) => (o.noTrunc || x.length <= 45 ? x : x.slice(0, 44) + '…');
     process.stdout.write(
-      table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r, i) => [i === 0 ? (o.noTrunc ? img.id : shortId(img.id)) : '<missing>', ago(r.created), trunc(r.createdBy), humanSize(r.size), r.comment])),
+      table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r, i) => [ids[i] ? (o.noTrunc ? ids[i] : shortId(ids[i])) : '<missing>', ago(r.created), trunc(r.createdBy), humanSize(r.size), r.comment])),
     );
   });
 }

@@ -28,7 +28,8 @@ export function storeCommands(): Command[] {
     .option('-c, --change <change>', 'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER)', collect)
     .action(async (src: string, o) => (await images()).importImage(src, o));
   const imagesCmd = new Command('images')
-    .description('list images')
+    .description('list images (without -a, not the intermediate images of builds)')
+    .option('-a, --all', 'show intermediate images too')
     .option('-q, --quiet', 'only image IDs')
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await images()).images(o));
@@ -138,6 +139,19 @@ export function storeCommands(): Command[] {
     .description("a container's filesystem as a tar on stdout")
     .argument('<container>')
     .action(async (ref: string) => (await containers()).exportCmd(ref));
+  const buildCmd = new Command('build')
+    .description('build an image from a Dockerfile and a context dir, with a layer cache')
+    .argument('<context>', 'the dir whose files COPY and ADD can use')
+    .option('-t, --tag <name:tag>', 'tag the image (repeatable)', collect)
+    .option('-f, --file <Dockerfile>', 'the Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('--build-arg <KEY=VALUE>', 'a value for an ARG (repeatable)', collect)
+    .option('--no-cache', 'run every step, using no cached result')
+    .action(async (ctx: string, o) => (await import('./build-actions.js')).build(ctx, o));
+  const builder = new Command('builder').description('manage the build cache');
+  builder
+    .command('prune')
+    .description("remove the build cache: cached steps and the intermediate images only they keep")
+    .action(async () => (await import('./build-actions.js')).builderPrune());
   const system = new Command('system').description('manage strata');
   system
     .command('df')
@@ -150,5 +164,5 @@ export function storeCommands(): Command[] {
     .description('verify every blob against its digest and every reference; repair what can be repaired')
     .option('--no-repair', 'only report')
     .action(async (o) => (await import('./check-actions.js')).check(o));
-  return [importCmd, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, system];
+  return [importCmd, buildCmd, builder, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, system];
 }

@@ -1,5 +1,6 @@
 // Dockerfile-style config changes for import and commit (`-c 'CMD ["sh"]'`, `-c 'ENV A=1'`).
 import type { RunConfig } from './image.js';
+import { pairs } from '../build/dockerfile.js';
 
 export class ChangeError extends Error {
   override name = 'ChangeError';
@@ -40,9 +41,14 @@ export function applyChanges(config: RunConfig, changes: string[]): RunConfig {
         out.User = arg.trim();
         break;
       case 'ENV': {
-        const kv = arg.includes('=') ? arg.trim() : arg.trim().replace(/\s+/, '=');
-        const k = kv.slice(0, kv.indexOf('='));
-        out.Env = [...out.Env!.filter((e) => !e.startsWith(k + '=')), kv];
+        // As the Dockerfile's: several KEY=VALUE pairs with quotes, or the legacy KEY VALUE.
+        let kvs: [string, string][];
+        try {
+          kvs = pairs(arg);
+        } catch (err) {
+          throw new ChangeError(`ENV ${arg}: ${(err as Error).message}`);
+        }
+        for (const [k, v] of kvs) out.Env = [...out.Env!.filter((e) => !e.startsWith(k + '=')), `${k}=${v}`];
         break;
       }
       default:

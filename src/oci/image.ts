@@ -21,6 +21,8 @@ export interface RunConfig {
   Entrypoint?: string[];
   WorkingDir?: string;
   User?: string;
+  Labels?: Record<string, string>;
+  ExposedPorts?: Record<string, Record<string, never>>;
 }
 
 export interface ImageConfig {

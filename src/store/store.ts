@@ -33,6 +33,14 @@ export interface ImageRecord {
   manifest: string;
   layers: string[]; // diffIDs, bottom first
   created: string;
+  /** The image a build step started from: an untagged image with children is a build's intermediate, not dangling. */
+  parent?: string;
+}
+
+/** A build step's result, by the hash of what made it (parent image, instruction, files, args). */
+export interface BuildCacheRecord {
+  image: string;
+  created: string;
 }
 
 export interface ContainerRecord {
@@ -71,6 +79,7 @@ export class Store {
   readonly tags: Database<string, string>;
   readonly layers: Database<LayerRecord, string>;
   readonly containers: Database<ContainerRecord, string>;
+  readonly buildCache: Database<BuildCacheRecord, string>;
   private lockDepth = 0;
   private lockFd = -1;
 
@@ -81,6 +90,7 @@ export class Store {
     this.tags = env.openDB({ name: 'tags' });
     this.layers = env.openDB({ name: 'layers' });
     this.containers = env.openDB({ name: 'containers' });
+    this.buildCache = env.openDB({ name: 'buildcache' });
   }
 
   static open(root = strataRoot()): Store {
@@ -259,7 +269,11 @@ export class Store {
   }
 
   /** Store an image's config and manifest, record it, and tag it (all metadata in one transaction). */
-  addImage(config: ImageConfig, tag?: string): ImageRecord {
+  addImage(config: ImageConfig, tag?: string, parent?: string): ImageRecord {
+    return this.locked(() => this.addImageLocked(config, tag, parent));
+  }
+
+  private addImageLocked(config: ImageConfig, tag?: string, parent?: string): ImageRecord {
     const descs: Descriptor[] = config.rootfs.diff_ids.map((d) => {
       const l = this.layers.get(d) ?? this.fail(`layer ${d} is missing from the store`);
       return { mediaType: MEDIA.layer, digest: l.blob, size: l.size };
@@ -268,7 +282,7 @@ export class Store {
     const manifest = 'sha256:' + crypto.createHash('sha256').update(manifestJson).digest('hex');
     this.putBlob(configJson, id);
     this.putBlob(manifestJson, manifest);
-    const rec: ImageRecord = { id, manifest, layers: config.rootfs.diff_ids, created: config.created };
+    const rec: ImageRecord = { id, manifest, layers: config.rootfs.diff_ids, created: config.created, ...(parent ? { parent } : {}) };
     this.env.transactionSync(() => {
       this.images.putSync(id, rec);
       if (tag) this.tags.putSync(tag, id);

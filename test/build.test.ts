@@ -1,0 +1,137 @@
+// strata build: a Dockerfile and a context dir into an image, step by step with a layer cache,
+// run as a user runs it, on a real busybox base; and its answers to bad Dockerfiles.
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ROOT, tmpdir } from './helpers/mount.js';
+import { storeCli } from './helpers/store.js';
+
+t.setTimeout(300_000);
+const base = tmpdir(t, 'strata-build-');
+const { strata, ok, cleanup } = storeCli(`${base}/root`);
+t.teardown(cleanup);
+execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [`${base}/busybox.tar`]);
+ok('import', `${base}/busybox.tar`, '--tag', 'base');
+
+const ctx = `${base}/ctx`;
+fs.mkdirSync(`${ctx}/files/sub`, { recursive: true });
+fs.writeFileSync(`${ctx}/files/a`, 'a\n');
+fs.writeFileSync(`${ctx}/files/sub/b`, 'b\n');
+fs.writeFileSync(`${ctx}/one.txt`, 'one\n');
+fs.writeFileSync(`${ctx}/Dockerfile`, `# a test image
+FROM base
+ARG GREETING=hello
+ENV APP=/app NAME="strata build"
+WORKDIR $APP
+COPY files/ ./
+COPY one.txt /etc/one.txt
+RUN echo "$GREETING from $NAME" > made.txt && \\
+    chmod 600 made.txt && echo step-output
+LABEL org.example.k=v
+EXPOSE 8080
+CMD ["cat", "made.txt"]
+`);
+const cacheHits = (out: string) => out.split('\n').filter((l) => l === ' ---> Using cache').length;
+const finalId = (out: string) => /Successfully built ([a-f0-9]{12})/.exec(out)?.[1];
+
+t.test('a Dockerfile builds, step by step, into an image that runs', async (t) => {
+  const out = ok('build', '-t', 'app:1', ctx);
+  t.match(out, /^Step 1\/10 : FROM base\n ---> [a-f0-9]{12}\nStep 2\/10 : ARG GREETING=hello\n/, 'docker\'s step lines');
+  t.match(out, /^step-output$/m, "RUN's output is shown");
+  t.match(out, /Successfully built [a-f0-9]{12}\nSuccessfully tagged app:1\n$/, 'and the result');
+  t.equal(ok('run', '--rm', 'app:1'), 'hello from strata build\n', 'CMD runs in WORKDIR, ARG and ENV reach RUN');
+  t.equal(ok('run', '--rm', 'app:1', 'sh', '-c', 'pwd; cat a sub/b /etc/one.txt; stat -c "%a %U" made.txt a'), '/app\na\nb\none\n600 root\n644 root\n', 'COPY of a dir copies its contents, a file lands where named; modes kept, owned by root');
+  const info = JSON.parse(ok('inspect', 'app:1'))[0];
+  t.same(info.Config.Labels, { 'org.example.k': 'v' }, 'LABEL');
+  t.same(info.Config.ExposedPorts, { '8080/tcp': {} }, 'EXPOSE');
+  t.ok(info.Config.Env.includes('NAME=strata build') && info.Config.Env.includes('APP=/app'), 'ENV with quotes and several pairs');
+  t.notOk(info.Config.Env.some((e: string) => e.startsWith('GREETING=')), 'an ARG is not kept in the image');
+  t.equal(info.RootFS.Layers.length, 4, 'COPY, COPY and RUN each add a layer to the base');
+  const hist = ok('history', 'app:1').trim().split('\n').slice(1);
+  t.equal(hist.length, 9, 'history: one row per step after FROM, and the base');
+  t.ok(hist.every((r) => /^[a-f0-9]{12}\s/.test(r)), 'each with the ID of the image that step made (as the classic builder)');
+  t.match(hist[0], /#\(nop\)\s+CMD \["cat","made.txt"\]\s+0B/, 'metadata steps add no layer');
+  t.match(ok('ps', '-a', '-q'), /^$/, 'no build container is left');
+});
+
+t.test('the layer cache', async (t) => {
+  const first = finalId(ok('build', '-t', 'app:1', ctx));
+  const again = ok('build', '-t', 'app:1', ctx);
+  t.equal(cacheHits(again), 8, 'a rebuild takes every step from the cache');
+  t.equal(finalId(again), first, 'and gives the same image');
+  t.notMatch(again, /^step-output$/m, 'without running anything');
+  fs.writeFileSync(`${ctx}/files/a`, 'changed\n');
+  const changed = ok('build', '-t', 'app:2', ctx);
+  t.equal(cacheHits(changed), 2, 'a changed file in the context: ENV and WORKDIR still cached, the COPY of it and all after it run');
+  t.equal(ok('run', '--rm', 'app:2', 'cat', 'a'), 'changed\n', 'and the new image has the new file');
+  const withArg = ok('build', '--build-arg', 'GREETING=hi', '-t', 'app:3', ctx);
+  t.equal(cacheHits(withArg), 4, 'a different build arg reruns the RUN that sees it, not the steps before');
+  t.equal(ok('run', '--rm', 'app:3'), 'hi from strata build\n', 'with the value given');
+  t.equal(cacheHits(ok('build', '--no-cache', '-t', 'app:4', ctx)), 0, '--no-cache uses nothing cached');
+  fs.writeFileSync(`${ctx}/files/a`, 'a\n');
+});
+
+t.test('intermediate images, the build cache and its pruning', async (t) => {
+  const listed = ok('images');
+  t.notMatch(listed, /<none>/, 'images does not list the build steps');
+  t.match(ok('images', '-a'), /<none>\s+<none>/, 'images -a does');
+  const df = ok('system', 'df');
+  const cache = /Build Cache\s+(\d+)\s+0\s+/.exec(df);
+  t.ok(cache && Number(cache[1]) > 0, `system df counts the cached steps: ${cache?.[1]}`);
+  const pruned = ok('builder', 'prune');
+  t.match(pruned, /Deleted build cache objects: [1-9]\d*\n\nTotal reclaimed space: /, 'builder prune empties the cache');
+  t.match(ok('system', 'df'), /Build Cache\s+0\s+0\s+0B\s+0B/, 'then none is left');
+  t.notMatch(ok('images', '-a'), /<none>/, 'nor any intermediate image');
+  t.equal(ok('run', '--rm', 'app:1'), 'hello from strata build\n', 'the tagged images still run');
+  t.equal(cacheHits(ok('build', '-t', 'app:1', ctx)), 0, 'and the next build runs every step');
+  const before = ok('images', '-a', '-q').split('\n').length;
+  const r = ok('rmi', 'app:1');
+  t.ok(r.split('\n').filter((l) => l.startsWith('Deleted:')).length > 1, 'rmi of a built image deletes the build steps only it stood on');
+  t.ok(ok('images', '-a', '-q').split('\n').length < before - 1, 'they are gone from images -a');
+  t.match(ok('system', 'check', '--no-repair'), /the store is consistent/, 'and the store is consistent');
+});
+
+t.test('ADD extracts a local tar', async (t) => {
+  const c = `${base}/ctx-add`;
+  fs.mkdirSync(`${c}/src`, { recursive: true });
+  fs.writeFileSync(`${c}/src/inside.txt`, 'from the tar\n');
+  execFileSync('tar', ['-czf', `${c}/payload.tgz`, '-C', `${c}/src`, 'inside.txt']);
+  fs.writeFileSync(`${c}/Dockerfile`, 'FROM base\nADD payload.tgz /opt/\nCOPY payload.tgz /keep/\n');
+  ok('build', '-t', 'added', c);
+  t.equal(ok('run', '--rm', 'added', 'cat', '/opt/inside.txt'), 'from the tar\n', 'ADD unpacks a tar');
+  t.match(ok('run', '--rm', 'added', 'ls', '/keep'), /^payload\.tgz\n$/, 'COPY copies it as it is');
+});
+
+t.test('bad Dockerfiles: one sentence with the line, exit 1, nothing tagged or left running', async (t) => {
+  const c = `${base}/ctx-bad`;
+  fs.mkdirSync(c, { recursive: true });
+  fs.writeFileSync(`${base}/outside.txt`, 'secret\n');
+  const cases: [string, RegExp][] = [
+    ['FROM base\nRUN echo partial && false\n', /^strata: The command '\/bin\/sh -c echo partial && false' returned a non-zero code: 1\n$/],
+    ['FROM base\nCOPY ../outside.txt /x\n', /^strata: Dockerfile, line 2: forbidden path outside the build context: \.\.\/outside\.txt\n$/],
+    ['FROM base\nCOPY nothere /x\n', /^strata: Dockerfile, line 2: file not found in the build context: nothere\n$/],
+    ['FROM base\n\nVOLUME /data\n', /^strata: Dockerfile, line 3: VOLUME is not a supported instruction/],
+    ['FROM base\nADD http://example.com/x /x\n', /^strata: Dockerfile, line 2: ADD of a URL \(http:\/\/example.com\/x\) is not supported/],
+    ['RUN true\n', /^strata: Dockerfile: the first instruction must be FROM\n$/],
+    ['FROM nosuch:image\n', /^strata: no such image: nosuch:image\n$/],
+  ];
+  for (const [text, re] of cases) {
+    fs.writeFileSync(`${c}/Dockerfile`, text);
+    const r = strata('build', '-t', 'bad:1', c);
+    t.equal(r.status, 1, `${text.trim().split('\n').pop()}: exit 1`);
+    t.match(r.stderr, re, r.stderr.trim());
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  t.notMatch(ok('images'), /^bad\s/m, 'no image was tagged');
+  t.equal(ok('ps', '-a', '-q'), '', 'no build container is left');
+  t.notMatch(ok('run', '--rm', 'base', 'ls', '/'), /outside|secret/, 'nothing from outside the context got in');
+});
+
+t.test("import -c and commit -c read ENV as the Dockerfile does", async (t) => {
+  ok('import', `${base}/busybox.tar`, '--tag', 'envd', '-c', 'ENV A=1 B="two words"', '-c', 'ENV C three words');
+  t.equal(ok('run', '--rm', 'envd', 'sh', '-c', 'echo "$A|$B|$C"'), '1|two words|three words\n', 'several quoted pairs, and the legacy KEY VALUE form');
+  const r = strata('import', `${base}/busybox.tar`, '-c', 'ENV A="unterminated');
+  t.equal(r.status, 1, 'a bad ENV: exit 1');
+  t.match(r.stderr, /^strata: ENV A="unterminated: unterminated " quote/, r.stderr.trim());
+});
