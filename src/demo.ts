@@ -80,6 +80,16 @@ run(path.join(path.dirname(cli), '../../scripts/make-busybox-rootfs'), rootfs);
 strata('import', rootfs, '--tag', 'busybox:latest', '-m', 'busybox base', '-c', 'CMD ["/bin/sh"]');
 strata('images');
 
+say('8b. Build a small image from a Dockerfile; built again, every step comes from the layer cache');
+const ctx = `${base}/build`;
+fs.mkdirSync(ctx);
+fs.writeFileSync(`${ctx}/greeting.txt`, 'hello from a strata build\n');
+fs.writeFileSync(`${ctx}/Dockerfile`, 'FROM busybox\nCOPY greeting.txt /etc/greeting\nRUN wc -c /etc/greeting > /etc/greeting.size\nCMD ["cat", "/etc/greeting"]\n');
+process.stdout.write(fs.readFileSync(`${ctx}/Dockerfile`, 'utf8'));
+strata('build', '-t', 'hello:latest', ctx);
+strata('build', '-t', 'hello:latest', ctx);
+strata('run', '--rm', 'hello:latest');
+
 const name = `demo-${process.pid}`;
 say('9. Run a container that changes files (mounted with strata, chrooted, in its own namespaces)');
 strata('run', '--name', name, 'busybox', 'sh', '-c',
