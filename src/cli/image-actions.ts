@@ -111,18 +111,28 @@ function deleteUnlocked(s: Store, img: ImageRecord): number {
   const kept = new Set(others.flatMap((i) => i.layers));
   let freed = 0;
   s.images.removeSync(img.id);
-  for (const d of img.layers) {
-    if (kept.has(d)) continue;
-    const l = s.layers.get(d);
-    freed += l?.size ?? 0;
-    s.layers.removeSync(d);
-    fs.rmSync(s.layerDir(d), { recursive: true, force: true });
-    if (l) fs.rmSync(s.blobPath(l.blob), { force: true });
-  }
+  for (const d of img.layers) if (!kept.has(d)) freed += removeLayer(s, d);
   fs.rmSync(s.blobPath(img.id), { force: true });
   fs.rmSync(s.blobPath(img.manifest), { force: true });
   for (const { key, value } of [...s.buildCache.getRange()]) if (value.image === img.id) s.buildCache.removeSync(key);
   return freed;
+}
+
+/** A layer's record, dir and blob; returns its size. */
+function removeLayer(s: Store, d: string): number {
+  const l = s.layers.get(d);
+  s.layers.removeSync(d);
+  fs.rmSync(s.layerDir(d), { recursive: true, force: true });
+  if (l) fs.rmSync(s.blobPath(l.blob), { force: true });
+  return l?.size ?? 0;
+}
+
+/** Remove those of these layers no image uses: what a failed load had already added. */
+export function dropUnusedLayers(s: Store, diffIds: string[]): void {
+  s.locked(() => {
+    const kept = new Set(s.allImages().flatMap((i) => i.layers));
+    for (const d of diffIds) if (!kept.has(d)) removeLayer(s, d);
+  });
 }
 
 export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {

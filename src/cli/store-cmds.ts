@@ -147,6 +147,15 @@ export function storeCommands(): Command[] {
     .option('--build-arg <KEY=VALUE>', 'a value for an ARG (repeatable)', collect)
     .option('--no-cache', 'run every step, using no cached result')
     .action(async (ctx: string, o) => (await import('./build-actions.js')).build(ctx, o));
+  const save = new Command('save')
+    .description('images as one tar: an OCI image layout with docker\'s manifest.json (docker load, skopeo and umoci read it)')
+    .argument('<images...>')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (refs: string[], o) => (await import('./archive-actions.js')).save(refs, o));
+  const load = new Command('load')
+    .description('images from a tar made by strata save, docker save, or an OCI image layout')
+    .option('-i, --input <file>', 'read from a file instead of stdin')
+    .action(async (o) => (await import('./archive-actions.js')).load(o));
   const builder = new Command('builder').description('manage the build cache');
   builder
     .command('prune')
@@ -164,5 +173,5 @@ export function storeCommands(): Command[] {
     .description('verify every blob against its digest and every reference; repair what can be repaired')
     .option('--no-repair', 'only report')
     .action(async (o) => (await import('./check-actions.js')).check(o));
-  return [importCmd, buildCmd, builder, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, system];
+  return [importCmd, buildCmd, builder, save, load, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, system];
 }

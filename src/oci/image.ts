@@ -5,6 +5,7 @@ export const MEDIA = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   config: 'application/vnd.oci.image.config.v1+json',
   layer: 'application/vnd.oci.image.layer.v1.tar',
+  index: 'application/vnd.oci.image.index.v1+json',
 };
 
 export interface History {
@@ -62,8 +63,8 @@ export function newConfig(run: RunConfig = {}): ImageConfig {
 }
 
 /** The config and manifest as stored bytes; the image ID is the config's digest (as docker's). */
-export function serialize(config: ImageConfig, layers: Descriptor[]): { configJson: Buffer; manifestJson: Buffer; id: string } {
-  const configJson = Buffer.from(JSON.stringify(config));
+export function serialize(config: ImageConfig, layers: Descriptor[], raw?: Buffer): { configJson: Buffer; manifestJson: Buffer; id: string } {
+  const configJson = raw ?? Buffer.from(JSON.stringify(config));
   const id = sha256(configJson);
   const manifest: Manifest = { schemaVersion: 2, mediaType: MEDIA.manifest, config: { mediaType: MEDIA.config, digest: id, size: configJson.length }, layers };
   return { configJson, manifestJson: Buffer.from(JSON.stringify(manifest)), id };

@@ -168,7 +168,7 @@ export class Store {
    * blob while it is applied into a temp dir; both are renamed into place once whole. A layer
    * already stored is reused.
    */
-  async addLayer<T>(tar: Readable, use: (layer: LayerRecord) => T): Promise<T> {
+  async addLayer<T>(tar: Readable, use: (layer: LayerRecord) => T, expect?: string): Promise<T> {
     const { tmp, dir } = this.layerTemps();
     const [toBlob, toDir] = tee(tar);
     let w: LayerWritten;
@@ -184,6 +184,8 @@ export class Store {
         }),
       ]);
       w = { ...hashed, entries };
+      // A layer that is not what its image says it is is never published.
+      if (expect && w.digest !== expect) throw new StoreError(`a layer's content is ${w.digest.slice(0, 19)}, but its image says ${expect.slice(0, 19)}: the archive is damaged`);
     } catch (err) {
       this.dropTemps(tmp, dir);
       throw err;
@@ -269,16 +271,17 @@ export class Store {
   }
 
   /** Store an image's config and manifest, record it, and tag it (all metadata in one transaction). */
-  addImage(config: ImageConfig, tag?: string, parent?: string): ImageRecord {
-    return this.locked(() => this.addImageLocked(config, tag, parent));
+  addImage(config: ImageConfig, tag?: string, parent?: string, raw?: Buffer): ImageRecord {
+    return this.locked(() => this.addImageLocked(config, tag, parent, raw));
   }
 
-  private addImageLocked(config: ImageConfig, tag?: string, parent?: string): ImageRecord {
+  /** `raw`: the config's own bytes (a loaded image keeps its ID only if they are kept as they were). */
+  private addImageLocked(config: ImageConfig, tag?: string, parent?: string, raw?: Buffer): ImageRecord {
     const descs: Descriptor[] = config.rootfs.diff_ids.map((d) => {
       const l = this.layers.get(d) ?? this.fail(`layer ${d} is missing from the store`);
       return { mediaType: MEDIA.layer, digest: l.blob, size: l.size };
     });
-    const { configJson, manifestJson, id } = serialize(config, descs);
+    const { configJson, manifestJson, id } = serialize(config, descs, raw);
     const manifest = 'sha256:' + crypto.createHash('sha256').update(manifestJson).digest('hex');
     this.putBlob(configJson, id);
     this.putBlob(manifestJson, manifest);
