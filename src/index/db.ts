@@ -47,8 +47,7 @@ export function checkDataFile(file: string): void {
     return; // a new environment
   }
   try {
-    const size = fs.fstatSync(fd).size;
-    if (size === 0) return;
+    if (fs.fstatSync(fd).size === 0) return;
     const head = Buffer.alloc(256);
     fs.readSync(fd, head, 0, 256, 0);
     // The page header is 16 bytes in LMDB 0.9 and 24 in lmdb-js's LMDB: find the magic after it.
@@ -65,6 +64,10 @@ export function checkDataFile(file: string): void {
       if (txn > best.txn) best = { txn, last: Number(m.readBigUInt64LE(h + 120)) };
     }
     if (best.txn < 0) throw new IndexError('its data file has no valid meta page');
+    // The size is read after the meta pages: a writer in another process grows the file before it
+    // commits a meta page that needs the new pages, so a file growing meanwhile is never taken for
+    // a truncated one.
+    const size = fs.fstatSync(fd).size;
     if (size < (best.last + 1) * psize) throw new IndexError(`its data file is truncated (${size} bytes, ${(best.last + 1) * psize} needed)`);
   } finally {
     fs.closeSync(fd);
