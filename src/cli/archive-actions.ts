@@ -6,15 +6,17 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { parseRef, type ImageRecord, type Store } from '../store/store.js';
+import { parseRef, safeRef, type ImageRecord, type Store } from '../store/store.js';
 import { MEDIA, type ImageConfig, type Manifest } from '../oci/image.js';
 import { cleanName } from '../oci/layer-builder.js';
+import { openTar } from '../oci/tar-apply.js';
+import { packEntry } from '../oci/tar-write.js';
 import { hexOf } from '../oci/digest.js';
 import { dropUnusedLayers, withStore } from './image-actions.js';
+import { fatal } from './fatal.js';
 
 interface DockerManifestEntry {
   Config: string;
@@ -26,10 +28,7 @@ interface DockerManifestEntry {
 const shortRef = (t: string) => t.replace(/^docker\.io\/(library\/)?/, '');
 
 export function save(refs: string[], o: { output?: string }): Promise<void> {
-  if (!o.output && process.stdout.isTTY) {
-    process.stderr.write('strata: refusing to write a tar to a terminal; use -o FILE or redirect it (strata save IMAGE > image.tar)\n');
-    process.exit(1);
-  }
+  if (!o.output && process.stdout.isTTY) fatal('refusing to write a tar to a terminal; use -o FILE or redirect it (strata save IMAGE > image.tar)');
   return withStore(async (s) => {
     const wanted = refs.map((ref) => ({ ref, img: s.image(ref) }));
     const blobs = new Map<string, string>(); // hex -> file
@@ -39,7 +38,7 @@ export function save(refs: string[], o: { output?: string }): Promise<void> {
       const manifestFile = s.blobPath(img.manifest);
       const m: Manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
       for (const d of [img.manifest, m.config.digest, ...m.layers.map((l) => l.digest)]) blobs.set(hexOf(d), s.blobPath(d));
-      const tag = s.tagsOf(img.id).includes(parseRefSafe(ref)) ? parseRefSafe(ref) : undefined;
+      const tag = s.tagsOf(img.id).includes(safeRef(ref)) ? safeRef(ref) : undefined;
       const size = fs.statSync(manifestFile).size;
       index.push({ mediaType: MEDIA.manifest, digest: img.manifest, size, ...(tag ? { annotations: { 'io.containerd.image.name': `docker.io/${tag.includes('/') ? '' : 'library/'}${tag}`, 'org.opencontainers.image.ref.name': tag.slice(tag.lastIndexOf(':') + 1) } } : {}) });
       dockerManifest.push({ Config: `blobs/sha256/${hexOf(m.config.digest)}`, RepoTags: tag ? [tag] : null, Layers: m.layers.map((l) => `blobs/sha256/${hexOf(l.digest)}`) });
@@ -51,13 +50,7 @@ export function save(refs: string[], o: { output?: string }): Promise<void> {
     await small('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     await small('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: index }));
     await small('manifest.json', JSON.stringify(dockerManifest));
-    for (const [hex, file] of blobs) {
-      const size = fs.statSync(file).size;
-      await new Promise<void>((resolve, reject) => {
-        const w = pack.entry({ name: `blobs/sha256/${hex}`, mode: 0o644, size, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
-        fs.createReadStream(file).on('error', reject).pipe(w as unknown as NodeJS.WritableStream);
-      });
-    }
+    for (const [hex, file] of blobs) await packEntry(pack, { name: `blobs/sha256/${hex}`, mode: 0o644, size: fs.statSync(file).size, mtime: new Date(0) }, file);
     pack.finalize();
     await done;
     if (o.output) {
@@ -66,19 +59,8 @@ export function save(refs: string[], o: { output?: string }): Promise<void> {
   });
 }
 
-function parseRefSafe(ref: string): string {
-  try {
-    return parseRef(ref);
-  } catch {
-    return ref;
-  }
-}
-
 export function load(o: { input?: string }): Promise<void> {
-  if (!o.input && process.stdin.isTTY) {
-    process.stderr.write('strata: no archive on stdin: use -i FILE or redirect one (strata load < image.tar)\n');
-    process.exit(1);
-  }
+  if (!o.input && process.stdin.isTTY) fatal('no archive on stdin: use -i FILE or redirect one (strata load < image.tar)');
   return withStore(async (s) => {
     const dir = s.tmpPath('load');
     fs.mkdirSync(dir, { mode: 0o700 });
@@ -129,7 +111,7 @@ async function loadImage(s: Store, im: ArchivedImage, added: string[]): Promise<
   if (diffIds.length !== im.layers.length) s.fail(`an image in the archive lists ${im.layers.length} layers but its config ${diffIds.length}`);
   for (const [i, l] of im.layers.entries()) {
     if (s.layers.get(diffIds[i]) && fs.existsSync(s.layerDir(diffIds[i]))) continue; // stored already
-    await s.addLayer(layerStream(l.file), () => undefined, diffIds[i]);
+    await s.addLayer(openTar(l.file), () => undefined, diffIds[i]);
     added.push(diffIds[i]);
   }
   const tags = im.tags.map((t) => parseRef(t));
@@ -137,16 +119,6 @@ async function loadImage(s: Store, im: ArchivedImage, added: string[]): Promise<
   s.locked(() => tags.slice(1).forEach((t) => s.tags.putSync(t, rec.id)));
   if (tags.length) for (const t of tags) console.log(`Loaded image: ${t}`);
   else console.log(`Loaded image ID: ${rec.id}`);
-}
-
-/** A layer file as an uncompressed tar stream (gzip is undone). */
-function layerStream(file: string): Readable {
-  const fd = fs.openSync(file, 'r');
-  const head = Buffer.alloc(2);
-  fs.readSync(fd, head, 0, 2, 0);
-  fs.closeSync(fd);
-  const r = fs.createReadStream(file);
-  return head[0] === 0x1f && head[1] === 0x8b ? r.pipe(zlib.createGunzip()) : r;
 }
 
 /**

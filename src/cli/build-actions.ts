@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { parseRef, type ImageRecord, type Store } from '../store/store.js';
 import { newConfig, type ImageConfig } from '../oci/image.js';
 import { parseDockerfile, pairs, expand, words, DockerfileError, type Instruction } from '../build/dockerfile.js';
-import { create, layerImage, mountMerged, removeContainer, runForeground, unmountMerged } from './container-actions.js';
+import { create, layerImage, removeContainer, runForeground, withMerged } from './container-actions.js';
 import { runSpecOf } from '../container/runtime.js';
 import { deleteImage, intermediates, withStore } from './image-actions.js';
 import { humanSize, shortId } from './format.js';
@@ -117,7 +117,7 @@ function prepare(s: Store, ins: Instruction, ctx: string, vars: Map<string, stri
     signature: shown,
     run: async (parent, config) => {
       edit(config);
-      return record(s, parent, config, `/bin/sh -c #(nop)  ${shown}`, true);
+      return s.addImage(withHistory(config, `/bin/sh -c #(nop)  ${shown}`, true), undefined, parent?.id);
     },
   });
   switch (ins.name) {
@@ -165,12 +165,12 @@ function prepare(s: Store, ins: Instruction, ctx: string, vars: Map<string, stri
   }
 }
 
-/** Record a step's image: its history entry added, its parent noted (which makes it an intermediate). */
-function record(s: Store, parent: ImageRecord | null, config: ImageConfig, createdBy: string, empty: boolean, withLayer?: (c: ImageConfig) => ImageRecord): ImageRecord {
+/** A step's config: made now, with its history entry (each step's image records its parent, which makes it an intermediate). */
+function withHistory(config: ImageConfig, createdBy: string, empty: boolean): ImageConfig {
   const now = new Date().toISOString();
   config.created = now;
   config.history = [...config.history, { created: now, created_by: createdBy, ...(empty ? { empty_layer: true } : {}) }];
-  return withLayer ? withLayer(config) : s.addImage(config, undefined, parent?.id);
+  return config;
 }
 
 /** RUN: the command in a container of the parent image (build args in its env), committed as a layer. */
@@ -182,17 +182,15 @@ function runStep(s: Store, ins: Instruction, args: Map<string, string>): Step {
     signature: `RUN ${JSON.stringify(argv)} ${JSON.stringify(argEnv)}`,
     run: async (parent, config) => {
       if (!parent) throw new DockerfileError('RUN needs an image with a shell: FROM scratch has none');
-      const c = create(s, parent.id, { cmd: argv });
       const spec = runSpecOf(config.config, { cmd: argv });
       spec.env = [...argEnv.filter((a) => !spec.env.some((e) => e.startsWith(a.slice(0, a.indexOf('=') + 1)))), ...spec.env];
-      const withSpec = { ...c, spec };
-      s.putContainer(withSpec);
+      const c = create(s, parent.id, { cmd: argv, spec });
       try {
-        const code = await runForeground(s, withSpec);
+        const code = await runForeground(s, c);
         if (code !== 0) s.fail(`The command '${argv.join(' ')}' returned a non-zero code: ${code}`);
-        return record(s, parent, config, argv.join(' '), false, (cfg) => layerImage(s, s.containers.get(c.id)!, cfg, undefined, parent.id));
+        return layerImage(s, s.containers.get(c.id)!, withHistory(config, argv.join(' '), false), undefined, parent.id);
       } finally {
-        removeContainer(s, s.containers.get(c.id) ?? withSpec);
+        removeContainer(s, s.containers.get(c.id) ?? c);
       }
     },
   };
@@ -208,33 +206,31 @@ function copyStep(s: Store, ins: Instruction, ctx: string, x: (v: string) => str
     if (/^[a-z]+:\/\//i.test(src)) throw new DockerfileError(`${ins.name} of a URL (${src}) is not supported: put the file in the build context`);
     return matches(ctx, src);
   });
-  const tarSrc = (p: string) => ins.name === 'ADD' && fs.statSync(p).isFile() && isTar(p);
+  const tars = new Set(ins.name === 'ADD' ? srcs.filter((p) => fs.statSync(p).isFile() && isTar(p)) : []); // ADD unpacks these
   const digest = contentDigest(ctx, srcs);
-  const intoDir = dest.endsWith('/') || srcs.length > 1 || (srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory() && !tarSrc(srcs[0]));
+  const intoDir = dest.endsWith('/') || srcs.length > 1 || (srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory() && !tars.has(srcs[0]));
   return {
     signature: `${ins.name} ${digest} ${dest}`,
     run: async (parent, config) => {
       const c = create(s, parent?.id ?? s.fail(`${ins.name} needs an image below it: use FROM`), { cmd: [] });
       try {
-        const merged = mountMerged(s, c);
-        try {
+        withMerged(s, c, (mount) => {
+          const merged = mount();
           const target = path.posix.resolve(config.config.WorkingDir || '/', dest);
           const real = path.join(merged, target);
           if (intoDir) fs.mkdirSync(real, { recursive: true, mode: 0o755 });
           else fs.mkdirSync(path.dirname(real), { recursive: true, mode: 0o755 });
           for (const src of srcs) {
-            if (tarSrc(src)) {
+            if (tars.has(src)) {
               fs.mkdirSync(real, { recursive: true, mode: 0o755 });
               const r = spawnSync('tar', ['-xf', src, '-C', real, '--no-same-owner'], { encoding: 'utf8' });
               if (r.status !== 0) s.fail(`ADD could not extract ${path.relative(ctx, src)}: ${r.stderr.trim()}`);
             } else if (fs.lstatSync(src).isDirectory()) copyInto(src, real);
             else copyEntry(src, intoDir || isDirAt(real) ? path.join(real, path.basename(src)) : real);
           }
-        } finally {
-          unmountMerged(s, c);
-        }
+        });
         const kind = srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory() ? 'dir' : 'file';
-        return record(s, parent, config, `/bin/sh -c #(nop) ${ins.name} ${kind}:${digest.slice(0, 64)} in ${dest} `, false, (cfg) => layerImage(s, c, cfg, undefined, parent?.id));
+        return layerImage(s, c, withHistory(config, `/bin/sh -c #(nop) ${ins.name} ${kind}:${digest} in ${dest} `, false), undefined, parent?.id);
       } finally {
         removeContainer(s, s.containers.get(c.id) ?? c);
       }

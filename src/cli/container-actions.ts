@@ -12,7 +12,7 @@ import { findMount, mountDead, unmount } from '../fuse/mounts.js';
 import { startDaemon } from '../fuse/start-daemon.js';
 import { preflight } from '../fuse/preflight.js';
 import { alive, execInContainer, initPid, runInContainer, runSpecOf } from '../container/runtime.js';
-import { cgroupFor, isFrozen, removeCgroup, setFrozen } from '../container/freezer.js';
+import { canFreeze, cgroupFor, isFrozen, removeCgroup, setFrozen } from '../container/freezer.js';
 import { writeTree } from '../oci/tar-write.js';
 import { applyChanges } from '../oci/changes.js';
 import { isWhiteout, isOpaque } from '../union/overlay-format.js';
@@ -21,6 +21,7 @@ import { Union } from '../union/union.js';
 import { dirSize } from '../store/usage.js';
 import { ago, duration, humanSize, shortId, table } from './format.js';
 import { withStore, imageSize, inspectImage } from './image-actions.js';
+import { fatal } from './fatal.js';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 const NAMES = ['brave', 'calm', 'eager', 'keen', 'quiet', 'swift', 'bold', 'lucid'];
@@ -31,21 +32,21 @@ const dirs = (s: Store, c: ContainerRecord) => {
   return { upper: `${d}/upper`, work: `${d}/work`, merged: `${d}/merged` };
 };
 
-export function create(s: Store, image: string, o: { name?: string; cmd: string[] }): ContainerRecord {
+export function create(s: Store, image: string, o: { name?: string; cmd: string[]; spec?: ContainerRecord['spec'] }): ContainerRecord {
   const img = s.image(image);
   if (o.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) s.fail(`"${o.name}" is not a valid container name`);
   const all = s.allContainers();
   let name = o.name;
   if (name && all.some((c) => c.name === name)) s.fail(`the container name "${name}" is already in use`);
   while (!name || all.some((c) => c.name === name)) name = `${NAMES[crypto.randomInt(NAMES.length)]}_${SURNAMES[crypto.randomInt(SURNAMES.length)]}${crypto.randomInt(100)}`;
-  const c: ContainerRecord = { id: crypto.randomBytes(32).toString('hex'), name, image: img.id, created: new Date().toISOString(), command: o.cmd, state: 'created' };
+  const c: ContainerRecord = { id: crypto.randomBytes(32).toString('hex'), name, image: img.id, created: new Date().toISOString(), command: o.cmd, state: 'created', ...(o.spec ? { spec: o.spec } : {}) };
   const d = dirs(s, c);
   for (const p of [d.upper, d.work, d.merged]) fs.mkdirSync(p, { recursive: true, mode: 0o755 });
   s.putContainer(c);
   return c;
 }
 
-/** Mount the container's merged view (if it is not mounted yet) with `strata mount`. */
+/** Mount the container's merged view (if it is not mounted yet): its own daemon, started here. */
 export function mountMerged(s: Store, c: ContainerRecord): string {
   const d = dirs(s, c);
   if (findMount(d.merged)) {
@@ -73,6 +74,27 @@ export function unmountMerged(s: Store, c: ContainerRecord, force = false): void
   }
 }
 
+/**
+ * Run `fn` with the container's merged view at hand (`merged()` mounts it on first use). A view
+ * mounted for `fn` is unmounted after it; one that was mounted before stays.
+ */
+export function withMerged<T>(s: Store, c: ContainerRecord, fn: (merged: () => string) => T): T {
+  const wasMounted = !!findMount(dirs(s, c).merged);
+  const after = () => {
+    if (!wasMounted) unmountMerged(s, c);
+  };
+  let r: T;
+  try {
+    r = fn(() => mountMerged(s, c));
+  } catch (err) {
+    after();
+    throw err;
+  }
+  if (r instanceof Promise) return r.finally(after) as T;
+  after();
+  return r;
+}
+
 export function createCmd(image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean }): Promise<void> {
   return withStore((s) => console.log(createWithSpec(s, image, cmd, o).id));
 }
@@ -80,9 +102,7 @@ export function createCmd(image: string, cmd: string[], o: { name?: string; env?
 function createWithSpec(s: Store, image: string, cmd: string[], o: { name?: string; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean }): ContainerRecord {
   // The spec first: an image without a command must not leave a container behind.
   const spec = runSpecOf(s.config(s.image(image)).config, { cmd, env: o.env, workdir: o.workdir, user: o.user, tty: o.tty, interactive: o.interactive });
-  const withSpec = { ...create(s, image, { name: o.name, cmd }), spec };
-  s.putContainer(withSpec);
-  return withSpec;
+  return create(s, image, { name: o.name, cmd, spec });
 }
 
 /** Mount, run in the foreground, record the exit code, unmount: `run`, and `start -a`. */
@@ -173,9 +193,7 @@ export function stop(refs: string[], o: { time?: string }): Promise<void> {
 
 /** SIGTERM to the container's PID 1, SIGKILL after `secs`, as docker stop; then wait for the exit to be recorded. */
 async function stopContainer(s: Store, c: ContainerRecord, secs: number): Promise<void> {
-  if (isFrozen(c.id)) setFrozen(c.id, false); // a frozen process acts on no signal
-  const pid1 = initPid(c.pid!);
-  if (pid1) process.kill(pid1, 'SIGTERM');
+  const pid1 = signalInit(c, 'SIGTERM');
   const end = Date.now() + secs * 1000;
   while (alive(c.pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   const killed = alive(c.pid) && pid1 !== null;
@@ -217,12 +235,16 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
   });
 }
 
+/** Send `sig` to the container's PID 1, thawed first (a frozen process acts on no signal); returns that pid. */
+function signalInit(c: ContainerRecord, sig: NodeJS.Signals): number | null {
+  if (isFrozen(c.id)) setFrozen(c.id, false);
+  const pid1 = initPid(c.pid!);
+  if (pid1) process.kill(pid1, sig);
+  return pid1;
+}
+
 export function removeContainer(s: Store, c: ContainerRecord): void {
-  if (running(c)) {
-    if (isFrozen(c.id)) setFrozen(c.id, false);
-    const pid1 = initPid(c.pid!);
-    if (pid1) process.kill(pid1, 'SIGKILL');
-  }
+  if (running(c)) signalInit(c, 'SIGKILL');
   unmountMerged(s, c, true);
   s.containers.removeSync(c.id);
   fs.rmSync(s.containerDir(c.id), { recursive: true, force: true });
@@ -239,7 +261,6 @@ export function rm(refs: string[], o: { force?: boolean }): Promise<void> {
   });
 }
 
-/** docker diff: A (added), C (changed), D (deleted), from the upper dir, sorted by path. */
 /** Whether the image below a container has a path (its layers merged, without the container's). */
 function lowerHas(s: Store, c: ContainerRecord): (p: string) => boolean {
   const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
@@ -254,6 +275,7 @@ function lowerHas(s: Store, c: ContainerRecord): (p: string) => boolean {
   };
 }
 
+/** docker diff: A (added), C (changed), D (deleted), from the upper dir, sorted by path. */
 export function changes(s: Store, c: ContainerRecord): [string, string][] {
   const inLower = lowerHas(s, c);
   const out: [string, string][] = [];
@@ -293,7 +315,7 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
     if (o.author) config.author = o.author;
     config.history = [...parent.history, { created: now, created_by: c.command.join(' ') || (parent.config.Cmd ?? []).join(' '), ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}) }];
     // As docker, a running container is paused while its layer is read, so the layer is one moment of it.
-    const pause = o.pause !== false && o.pause !== 'false' && running(c) && cgroupFor(c.id) !== null && !isFrozen(c.id);
+    const pause = o.pause !== false && o.pause !== 'false' && running(c) && canFreeze(c.id) && !isFrozen(c.id);
     if (pause) setFrozen(c.id, true);
     try {
       console.log(layerImage(s, c, config, tag).id);
@@ -308,19 +330,14 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
  * `config` (whose diff_ids get the new layer here): commit, and build's RUN and COPY steps.
  */
 export function layerImage(s: Store, c: ContainerRecord, config: ImageConfig, tag?: string, parent?: string): ImageRecord {
-  const d = dirs(s, c);
-  const wasMounted = !!findMount(d.merged);
-  // Dirs renamed from a lower layer are written from the merged view, mounted only if there is one.
-  const merged = () => mountMerged(s, c);
   const below = config.rootfs.diff_ids;
-  try {
-    return s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: lowerHas(s, c) }, (layer) => {
+  // Dirs renamed from a lower layer are written from the merged view, mounted only if there is one.
+  return withMerged(s, c, (merged) =>
+    s.addLayerFromTree(dirs(s, c).upper, { overlay: true, merged, lowerHas: lowerHas(s, c) }, (layer) => {
       config.rootfs = { type: 'layers' as const, diff_ids: [...below, layer.diffId] };
       return s.addImage(config, tag, parent);
-    });
-  } finally {
-    if (!wasMounted) unmountMerged(s, c);
-  }
+    }),
+  );
 }
 
 export function mountContainer(ref: string): Promise<void> {
@@ -349,29 +366,18 @@ export function inspect(refs: string[]): Promise<void> {
 
 /** The container's merged filesystem as a tar on stdout (as docker export). */
 export function exportCmd(ref: string): Promise<void> {
-  if (process.stdout.isTTY) return Promise.resolve(fatalTty());
+  if (process.stdout.isTTY) fatal('refusing to write a tar to a terminal; redirect it (strata export CONTAINER > fs.tar)');
   return withStore(async (s) => {
-    const c = s.container(ref);
-    const d = dirs(s, c);
-    const wasMounted = !!findMount(d.merged);
-    const merged = mountMerged(s, c);
-    try {
+    await withMerged(s, s.container(ref), async (merged) => {
       const pack = tar.pack();
       const out = new Promise<void>((resolve, reject) => {
         (pack as unknown as Readable).pipe(process.stdout).on('error', reject);
         (pack as unknown as Readable).on('end', resolve);
       });
-      await writeTree(merged, pack);
+      await writeTree(merged(), pack);
       await out;
-    } finally {
-      if (!wasMounted) unmountMerged(s, c);
-    }
+    });
   });
-}
-
-function fatalTty(): never {
-  process.stderr.write('strata: refusing to write a tar to a terminal; redirect it (strata export CONTAINER > fs.tar)\n');
-  process.exit(1);
 }
 
 /** docker logs: what a detached container wrote (its supervisor's log); -f follows it until the container stops. */

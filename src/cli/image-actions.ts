@@ -1,9 +1,8 @@
 // The work behind the image commands: import, images, tag, rmi, history, inspect.
 import fs from 'node:fs';
-import zlib from 'node:zlib';
-import { PassThrough, type Readable } from 'node:stream';
 import { Store, parseRef, safeRef, type ImageRecord, type LayerRecord } from '../store/store.js';
 import { newConfig } from '../oci/image.js';
+import { openTar } from '../oci/tar-apply.js';
 import { applyChanges } from '../oci/changes.js';
 import { ago, humanSize, shortId, table } from './format.js';
 import { fatal } from './fatal.js';
@@ -30,17 +29,6 @@ function describe(err: unknown, s: Store): string {
   return e.message;
 }
 
-/** A tar file (plain or gzip) as an uncompressed tar stream. */
-function sourceTar(src: string): Readable {
-  const head = Buffer.alloc(2);
-  const fd = fs.openSync(src, 'r');
-  fs.readSync(fd, head, 0, 2, 0);
-  fs.closeSync(fd);
-  const file = fs.createReadStream(src);
-  if (head[0] === 0x1f && head[1] === 0x8b) return file.pipe(zlib.createGunzip()).pipe(new PassThrough());
-  return file;
-}
-
 export const imageSize = (s: Store, img: ImageRecord) => img.layers.reduce((n, d) => n + (s.layers.get(d)?.size ?? 0), 0);
 
 export function importImage(src: string, o: { tag?: string; message?: string; change?: string[] }): Promise<void> {
@@ -54,7 +42,7 @@ export function importImage(src: string, o: { tag?: string; message?: string; ch
       config.rootfs.diff_ids = [layer.diffId];
       return s.addImage(config, tag);
     };
-    const img = st.isDirectory() ? s.addLayerFromTree(src, {}, record) : await s.addLayer(sourceTar(src), record);
+    const img = st.isDirectory() ? s.addLayerFromTree(src, {}, record) : await s.addLayer(openTar(src), record);
     console.log(img.id);
   });
 }

@@ -29,10 +29,11 @@ export function cgroupFor(id: string): string | null {
   }
 }
 
-const exists = (id: string) => !!H && fs.existsSync(`${H.dir}/${id}`);
+/** Whether the container's processes run in a cgroup of their own, so that they can be paused. */
+export const canFreeze = (id: string) => !!H && fs.existsSync(`${H.dir}/${id}`);
 
 export function isFrozen(id: string): boolean {
-  if (!H || !exists(id)) return false;
+  if (!H || !canFreeze(id)) return false;
   const dir = `${H.dir}/${id}`;
   if (H.v === 1) return fs.readFileSync(`${dir}/freezer.state`, 'utf8').trim() === 'FROZEN';
   return /^frozen 1$/m.test(fs.readFileSync(`${dir}/cgroup.events`, 'utf8'));
@@ -40,7 +41,7 @@ export function isFrozen(id: string): boolean {
 
 /** Freeze (or thaw) every process of the container and wait until the kernel says it is done. */
 export function setFrozen(id: string, frozen: boolean): void {
-  if (!H || !exists(id)) throw new Error(frozen ? 'this host has no cgroup freezer: the container cannot be paused' : 'the container is not paused');
+  if (!H || !canFreeze(id)) throw new Error(frozen ? 'this host has no cgroup freezer: the container cannot be paused' : 'the container is not paused');
   const dir = `${H.dir}/${id}`;
   if (H.v === 1) fs.writeFileSync(`${dir}/freezer.state`, frozen ? 'FROZEN' : 'THAWED');
   else fs.writeFileSync(`${dir}/cgroup.freeze`, frozen ? '1' : '0');
@@ -53,7 +54,7 @@ export function setFrozen(id: string, frozen: boolean): void {
 
 /** Remove a stopped container's cgroup (a moment after its last process is gone, it is empty). */
 export function removeCgroup(id: string): void {
-  if (!H || !exists(id)) return;
+  if (!H || !canFreeze(id)) return;
   for (let i = 0; i < 50; i++) {
     try {
       fs.rmdirSync(`${H.dir}/${id}`);

@@ -1,5 +1,7 @@
 // Apply an OCI layer tar stream to an empty dir (import, load, pull): tar-stream parses, the
 // LayerBuilder writes, file data with plain synchronous writes (this process serves no mount).
+import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -8,6 +10,22 @@ import { writeAll } from './layer-from-tree.js';
 import type { Hdr } from './tar-header.js';
 
 export { cleanName, LayerError } from './layer-builder.js';
+
+/** A tar file, plain or gzip (told by its magic), as an uncompressed stream. */
+export function openTar(file: string): Readable {
+  const head = Buffer.alloc(2);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, head, 0, 2, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const r = fs.createReadStream(file);
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return r;
+  const gunzip = zlib.createGunzip();
+  r.on('error', (err) => gunzip.destroy(err));
+  return r.pipe(gunzip);
+}
 
 /** Extract `input` (an uncompressed tar stream) into the empty dir `root`. */
 export async function applyLayer(input: Readable, root: string): Promise<{ entries: number }> {

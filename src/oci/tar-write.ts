@@ -2,22 +2,28 @@
 // streamed at the pace of the reader.
 import fs from 'node:fs';
 import type tar from 'tar-stream';
+import type { Hdr } from './tar-header.js';
 import { treeEntries, type TreeOptions } from './tree-entries.js';
 
 export async function writeTree(root: string, pack: tar.Pack, o: TreeOptions = {}): Promise<{ entries: number }> {
   let entries = 0;
   for (const { h, src } of treeEntries(root, o)) {
     entries++;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      // An empty buffer ends a data-less entry (a 'file' entry without one would wait for data forever).
-      if (src === undefined) return void pack.entry(h as tar.Header, Buffer.alloc(0), done);
-      const w = pack.entry(h as tar.Header, done);
-      const r = fs.createReadStream(src, { highWaterMark: 1 << 20 });
-      r.on('error', reject);
-      r.pipe(w as unknown as NodeJS.WritableStream);
-    });
+    await packEntry(pack, h, src);
   }
   pack.finalize();
   return { entries };
+}
+
+/** One entry into `pack`, with `src`'s bytes as its data (or none); resolves once the pack has it. */
+export function packEntry(pack: tar.Pack, h: Hdr, src?: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error | null) => (err ? reject(err) : resolve());
+    // An empty buffer ends a data-less entry (a 'file' entry without one would wait for data forever).
+    if (src === undefined) return void pack.entry(h as tar.Header, Buffer.alloc(0), done);
+    const w = pack.entry(h as tar.Header, done);
+    const r = fs.createReadStream(src, { highWaterMark: 1 << 20 });
+    r.on('error', reject);
+    r.pipe(w as unknown as NodeJS.WritableStream);
+  });
 }

@@ -52,7 +52,7 @@ export interface ContainerRecord {
   state: 'created' | 'running' | 'exited';
   exitCode?: number;
   /** What it runs (argv, env, workdir, user), fixed at create so that start runs it again. */
-  spec?: { argv: string[]; env: string[]; workdir: string; user?: string };
+  spec?: { argv: string[]; env: string[]; workdir: string; user?: string; tty?: boolean; interactive?: boolean };
   /** While running: the pid of the `unshare` that holds its namespaces. */
   pid?: number;
   /** When it last started and last exited (ISO), for ps's "Up 3 minutes" and "Exited (0) 2 minutes ago". */
