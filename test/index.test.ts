@@ -12,7 +12,7 @@ import { ensureLayerIndex } from '../src/index/layer-index.js';
 import { chainId, ensureChainIndex } from '../src/index/chain-index.js';
 import { chainReader, openIndex, prepareChain } from '../src/index/mount-index.js';
 import { verifyLayer } from '../src/index/verify.js';
-import { native } from '../src/native/index.js';
+import { native } from '../src/sys/native.js';
 
 type Tree = Record<string, unknown>;
 

@@ -3,7 +3,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { native, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, UTIME_OMIT } from '../src/native/index.js';
+import { native, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, UTIME_OMIT } from '../src/sys/native.js';
 
 const dir = (t: { teardown(fn: () => void): void }) => {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-native-'));

@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Union, ROOT } from '../src/union/union.js';
-import { FsError, toErrno, errnoName, E } from '../src/union/errors.js';
-import { native } from '../src/native/index.js';
-import { isOpaque, getRedirect } from '../src/union/overlay-format.js';
+import { FsError, toErrno, errnoName, E } from '../src/sys/errors.js';
+import { native } from '../src/sys/native.js';
+import { isOpaque, getRedirect } from '../src/sys/overlay-format.js';
 
 process.umask(0);
 

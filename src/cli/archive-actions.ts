@@ -4,6 +4,7 @@
 // or an older docker archive; every blob is checked against its digest and every layer against
 // its image's diffID before anything is recorded.
 import crypto from 'node:crypto';
+import { refuse, StrataError } from '../sys/errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,7 +16,7 @@ import { cleanName } from '../oci/layer-builder.js';
 import { openTar } from '../oci/tar-apply.js';
 import { packEntry } from '../oci/tar-write.js';
 import { hexOf } from '../oci/digest.js';
-import { dropUnusedLayers, withStore } from './image-actions.js';
+import { withStore } from './image-actions.js';
 import { fatal } from './fatal.js';
 
 interface DockerManifestEntry {
@@ -67,7 +68,7 @@ export function load(o: { input?: string }): Promise<void> {
     try {
       const files = await unpack(o.input ? fs.createReadStream(o.input) : process.stdin, dir, s);
       const read = (p: string) => {
-        const f = files.get(cleanName(p)) ?? s.fail(`the archive has no ${p}`);
+        const f = files.get(cleanName(p)) ?? refuse('failed', `the archive has no ${p}`);
         return f;
       };
       // The images: docker's manifest.json (tags and layer paths), or else the OCI index.
@@ -82,13 +83,13 @@ export function load(o: { input?: string }): Promise<void> {
           const name = d.annotations?.['io.containerd.image.name'];
           images.push({ config: read(`blobs/sha256/${hexOf(m.config.digest)}`), tags: name ? [shortRef(name)] : [], layers: m.layers.map((l) => ({ file: read(`blobs/sha256/${hexOf(l.digest)}`) })) });
         }
-      } else s.fail('this is not an image archive: it has neither manifest.json nor index.json');
+      } else refuse('failed', 'this is not an image archive: it has neither manifest.json nor index.json');
       // Layers this load adds go again if it fails: an image is recorded whole or not at all.
       const added: string[] = [];
       try {
         for (const im of images) await loadImage(s, im, added);
       } catch (err) {
-        dropUnusedLayers(s, added);
+        s.dropUnusedLayers(added);
         throw err;
       }
     } finally {
@@ -108,15 +109,15 @@ async function loadImage(s: Store, im: ArchivedImage, added: string[]): Promise<
   const raw = fs.readFileSync(im.config);
   const config: ImageConfig = JSON.parse(raw.toString('utf8'));
   const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== im.layers.length) s.fail(`an image in the archive lists ${im.layers.length} layers but its config ${diffIds.length}`);
+  if (diffIds.length !== im.layers.length) refuse('failed', `an image in the archive lists ${im.layers.length} layers but its config ${diffIds.length}`);
   for (const [i, l] of im.layers.entries()) {
-    if (s.layers.get(diffIds[i]) && fs.existsSync(s.layerDir(diffIds[i]))) continue; // stored already
+    if (s.layer(diffIds[i]) && fs.existsSync(s.layerDir(diffIds[i]))) continue; // stored already
     await s.addLayer(openTar(l.file), () => undefined, diffIds[i]);
     added.push(diffIds[i]);
   }
   const tags = im.tags.map((t) => parseRef(t));
   const rec: ImageRecord = s.addImage(config, tags[0], undefined, raw);
-  s.locked(() => tags.slice(1).forEach((t) => s.tags.putSync(t, rec.id)));
+  for (const t of tags.slice(1)) s.tag(t, rec.id);
   if (tags.length) for (const t of tags) console.log(`Loaded image: ${t}`);
   else console.log(`Loaded image ID: ${rec.id}`);
 }
@@ -148,7 +149,7 @@ async function unpack(input: Readable, dir: string, s: Store): Promise<Map<strin
     stream.on('data', (d: Buffer) => hash.update(d));
     pipeline(stream, out).then(() => {
       const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
-      if (m && hash.digest('hex') !== m[1]) return next(new Error(`blob ${m[1].slice(0, 12)} in the archive does not match its digest: the archive is damaged`));
+      if (m && hash.digest('hex') !== m[1]) return next(new StrataError('damaged', `blob ${m[1].slice(0, 12)} in the archive does not match its digest: the archive is damaged`));
       files.set(name, file);
       next();
     }, next);
@@ -156,7 +157,8 @@ async function unpack(input: Readable, dir: string, s: Store): Promise<Map<strin
   try {
     await pipeline(input, extract as unknown as NodeJS.WritableStream);
   } catch (err) {
-    s.fail(/does not match|escapes/.test((err as Error).message) ? (err as Error).message : `this is not an image archive (a tar): ${(err as Error).message}`);
+    if (err instanceof StrataError) throw err; // a blob that does not match its digest, a name escaping the root
+    refuse('damaged', `this is not an image archive (a tar): ${(err as Error).message}`);
   }
   return files;
 }

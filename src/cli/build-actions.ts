@@ -4,6 +4,7 @@
 // a step whose parent image, instruction (after substitution), files and build args are the same
 // as a cached one's reuses that image.
 import crypto from 'node:crypto';
+import { refuse } from '../sys/errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { newConfig, type ImageConfig } from '../oci/image.js';
 import { parseDockerfile, pairs, expand, words, DockerfileError, type Instruction } from '../build/dockerfile.js';
 import { create, layerImage, removeContainer, runForeground, withMerged } from './container-actions.js';
 import { runSpecOf } from '../container/runtime.js';
-import { deleteImage, intermediates, withStore } from './image-actions.js';
+import { intermediates, withStore } from './image-actions.js';
 import { humanSize, shortId } from './format.js';
 
 export interface BuildOptions {
@@ -26,18 +27,18 @@ const SHELL = ['/bin/sh', '-c'];
 
 export function build(context: string, o: BuildOptions): Promise<void> {
   return withStore(async (s) => {
-    const ctx = fs.realpathSync(fs.existsSync(context) ? context : s.fail(`the build context ${context} does not exist`));
+    const ctx = fs.realpathSync(fs.existsSync(context) ? context : refuse('failed', `the build context ${context} does not exist`));
     const file = o.file ? path.resolve(o.file) : path.join(ctx, 'Dockerfile');
-    if (!fs.existsSync(file)) s.fail(`no Dockerfile at ${file}`);
+    if (!fs.existsSync(file)) refuse('failed', `no Dockerfile at ${file}`);
     const tags = (o.tag ?? []).map((t) => parseRef(t));
     const given = new Map((o.buildArg ?? []).map((kv) => (kv.includes('=') ? [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] : [kv, process.env[kv] ?? '']) as [string, string]));
     let steps: Instruction[];
     try {
       steps = parseDockerfile(fs.readFileSync(file, 'utf8'));
     } catch (err) {
-      return s.fail(`${path.basename(file)}: ${(err as Error).message}`);
+      return refuse('failed', `${path.basename(file)}: ${(err as Error).message}`);
     }
-    if (steps.length === 0 || steps.find((i) => i.name !== 'ARG')?.name !== 'FROM') s.fail(`${path.basename(file)}: the first instruction must be FROM`);
+    if (steps.length === 0 || steps.find((i) => i.name !== 'ARG')?.name !== 'FROM') refuse('failed', `${path.basename(file)}: the first instruction must be FROM`);
 
     let img: ImageRecord | null = null; // null: FROM scratch
     let config: ImageConfig = newConfig();
@@ -67,8 +68,7 @@ export function build(context: string, o: BuildOptions): Promise<void> {
         }
         const step = prepare(s, ins, ctx, vars(), args);
         const key = cacheKey(img, step.signature);
-        const hit = o.cache !== false ? s.buildCache.get(key) : undefined;
-        const cached = hit ? s.images.get(hit.image) : undefined;
+        const cached = o.cache !== false ? s.cachedImage(key) : undefined;
         if (cached) {
           img = cached;
           config = s.config(cached);
@@ -76,19 +76,17 @@ export function build(context: string, o: BuildOptions): Promise<void> {
           continue;
         }
         const next = await step.run(img, structuredClone(config));
-        s.buildCache.putSync(key, { image: next.id, created: new Date().toISOString() });
+        s.cacheStep(key, next.id);
         img = next;
         config = s.config(next);
         process.stdout.write(` ---> ${shortId(next.id)}\n`);
       } catch (err) {
-        if (err instanceof DockerfileError) s.fail(`${where}: ${err.message}`);
+        if (err instanceof DockerfileError) refuse('failed', `${where}: ${err.message}`);
         throw err;
       }
     }
-    const final: ImageRecord = (img as ImageRecord | null) ?? s.fail('the build made no image (a Dockerfile with only FROM scratch)');
-    s.locked(() => {
-      for (const t of tags) s.tags.putSync(t, final.id);
-    });
+    const final: ImageRecord = (img as ImageRecord | null) ?? refuse('failed', 'the build made no image (a Dockerfile with only FROM scratch)');
+    for (const t of tags) s.tag(t, final.id);
     process.stdout.write(`Successfully built ${shortId(final.id)}\n`);
     for (const t of tags) process.stdout.write(`Successfully tagged ${t}\n`);
   });
@@ -187,10 +185,10 @@ function runStep(s: Store, ins: Instruction, args: Map<string, string>): Step {
       const c = create(s, parent.id, { cmd: argv, spec });
       try {
         const code = await runForeground(s, c);
-        if (code !== 0) s.fail(`The command '${argv.join(' ')}' returned a non-zero code: ${code}`);
-        return layerImage(s, s.containers.get(c.id)!, withHistory(config, argv.join(' '), false), undefined, parent.id);
+        if (code !== 0) refuse('failed', `The command '${argv.join(' ')}' returned a non-zero code: ${code}`);
+        return layerImage(s, s.containerById(c.id)!, withHistory(config, argv.join(' '), false), undefined, parent.id);
       } finally {
-        removeContainer(s, s.containers.get(c.id) ?? c);
+        removeContainer(s, s.containerById(c.id) ?? c);
       }
     },
   };
@@ -212,7 +210,7 @@ function copyStep(s: Store, ins: Instruction, ctx: string, x: (v: string) => str
   return {
     signature: `${ins.name} ${digest} ${dest}`,
     run: async (parent, config) => {
-      const c = create(s, parent?.id ?? s.fail(`${ins.name} needs an image below it: use FROM`), { cmd: [] });
+      const c = create(s, parent?.id ?? refuse('failed', `${ins.name} needs an image below it: use FROM`), { cmd: [] });
       try {
         withMerged(s, c, (mount) => {
           const merged = mount();
@@ -224,7 +222,7 @@ function copyStep(s: Store, ins: Instruction, ctx: string, x: (v: string) => str
             if (tars.has(src)) {
               fs.mkdirSync(real, { recursive: true, mode: 0o755 });
               const r = spawnSync('tar', ['-xf', src, '-C', real, '--no-same-owner'], { encoding: 'utf8' });
-              if (r.status !== 0) s.fail(`ADD could not extract ${path.relative(ctx, src)}: ${r.stderr.trim()}`);
+              if (r.status !== 0) refuse('failed', `ADD could not extract ${path.relative(ctx, src)}: ${r.stderr.trim()}`);
             } else if (fs.lstatSync(src).isDirectory()) copyInto(src, real);
             else copyEntry(src, intoDir || isDirAt(real) ? path.join(real, path.basename(src)) : real);
           }
@@ -232,7 +230,7 @@ function copyStep(s: Store, ins: Instruction, ctx: string, x: (v: string) => str
         const kind = srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory() ? 'dir' : 'file';
         return layerImage(s, c, withHistory(config, `/bin/sh -c #(nop) ${ins.name} ${kind}:${digest} in ${dest} `, false), undefined, parent?.id);
       } finally {
-        removeContainer(s, s.containers.get(c.id) ?? c);
+        removeContainer(s, s.containerById(c.id) ?? c);
       }
     },
   };
@@ -313,23 +311,19 @@ function copyEntry(src: string, dst: string): void {
 
 /** Cached build steps whose image still exists. */
 export function cacheEntries(s: Store): { key: string; image: string }[] {
-  return [...s.buildCache.getRange()].filter((e) => s.images.get(e.value.image)).map((e) => ({ key: e.key, image: e.value.image }));
+  return s.cacheEntries().filter((e) => e.live);
 }
 
 /** docker builder prune: forget every cached step and remove the intermediate images only the cache kept. */
 export function builderPrune(): Promise<void> {
   return withStore((s) => {
     let total = 0;
-    const gone = s.locked(() => {
-      const keys = [...s.buildCache.getKeys()];
-      for (const k of keys) s.buildCache.removeSync(k);
-      return keys.length;
-    });
+    const gone = s.forgetCache();
     const used = new Set(s.allContainers().map((c) => c.image));
     for (const id of intermediates(s)) {
-      const img = s.images.get(id);
+      const img = s.imageById(id);
       if (!img || used.has(id)) continue;
-      total += deleteImage(s, img);
+      total += s.deleteImage(img.id) ?? 0;
       console.log(`deleted: ${id}`);
     }
     console.log(`Deleted build cache objects: ${gone}\n\nTotal reclaimed space: ${humanSize(total)}`);

@@ -60,7 +60,7 @@ export function check(o: { repair?: boolean }): Promise<void> {
         if (!blobOk(img.manifest)) bad(`image ${name}: its manifest blob is missing or damaged`);
         for (const d of img.layers) {
           usedLayers.add(d);
-          const l = s.layers.get(d);
+          const l = s.layer(d);
           if (!l) {
             bad(`image ${name}: layer ${d.slice(0, 19)} has no record`);
             continue;
@@ -71,24 +71,21 @@ export function check(o: { repair?: boolean }): Promise<void> {
         }
       }
       // Tags and containers point at images.
-      for (const { key, value } of [...s.tags.getRange()]) {
-        if (!s.images.get(value)) fix(`tag ${key} points at a missing image: removed`, () => s.tags.removeSync(key));
+      for (const { ref, id } of s.allTags()) {
+        if (!s.imageById(id)) fix(`tag ${ref} points at a missing image: removed`, () => s.untag(ref));
       }
-      for (const { key, value } of [...s.buildCache.getRange()]) {
-        if (!s.images.get(value.image)) fix(`build cache entry ${key.slice(0, 12)} points at a missing image: removed`, () => s.buildCache.removeSync(key));
+      for (const { key, live } of s.cacheEntries()) {
+        if (!live) fix(`build cache entry ${key.slice(0, 12)} points at a missing image: removed`, () => s.forgetCache([key]));
       }
       for (const c of s.allContainers()) {
-        if (!s.images.get(c.image)) bad(`container ${c.name}: its image ${c.image.slice(0, 19)} is missing`);
-        if (!fs.existsSync(path.join(s.containerDir(c.id), 'upper'))) bad(`container ${c.name}: its upper dir is missing`);
+        if (!s.imageById(c.image)) bad(`container ${c.name}: its image ${c.image.slice(0, 19)} is missing`);
+        if (!fs.existsSync(path.join(s.containerPaths(c.id).dir, 'upper'))) bad(`container ${c.name}: its upper dir is missing`);
       }
       // What nothing refers to.
       for (const hex of fs.readdirSync(path.join(s.root, 'layers'))) {
         const d = 'sha256:' + hex;
         if (usedLayers.has(d)) continue;
-        fix(`layer dir ${hex.slice(0, 12)} belongs to no image: removed`, () => {
-          fs.rmSync(s.layerDir(d), { recursive: true, force: true });
-          s.layers.removeSync(d);
-        });
+        fix(`layer dir ${hex.slice(0, 12)} belongs to no image: removed`, () => s.dropUnusedLayers([d]));
       }
       for (const hex of fs.readdirSync(blobDir)) {
         if (usedBlobs.has(hex) || corrupt.has(hex)) continue;

@@ -1,6 +1,7 @@
 // The work behind the container commands: create, run, ps, rm, diff, commit, inspect, and
 // mounting a container's merged view for people who chroot by hand.
 import crypto from 'node:crypto';
+import { refuse } from '../sys/errors.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,8 @@ import { alive, execInContainer, initPid, runInContainer, runSpecOf } from '../c
 import { canFreeze, cgroupFor, isFrozen, removeCgroup, setFrozen } from '../container/freezer.js';
 import { writeTree } from '../oci/tar-write.js';
 import { applyChanges } from '../oci/changes.js';
-import { isWhiteout, isOpaque } from '../union/overlay-format.js';
-import { lstat, isDir } from '../union/stat.js';
+import { isWhiteout, isOpaque } from '../sys/overlay-format.js';
+import { lstat, isDir } from '../sys/stat.js';
 import { Union } from '../union/union.js';
 import { dirSize } from '../store/usage.js';
 import { ago, duration, humanSize, shortId, table } from './format.js';
@@ -24,26 +25,12 @@ import { withStore, imageSize, inspectImage } from './image-actions.js';
 import { fatal } from './fatal.js';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
-const NAMES = ['brave', 'calm', 'eager', 'keen', 'quiet', 'swift', 'bold', 'lucid'];
-const SURNAMES = ['turing', 'hopper', 'lovelace', 'ritchie', 'thompson', 'torvalds', 'kernighan', 'liskov'];
 
-const dirs = (s: Store, c: ContainerRecord) => {
-  const d = s.containerDir(c.id);
-  return { upper: `${d}/upper`, work: `${d}/work`, merged: `${d}/merged` };
-};
+const dirs = (s: Store, c: ContainerRecord) => s.containerPaths(c.id);
 
 export function create(s: Store, image: string, o: { name?: string; cmd: string[]; spec?: ContainerRecord['spec'] }): ContainerRecord {
   const img = s.image(image);
-  if (o.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) s.fail(`"${o.name}" is not a valid container name`);
-  const all = s.allContainers();
-  let name = o.name;
-  if (name && all.some((c) => c.name === name)) s.fail(`the container name "${name}" is already in use`);
-  while (!name || all.some((c) => c.name === name)) name = `${NAMES[crypto.randomInt(NAMES.length)]}_${SURNAMES[crypto.randomInt(SURNAMES.length)]}${crypto.randomInt(100)}`;
-  const c: ContainerRecord = { id: crypto.randomBytes(32).toString('hex'), name, image: img.id, created: new Date().toISOString(), command: o.cmd, state: 'created', ...(o.spec ? { spec: o.spec } : {}) };
-  const d = dirs(s, c);
-  for (const p of [d.upper, d.work, d.merged]) fs.mkdirSync(p, { recursive: true, mode: 0o755 });
-  s.putContainer(c);
-  return c;
+  return s.createContainer({ name: o.name, image: img.id, command: o.cmd, ...(o.spec ? { spec: o.spec } : {}) });
 }
 
 /** Mount the container's merged view (if it is not mounted yet): its own daemon, started here. */
@@ -55,11 +42,11 @@ export function mountMerged(s: Store, c: ContainerRecord): string {
     process.stderr.write(`strata: the filesystem daemon of container ${c.name} had died; mounting its merged view again\n`);
     unmount(d.merged, { force: true });
   }
-  const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
+  const img = s.imageById(c.image) ?? refuse('failed', `the image of container ${c.name} is gone`);
   try {
     startDaemon(preflight({ lowers: s.lowers(img), upper: d.upper, work: d.work, mountpoint: d.merged }), { index: true });
   } catch (err) {
-    s.fail(`cannot mount container ${c.name}: ${(err as Error).message}`);
+    refuse('failed', `cannot mount container ${c.name}: ${(err as Error).message}`);
   }
   return d.merged;
 }
@@ -107,16 +94,16 @@ function createWithSpec(s: Store, image: string, cmd: string[], o: { name?: stri
 
 /** Mount, run in the foreground, record the exit code, unmount: `run`, and `start -a`. */
 export async function runForeground(s: Store, c: ContainerRecord, rm = false): Promise<number> {
-  const spec = c.spec ?? s.fail(`container ${c.name} has no command to run`);
+  const spec = c.spec ?? refuse('failed', `container ${c.name} has no command to run`);
   const merged = mountMerged(s, c);
   let code = 0;
   try {
-    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), cgroup: cgroupFor(c.id), ...spec }, (pid) => s.putContainer({ ...c, state: 'running', pid, started: new Date().toISOString() }));
+    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), cgroup: cgroupFor(c.id), ...spec }, (pid) => s.updateContainer(c.id, (now) => ({ ...now, state: 'running', pid, started: new Date().toISOString() })));
   } finally {
     removeCgroup(c.id);
     unmountMerged(s, c);
     if (rm) removeContainer(s, c);
-    else s.putContainer({ ...(s.containers.get(c.id) ?? c), state: 'exited', exitCode: code, pid: undefined, finished: new Date().toISOString() });
+    else s.updateContainer(c.id, (now) => ({ ...now, state: 'exited', exitCode: code, pid: undefined, finished: new Date().toISOString() }));
   }
   return code;
 }
@@ -146,7 +133,7 @@ export function start(refs: string[], o: { attach?: boolean }): Promise<void> {
   return withStore(async (s) => {
     for (const ref of refs) {
       const c = s.container(ref);
-      if (running(c)) s.fail(`container ${c.name} is already running`);
+      if (running(c)) refuse('failed', `container ${c.name} is already running`);
       if (o.attach) {
         code = await runForeground(s, c);
         continue;
@@ -159,12 +146,12 @@ export function start(refs: string[], o: { attach?: boolean }): Promise<void> {
 
 /** A supervisor process runs the container (output to its log) and records its exit; returns once it runs. */
 async function startDetached(s: Store, c: ContainerRecord): Promise<void> {
-  const log = fs.openSync(`${s.containerDir(c.id)}/log`, 'a');
+  const log = fs.openSync(`${s.containerPaths(c.id).dir}/log`, 'a');
   const child = spawn(process.execPath, [CLI, 'start', '-a', c.id], { detached: true, stdio: ['ignore', log, log], env: process.env });
   child.unref();
   const end = Date.now() + 10_000;
-  while (!running(s.containers.get(c.id)!)) {
-    if (Date.now() > end || (child.exitCode ?? null) !== null) s.fail(`container ${c.name} did not start (see ${s.containerDir(c.id)}/log)`);
+  while (!running(s.containerById(c.id)!)) {
+    if (Date.now() > end || (child.exitCode ?? null) !== null) refuse('failed', `container ${c.name} did not start (see ${s.containerPaths(c.id).dir}/log)`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -175,7 +162,7 @@ export function restart(refs: string[], o: { time?: string }): Promise<void> {
     for (const ref of refs) {
       const c = s.container(ref);
       if (running(c)) await stopContainer(s, c, Number(o.time ?? 10));
-      await startDetached(s, s.containers.get(c.id)!);
+      await startDetached(s, s.containerById(c.id)!);
       console.log(ref);
     }
   });
@@ -199,20 +186,20 @@ async function stopContainer(s: Store, c: ContainerRecord, secs: number): Promis
   const killed = alive(c.pid) && pid1 !== null;
   if (killed) process.kill(pid1!, 'SIGKILL');
   const done = Date.now() + 10_000;
-  while (s.containers.get(c.id)?.state === 'running' && Date.now() < done) await new Promise((r) => setTimeout(r, 50));
+  while (s.containerById(c.id)?.state === 'running' && Date.now() < done) await new Promise((r) => setTimeout(r, 50));
   // util-linux unshare can't re-raise SIGKILL on itself and exits 1; the exit code is docker's 137.
-  const after = s.containers.get(c.id);
-  if (killed && after?.state === 'exited') s.putContainer({ ...after, exitCode: 137 });
+  const after = s.containerById(c.id);
+  if (killed && after?.state === 'exited') s.updateContainer(c.id, (now) => ({ ...now, exitCode: 137 }));
 }
 
 export function exec(ref: string, cmd: string[], o: { env?: string[]; tty?: boolean; interactive?: boolean }): Promise<void> {
   let code = 0;
   return withStore(async (s) => {
     const c = s.container(ref);
-    if (!running(c)) s.fail(`container ${c.name} is not running`);
-    if (isFrozen(c.id)) s.fail(`container ${c.name} is paused: unpause it first (strata unpause ${c.name})`);
-    if (mountDead(dirs(s, c).merged)) s.fail(`the filesystem daemon of container ${c.name} has died: restart the container (strata restart ${c.name})`);
-    const pid1 = initPid(c.pid!) ?? s.fail(`container ${c.name} has no process`);
+    if (!running(c)) refuse('failed', `container ${c.name} is not running`);
+    if (isFrozen(c.id)) refuse('failed', `container ${c.name} is paused: unpause it first (strata unpause ${c.name})`);
+    if (mountDead(dirs(s, c).merged)) refuse('failed', `the filesystem daemon of container ${c.name} has died: restart the container (strata restart ${c.name})`);
+    const pid1 = initPid(c.pid!) ?? refuse('failed', `container ${c.name} has no process`);
     const env = [...(c.spec?.env ?? []), ...(o.env ?? [])];
     code = await execInContainer(pid1, env, cmd, o.tty, o.interactive);
   }).then(() => process.exit(code));
@@ -222,7 +209,7 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
   return withStore((s) => {
     const list = s.allContainers().filter((c) => o.all || running(c)).sort((a, b) => b.created.localeCompare(a.created));
     const rows = list.map((c) => {
-      const img = s.images.get(c.image);
+      const img = s.imageById(c.image);
       const tags = img ? s.tagsOf(img.id) : [];
       const size = o.size ? dirSize(dirs(s, c).upper) : 0;
       const status = statusOf(s, c);
@@ -246,15 +233,14 @@ function signalInit(c: ContainerRecord, sig: NodeJS.Signals): number | null {
 export function removeContainer(s: Store, c: ContainerRecord): void {
   if (running(c)) signalInit(c, 'SIGKILL');
   unmountMerged(s, c, true);
-  s.containers.removeSync(c.id);
-  fs.rmSync(s.containerDir(c.id), { recursive: true, force: true });
+  s.removeContainer(c.id);
 }
 
 export function rm(refs: string[], o: { force?: boolean }): Promise<void> {
   return withStore((s) => {
     for (const ref of refs) {
       const c = s.container(ref);
-      if (running(c) && !o.force) s.fail(`container ${c.name} is running; stop it first or use --force`);
+      if (running(c) && !o.force) refuse('failed', `container ${c.name} is running; stop it first or use --force`);
       removeContainer(s, c);
       console.log(ref);
     }
@@ -263,7 +249,7 @@ export function rm(refs: string[], o: { force?: boolean }): Promise<void> {
 
 /** Whether the image below a container has a path (its layers merged, without the container's). */
 function lowerHas(s: Store, c: ContainerRecord): (p: string) => boolean {
-  const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
+  const img = s.imageById(c.image) ?? refuse('failed', `the image of container ${c.name} is gone`);
   const lower = new Union({ lowers: s.lowers(img) });
   return (p: string) => {
     try {
@@ -307,7 +293,7 @@ export function commit(ref: string, repo: string | undefined, o: { author?: stri
   return withStore(async (s) => {
     const c = s.container(ref);
     const tag = repo ? parseRef(repo) : undefined;
-    const img = s.images.get(c.image) ?? s.fail(`the image of container ${c.name} is gone`);
+    const img = s.imageById(c.image) ?? refuse('failed', `the image of container ${c.name} is gone`);
     // The new config is made (and -c checked) before the long work; only the layer's diffID is missing.
     const parent = s.config(img);
     const now = new Date().toISOString();
@@ -356,7 +342,7 @@ export function inspect(refs: string[]): Promise<void> {
       } catch {
         const c = s.container(ref);
         const d = dirs(s, c);
-        const img = s.images.get(c.image);
+        const img = s.imageById(c.image);
         return { Id: c.id, Name: c.name, Created: c.created, Image: c.image, Path: c.command[0] ?? '', Args: c.command.slice(1), State: { Status: c.state, ExitCode: c.exitCode ?? 0 }, GraphDriver: { Name: 'strata', Data: { LowerDir: img ? s.lowers(img).join(':') : '', UpperDir: d.upper, WorkDir: d.work, MergedDir: d.merged } } };
       }
     });
@@ -384,12 +370,12 @@ export function exportCmd(ref: string): Promise<void> {
 export function logs(ref: string, o: { follow?: boolean; tail?: string }): Promise<void> {
   return withStore(async (s) => {
     const c = s.container(ref);
-    const file = `${s.containerDir(c.id)}/log`;
+    const file = `${s.containerPaths(c.id).dir}/log`;
     if (!fs.existsSync(file)) return; // never started in the background: nothing logged
     let pos = 0;
     if (o.tail !== undefined && o.tail !== 'all') {
       const n = Number(o.tail);
-      if (!Number.isInteger(n) || n < 0) s.fail(`--tail takes a number of lines or "all", not "${o.tail}"`);
+      if (!Number.isInteger(n) || n < 0) refuse('failed', `--tail takes a number of lines or "all", not "${o.tail}"`);
       pos = tailStart(fs.readFileSync(file), n);
     }
     const buf = Buffer.alloc(1 << 16);
@@ -401,7 +387,7 @@ export function logs(ref: string, o: { follow?: boolean; tail?: string }): Promi
           await new Promise<void>((r) => (process.stdout.write(buf.subarray(0, n)) ? r() : process.stdout.once('drain', r)));
           pos += n;
         }
-        if (!o.follow || !running(s.containers.get(c.id) ?? c)) break;
+        if (!o.follow || !running(s.containerById(c.id) ?? c)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
@@ -423,8 +409,8 @@ export function pause(refs: string[], frozen: boolean): Promise<void> {
   return withStore((s) => {
     for (const ref of refs) {
       const c = s.container(ref);
-      if (!running(c)) s.fail(`container ${c.name} is not running`);
-      if (isFrozen(c.id) === frozen) s.fail(`container ${c.name} is ${frozen ? 'already' : 'not'} paused`);
+      if (!running(c)) refuse('failed', `container ${c.name} is not running`);
+      if (isFrozen(c.id) === frozen) refuse('failed', `container ${c.name} is ${frozen ? 'already' : 'not'} paused`);
       setFrozen(c.id, frozen);
       console.log(ref);
     }

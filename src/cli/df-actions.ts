@@ -16,7 +16,7 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
     const containers = s.allContainers();
     const users = new Map<string, number>(); // diffID -> images using it
     for (const i of images) for (const d of new Set(i.layers)) users.set(d, (users.get(d) ?? 0) + 1);
-    const layerSize = (d: string) => s.layers.get(d)?.size ?? 0;
+    const layerSize = (d: string) => s.layer(d)?.size ?? 0;
     const used = new Set(containers.map((c) => c.image));
     const rows = images.map((img) => {
       const shared = img.layers.filter((d) => (users.get(d) ?? 0) > 1).reduce((n, d) => n + layerSize(d), 0);
@@ -26,7 +26,7 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
     const allLayers = [...users.keys()].reduce((n, d) => n + layerSize(d), 0);
     const usedLayers = new Set(images.filter((i) => used.has(i.id)).flatMap((i) => i.layers));
     const reclaimImages = [...users.keys()].filter((d) => !usedLayers.has(d)).reduce((n, d) => n + layerSize(d), 0);
-    const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, running: running(c), status: statusOf(s, c), size: dirSize(`${s.containerDir(c.id)}/upper`) }));
+    const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, running: running(c), status: statusOf(s, c), size: dirSize(`${s.containerPaths(c.id).dir}/upper`) }));
     const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
     const ctrReclaim = ctr.filter((c) => !c.running).reduce((n, c) => n + c.size, 0);
     const cacheLayers = new Set(every.filter((i) => inter.has(i.id)).flatMap((i) => i.layers).filter((d) => !users.has(d)));

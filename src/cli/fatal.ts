@@ -1,5 +1,5 @@
-// One sentence on stderr and exit 1: how every command reports bad input (never a stack trace).
-export function fatal(msg: string): never {
+// One sentence on stderr and an exit status: how every command reports bad input (never a stack trace).
+export function fatal(msg: string, status = 1): never {
   process.stderr.write(`strata: ${msg}\n`);
-  process.exit(1);
+  process.exit(status);
 }

@@ -1,40 +1,21 @@
 // The work behind the image commands: import, images, tag, rmi, history, inspect.
 import fs from 'node:fs';
+import { refuse } from '../sys/errors.js';
+import { withStore } from './with-store.js';
 import { Store, parseRef, safeRef, type ImageRecord, type LayerRecord } from '../store/store.js';
 import { newConfig } from '../oci/image.js';
 import { openTar } from '../oci/tar-apply.js';
 import { applyChanges } from '../oci/changes.js';
 import { ago, humanSize, shortId, table } from './format.js';
-import { fatal } from './fatal.js';
 
-export function withStore<T>(fn: (s: Store) => Promise<T> | T): Promise<T> {
-  let s: Store;
-  try {
-    s = Store.open();
-  } catch (err) {
-    fatal(`the store cannot be opened: ${(err as Error).message}`);
-  }
-  return Promise.resolve()
-    .then(() => fn(s))
-    .catch((err) => fatal(describe(err, s)))
-    .finally(() => s.close());
-}
+export { withStore } from './with-store.js';
 
-/** One sentence for a failed command; a full disk says which disk. */
-function describe(err: unknown, s: Store): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'ENOSPC' || /ENOSPC|no space left/i.test(e.message)) {
-    return `no space left on the device that holds the store (${s.root}): nothing was stored; free some space (strata image prune, strata system df) and try again`;
-  }
-  return e.message;
-}
-
-export const imageSize = (s: Store, img: ImageRecord) => img.layers.reduce((n, d) => n + (s.layers.get(d)?.size ?? 0), 0);
+export const imageSize = (s: Store, img: ImageRecord) => s.imageSize(img);
 
 export function importImage(src: string, o: { tag?: string; message?: string; change?: string[] }): Promise<void> {
   return withStore(async (s) => {
     const tag = o.tag ? parseRef(o.tag) : undefined;
-    const st = fs.statSync(src, { throwIfNoEntry: false }) ?? s.fail(`${src} does not exist`);
+    const st = fs.statSync(src, { throwIfNoEntry: false }) ?? refuse('failed', `${src} does not exist`);
     const config = newConfig();
     config.config = applyChanges(config.config, o.change ?? []);
     config.history = [{ created: config.created, created_by: `strata import ${src}`, ...(o.message ? { comment: o.message } : {}) }];
@@ -63,7 +44,7 @@ export function images(o: { format?: string; all?: boolean; quiet?: boolean }): 
   return withStore((s) => {
     const rows: { repo: string; tag: string; id: string; created: string; size: number }[] = [];
     const hidden = o.all ? new Set<string>() : intermediates(s);
-    for (const { value: img } of s.images.getRange()) {
+    for (const img of s.allImages()) {
       if (hidden.has(img.id)) continue;
       const tags = s.tagsOf(img.id);
       if (tags.length === 0) rows.push({ repo: '<none>', tag: '<none>', id: img.id, created: img.created, size: imageSize(s, img) });
@@ -82,46 +63,12 @@ export function images(o: { format?: string; all?: boolean; quiet?: boolean }): 
 export function tag(src: string, dst: string): Promise<void> {
   return withStore((s) => {
     const img = s.image(src);
-    s.tags.putSync(parseRef(dst), img.id);
+    s.tag(parseRef(dst), img.id);
   });
 }
 
 /** Containers that use an image. */
-const usersOf = (s: Store, id: string) => s.allContainers().filter((c) => c.image === id);
-
-/** Delete an image record and whatever of its blobs and layers no other image uses. Returns bytes freed. */
-export function deleteImage(s: Store, img: ImageRecord): number {
-  return s.locked(() => deleteUnlocked(s, img));
-}
-
-function deleteUnlocked(s: Store, img: ImageRecord): number {
-  const others = s.allImages().filter((i) => i.id !== img.id);
-  const kept = new Set(others.flatMap((i) => i.layers));
-  let freed = 0;
-  s.images.removeSync(img.id);
-  for (const d of img.layers) if (!kept.has(d)) freed += removeLayer(s, d);
-  fs.rmSync(s.blobPath(img.id), { force: true });
-  fs.rmSync(s.blobPath(img.manifest), { force: true });
-  for (const { key, value } of [...s.buildCache.getRange()]) if (value.image === img.id) s.buildCache.removeSync(key);
-  return freed;
-}
-
-/** A layer's record, dir and blob; returns its size. */
-function removeLayer(s: Store, d: string): number {
-  const l = s.layers.get(d);
-  s.layers.removeSync(d);
-  fs.rmSync(s.layerDir(d), { recursive: true, force: true });
-  if (l) fs.rmSync(s.blobPath(l.blob), { force: true });
-  return l?.size ?? 0;
-}
-
-/** Remove those of these layers no image uses: what a failed load had already added. */
-export function dropUnusedLayers(s: Store, diffIds: string[]): void {
-  s.locked(() => {
-    const kept = new Set(s.allImages().flatMap((i) => i.layers));
-    for (const d of diffIds) if (!kept.has(d)) removeLayer(s, d);
-  });
-}
+const usersOf = (s: Store, id: string) => s.containersOf(id);
 
 export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
   return withStore((s) => {
@@ -129,18 +76,18 @@ export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
       const img = s.image(ref);
       const used = usersOf(s, img.id);
       const named = s.tagsOf(img.id).includes(safeRef(ref)) ? [safeRef(ref)] : [];
-      if (used.length && !o.force) s.fail(`image ${ref} is used by container ${shortId(used[0].id)} (${used[0].name}); remove it first or use --force`);
+      if (used.length && !o.force) refuse('failed', `image ${ref} is used by container ${shortId(used[0].id)} (${used[0].name}); remove it first or use --force`);
       const untag = used.length ? s.tagsOf(img.id) : named.length ? named : s.tagsOf(img.id);
       for (const t of untag) {
-        s.tags.removeSync(t);
+        s.untag(t);
         console.log(`Untagged: ${t}`);
       }
       if (!used.length && s.tagsOf(img.id).length === 0) {
-        deleteImage(s, img);
+        s.deleteImage(img.id);
         console.log(`Deleted: ${img.id}`);
         // As docker: the build steps below it go too, as long as nothing else stands on them.
-        for (let p = img.parent ? s.images.get(img.parent) : undefined; p && dangling(s).some((d) => d.id === p!.id); p = p.parent ? s.images.get(p.parent) : undefined) {
-          deleteImage(s, p);
+        for (let p = img.parent ? s.imageById(img.parent) : undefined; p && dangling(s).some((d) => d.id === p!.id); p = p.parent ? s.imageById(p.parent) : undefined) {
+          s.deleteImage(p.id);
           console.log(`Deleted: ${p.id}`);
         }
       }
@@ -153,10 +100,10 @@ export function prune(o: { all?: boolean }): Promise<void> {
     let total = 0;
     const drop = (img: ImageRecord) => {
       for (const t of s.tagsOf(img.id)) {
-        s.tags.removeSync(t);
+        s.untag(t);
         console.log(`untagged: ${t}`);
       }
-      total += deleteImage(s, img);
+      total += s.deleteImage(img.id) ?? 0;
       console.log(`deleted: ${img.id}`);
     };
     if (o.all) for (const img of s.allImages()) if (!usersOf(s, img.id).length) drop(img);
@@ -172,13 +119,13 @@ export function history(ref: string, o: { noTrunc?: boolean; format?: string }):
     const cfg = s.config(img);
     let layer = 0;
     const rows = cfg.history.map((h) => {
-      const size = h.empty_layer ? 0 : (s.layers.get(img.layers[layer++])?.size ?? 0);
+      const size = h.empty_layer ? 0 : (s.layer(img.layers[layer++])?.size ?? 0);
       return { created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '' };
     });
     rows.reverse();
     // A row has an ID where an image of this store ends there: the image itself, and the build steps below it.
     const ids: string[] = [];
-    for (let i: ImageRecord | undefined = img; i && s.config(i).history.length === cfg.history.length - ids.length; i = i.parent ? s.images.get(i.parent) : undefined) ids.push(i.id);
+    for (let i: ImageRecord | undefined = img; i && s.config(i).history.length === cfg.history.length - ids.length; i = i.parent ? s.imageById(i.parent) : undefined) ids.push(i.id);
     const idOf = (i: number) => ids[i] ?? '<missing>';
     if (o.format === 'json') return console.log(JSON.stringify(rows.map((r, i) => ({ id: idOf(i), ...r })), null, 2));
     const trunc = (x: string) => (o.noTrunc || x.length <= 45 ? x : x.slice(0, 44) + '…');

@@ -7,7 +7,7 @@ import { ensureChainIndex } from '../index/chain-index.js';
 import { progressLine } from './progress.js';
 import { verifyLayer } from '../index/verify.js';
 import { dirRange, recDirId, recFlags, recStat, recTail, OPAQUE, WHITEOUT } from '../index/record.js';
-import { isDir, isLnk, lstatOrNull } from '../union/stat.js';
+import { isDir, isLnk, lstatOrNull } from '../sys/stat.js';
 import { fatal } from './fatal.js';
 
 const warn = (msg: string) => process.stderr.write(`strata: ${msg}\n`);

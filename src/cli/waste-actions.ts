@@ -2,8 +2,8 @@
 // image carries it for nothing (dive's "wasted space" and "efficiency"). The classic cases: a file
 // deleted in a later layer is still in the earlier one; a chmod copies the whole file up.
 import fs from 'node:fs';
-import { lstat, isDir } from '../union/stat.js';
-import { isOpaque, isWhiteout } from '../union/overlay-format.js';
+import { lstat, isDir } from '../sys/stat.js';
+import { isOpaque, isWhiteout } from '../sys/overlay-format.js';
 import { withStore } from './image-actions.js';
 import { humanSize, table } from './format.js';
 

@@ -2,6 +2,7 @@
 // cgroup v2, whose core has cgroup.freeze), so pause, unpause and commit stop them all at once
 // without their noticing (a SIGSTOP would show in their parents' wait status and upset shells).
 import fs from 'node:fs';
+import { refuse } from '../sys/errors.js';
 
 interface Hierarchy {
   dir: string;
@@ -41,13 +42,13 @@ export function isFrozen(id: string): boolean {
 
 /** Freeze (or thaw) every process of the container and wait until the kernel says it is done. */
 export function setFrozen(id: string, frozen: boolean): void {
-  if (!H || !canFreeze(id)) throw new Error(frozen ? 'this host has no cgroup freezer: the container cannot be paused' : 'the container is not paused');
+  if (!H || !canFreeze(id)) refuse('unsupported', frozen ? 'this host has no cgroup freezer: the container cannot be paused' : 'the container is not paused');
   const dir = `${H.dir}/${id}`;
   if (H.v === 1) fs.writeFileSync(`${dir}/freezer.state`, frozen ? 'FROZEN' : 'THAWED');
   else fs.writeFileSync(`${dir}/cgroup.freeze`, frozen ? '1' : '0');
   const end = Date.now() + 10_000;
   while (isFrozen(id) !== frozen) {
-    if (Date.now() > end) throw new Error(`the container's processes did not ${frozen ? 'freeze' : 'thaw'} within 10 s`);
+    if (Date.now() > end) refuse('failed', `the container's processes did not ${frozen ? 'freeze' : 'thaw'} within 10 s`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
   }
 }

@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { native } from '../native/index.js';
-import { check } from '../union/errors.js';
+import { native } from '../sys/native.js';
+import { check } from '../sys/errors.js';
 
 export interface PtyRun {
   child: ChildProcess;

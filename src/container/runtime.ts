@@ -6,8 +6,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { RunConfig } from '../oci/image.js';
 import { openPty, runOnPty } from './pty.js';
+import { refuse } from '../sys/errors.js';
+import { splitKeyValue, withEnv } from '../sys/key-value.js';
 
-export { alive } from './process.js';
+export { alive } from '../sys/process.js';
 
 export interface RunSpec {
   merged: string;
@@ -30,13 +32,11 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** The command line, env and workdir a container runs, from the image config and run flags. */
 export function runSpecOf(cfg: RunConfig, o: { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean }): Omit<RunSpec, 'merged' | 'hostname'> {
   const argv = [...(cfg.Entrypoint ?? []), ...(o.cmd.length ? o.cmd : (cfg.Cmd ?? []))];
-  if (argv.length === 0) throw new Error('no command given and the image has none (CMD)');
-  const env = [...(cfg.Env ?? [])];
+  if (argv.length === 0) refuse('invalid', 'no command given and the image has none (CMD)');
+  let env = [...(cfg.Env ?? [])];
   for (const kv of o.env ?? []) {
-    const k = kv.split('=')[0];
-    const i = env.findIndex((e) => e.startsWith(k + '='));
-    if (i >= 0) env.splice(i, 1);
-    env.push(kv.includes('=') ? kv : `${kv}=${process.env[kv] ?? ''}`);
+    const [k, v] = splitKeyValue(kv);
+    env = withEnv(env, k, v ?? process.env[k] ?? '');
   }
   if (o.tty && !env.some((e) => e.startsWith('TERM='))) env.push(`TERM=${process.env.TERM || 'xterm'}`);
   return { argv, env, workdir: o.workdir ?? cfg.WorkingDir ?? '/', user: o.user ?? cfg.User, ...(o.tty ? { tty: true } : {}), ...(o.interactive ? { interactive: true } : {}) };
@@ -48,7 +48,7 @@ function ids(merged: string, user: string): [number, number] {
   const passwd = fs.existsSync(`${merged}/etc/passwd`) ? fs.readFileSync(`${merged}/etc/passwd`, 'utf8').split('\n').map((l) => l.split(':')) : [];
   const row = passwd.find((r) => r[0] === u || r[2] === u);
   const uid = /^\d+$/.test(u) ? Number(u) : row ? Number(row[2]) : NaN;
-  if (Number.isNaN(uid)) throw new Error(`unknown user ${u} in the image`);
+  if (Number.isNaN(uid)) refuse('invalid', `unknown user ${u} in the image`);
   const gid = g !== undefined ? Number(g) : row ? Number(row[3]) : uid;
   return [uid, gid];
 }

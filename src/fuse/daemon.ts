@@ -116,7 +116,7 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
     try {
       unmount(spec.mountpoint);
     } catch (e) {
-      if (e instanceof UnmountError && /busy/.test(e.message)) {
+      if (e instanceof UnmountError && e.code === 'in-use') {
         process.stderr.write(`strata: ${spec.mountpoint} is busy; detaching it and serving open files until they close\n`);
         unmount(spec.mountpoint, { lazy: true });
       }

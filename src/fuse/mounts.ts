@@ -2,8 +2,8 @@
 // FUSE connection (freeing processes stuck in state D on a dead daemon), then detaches.
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { native, MNT_DETACH } from '../native/index.js';
-import { errnoName } from '../union/errors.js';
+import { native, MNT_DETACH } from '../sys/native.js';
+import { errnoName, StrataError } from '../sys/errors.js';
 
 export interface MountInfo {
   id: number;
@@ -32,7 +32,7 @@ export function findMount(mountpoint: string): MountInfo | undefined {
   return mounts().findLast((m) => m.mountpoint === mountpoint);
 }
 
-export class UnmountError extends Error {}
+export class UnmountError extends StrataError {}
 
 /** The fusectl dir of a mount's FUSE connection (its device minor), mounting fusectl if needed. */
 export function connectionDir(m: MountInfo): string | null {
@@ -61,14 +61,14 @@ export function abortConnection(m: MountInfo): void {
 
 export function unmount(mountpoint: string, opts: { lazy?: boolean; force?: boolean } = {}): void {
   const m = findMount(mountpoint);
-  if (!m) throw new UnmountError(`${mountpoint} is not mounted`);
+  if (!m) throw new UnmountError('not-found', `${mountpoint} is not mounted`);
   if (opts.force && m.fstype.startsWith('fuse')) abortConnection(m);
   let r = native.umount2(mountpoint, opts.lazy || opts.force ? MNT_DETACH : 0);
   if (r === -16) {
-    throw new UnmountError(`${mountpoint} is busy: a process has a file open or its working directory there (see \`fuser -vm ${mountpoint}\`); use --lazy to detach it now, or --force to abort it`);
+    throw new UnmountError('in-use', `${mountpoint} is busy: a process has a file open or its working directory there (see \`fuser -vm ${mountpoint}\`); use --lazy to detach it now, or --force to abort it`);
   }
   if (r === -107 || r === -103) r = native.umount2(mountpoint, MNT_DETACH); // dead daemon: detach
-  if (r < 0) throw new UnmountError(`cannot unmount ${mountpoint}: ${errnoName(-r)}`);
+  if (r < 0) throw new UnmountError('failed', `cannot unmount ${mountpoint}: ${errnoName(-r)}`);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The FUSE adapter: fuse-native callbacks mapped onto Union operations, nothing more. Handlers
 // answer synchronously (Union does local syscalls only), so no request waits on the thread pool.
 import Fuse from 'fuse-native';
-import { toErrno } from '../union/errors.js';
+import { toErrno } from '../sys/errors.js';
 import type { Union, Caller } from '../union/union.js';
 
 type Cb = (...args: any[]) => void;

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { findMount } from './mounts.js';
+import { StrataError } from '../sys/errors.js';
 
 export interface MountSpec {
   lowers: string[];
@@ -10,7 +11,12 @@ export interface MountSpec {
   mountpoint: string;
 }
 
-export class MountError extends Error {}
+/** A mount that cannot be made as asked; nothing was left behind. */
+export class MountError extends StrataError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 function dir(what: string, p: string): fs.Stats {
   let st: fs.Stats;

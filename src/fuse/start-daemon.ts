@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { native } from '../native/index.js';
-import { check } from '../union/errors.js';
+import { native } from '../sys/native.js';
+import { check } from '../sys/errors.js';
 import { MountError, type MountSpec } from './preflight.js';
 
 export interface DaemonOptions {

@@ -4,7 +4,7 @@
 // chain(L1..Ln) is derived from a stored chain(L1..Lk), k < n, plus the layers above it.
 // A lookup is one get; a listing is one range scan.
 import crypto from 'node:crypto';
-import { isDir } from '../union/stat.js';
+import { isDir } from '../sys/stat.js';
 import { dirRange, entryKey, recDirId, recFlags, recLayer, recMode, recNmerge, restamp, OPAQUE, REDIRECT, WHITEOUT } from './record.js';
 import { IndexDb, IndexError, type ChainMeta, type LayerMeta } from './db.js';
 

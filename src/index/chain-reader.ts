@@ -2,7 +2,7 @@
 // pool hop), decoded straight out of lmdb's reused buffer. Positions are turned from the chain's
 // bottom-first numbering into the mount's layer numbers.
 import { dirRange, entryKey, recDirId, recFlags, recLayer, recNmerge, recStat, recTail, REDIRECT } from './record.js';
-import { isLnk, type Stat } from '../union/stat.js';
+import { isLnk, type Stat } from '../sys/stat.js';
 import type { IndexDb } from './db.js';
 
 /** A lower entry as the chain answers it. */

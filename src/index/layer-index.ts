@@ -5,13 +5,13 @@
 // (their inode, mtime and ctime, which change whenever a name is added, removed or renamed).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { lstat, lstatOrNull, isDir, isLnk } from '../union/stat.js';
-import { getRedirect, isOpaque, isWhiteout } from '../union/overlay-format.js';
+import { lstat, lstatOrNull, isDir, isLnk } from '../sys/stat.js';
+import { getRedirect, isOpaque, isWhiteout } from '../sys/overlay-format.js';
 import { encodeRecord, entryKey, OPAQUE, REDIRECT, WHITEOUT } from './record.js';
 import { IndexDb, IndexError, type LayerMeta } from './db.js';
 
-export type { Progress } from '../cli/progress.js';
-import type { Progress } from '../cli/progress.js';
+/** Called now and then while a layer or chain is indexed: what (a dir, or "chain"), and how far. */
+export type Progress = (what: string, done: number) => void;
 
 /** The fingerprint of a layer dir: every directory's identity and change times, in index order. */
 export function fingerprint(root: string, dirs: string[]): string | null {

@@ -2,7 +2,8 @@
 // still matches, rebuilt when not) and the chain index of the whole stack. Prepared by `strata
 // mount` before the daemon starts, so the daemon only opens what is already there.
 import fs from 'node:fs';
-import { IndexDb, IndexError, strataRoot, type ChainMeta } from './db.js';
+import { IndexDb, strataRoot, type ChainMeta } from './db.js';
+import { StrataError } from '../sys/errors.js';
 import { ensureLayerIndex, type Progress } from './layer-index.js';
 import { ensureChainIndex } from './chain-index.js';
 import { ChainReader } from './chain-reader.js';
@@ -12,7 +13,7 @@ export function openIndex(root = strataRoot(), warn: (msg: string) => void = () 
   try {
     return IndexDb.open(root);
   } catch (err) {
-    if (!(err instanceof IndexError)) throw err; // not damage (a full disk, say): nothing to move aside
+    if (!(err instanceof StrataError && err.code === 'damaged')) throw err; // not damage (a full disk, say): nothing to move aside
     const aside = `${root}/index.damaged-${Date.now()}`;
     fs.renameSync(`${root}/index`, aside);
     warn(`${err.message.replace(/; remove it.*$/, '')}; moved it to ${aside} and rebuilding`);

@@ -7,7 +7,7 @@
 //  28 u32 blksize  32 f64 ino  40 f64 dev  48 f64 rdev  56 f64 size  64 f64 blocks
 //  72 f64 atime  80 f64 mtime  88 f64 ctime (seconds)  96/100/104 u32 their nanoseconds
 // 112 …  symlink target or redirect path (raw bytes)
-import type { Stat } from '../union/stat.js';
+import type { Stat } from '../sys/stat.js';
 
 export const WHITEOUT = 1;
 export const OPAQUE = 2;

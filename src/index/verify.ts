@@ -2,8 +2,8 @@
 // attribute, ctime included, so in-place changes that the mount-time fingerprint of directories
 // cannot see are found too).
 import fs from 'node:fs';
-import { lstatOrNull, isDir, isLnk } from '../union/stat.js';
-import { getRedirect, isOpaque, isWhiteout } from '../union/overlay-format.js';
+import { lstatOrNull, isDir, isLnk } from '../sys/stat.js';
+import { getRedirect, isOpaque, isWhiteout } from '../sys/overlay-format.js';
 import { dirRange, recDirId, recFlags, recStat, recTail, OPAQUE, REDIRECT, WHITEOUT } from './record.js';
 import type { IndexDb, LayerMeta } from './db.js';
 

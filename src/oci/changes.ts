@@ -1,9 +1,15 @@
 // Dockerfile-style config changes for import and commit (`-c 'CMD ["sh"]'`, `-c 'ENV A=1'`).
 import type { RunConfig } from './image.js';
-import { pairs } from '../build/dockerfile.js';
+import { pairs } from '../sys/shell-words.js';
 
-export class ChangeError extends Error {
+import { StrataError } from '../sys/errors.js';
+import { withEnv } from '../sys/key-value.js';
+
+export class ChangeError extends StrataError {
   override name = 'ChangeError';
+  constructor(message: string) {
+    super('invalid', message);
+  }
 }
 
 /** A JSON array, or shell form (run through /bin/sh -c, as docker does). */
@@ -48,7 +54,7 @@ export function applyChanges(config: RunConfig, changes: string[]): RunConfig {
         } catch (err) {
           throw new ChangeError(`ENV ${arg}: ${(err as Error).message}`);
         }
-        for (const [k, v] of kvs) out.Env = [...out.Env!.filter((e) => !e.startsWith(k + '=')), `${k}=${v}`];
+        for (const [k, v] of kvs) out.Env = withEnv(out.Env!, k, v);
         break;
       }
       default:

@@ -5,13 +5,16 @@
 // are refused with a clear error (umoci's and go-containerregistry's checks). Used by both the
 // tar reader (import, load) and the one-pass commit, so the two cannot disagree.
 import fs from 'node:fs';
-import { native } from '../native/index.js';
-import { check } from '../union/errors.js';
-import { setOpaque, makeWhiteout } from '../union/overlay-format.js';
-import { lstatOrNull, isDir } from '../union/stat.js';
+import { check, StrataError } from '../sys/errors.js';
+import { native } from '../sys/native.js';
+import { setOpaque, makeWhiteout } from '../sys/overlay-format.js';
+import { lstatOrNull, isDir } from '../sys/stat.js';
 import type { Hdr } from './tar-header.js';
 
-export class LayerError extends Error {
+export class LayerError extends StrataError {
+  constructor(message: string) {
+    super('damaged', message);
+  }
   override name = 'LayerError';
 }
 

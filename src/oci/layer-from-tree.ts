@@ -5,7 +5,7 @@
 // blob applies to.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { native, SYNC_FILE_RANGE_WRITE } from '../native/index.js';
+import { native, SYNC_FILE_RANGE_WRITE } from '../sys/native.js';
 import { LayerBuilder } from './layer-builder.js';
 import { encodeHeader, padding, trailer } from './tar-header.js';
 import { treeEntries, type TreeOptions } from './tree-entries.js';

@@ -4,9 +4,9 @@
 // (redirect) is written whole from the merged view, as an opaque dir, since a tar has no way to
 // say "moved". A generator, so that writers can be synchronous (commit) or streaming (export).
 import fs from 'node:fs';
-import { native } from '../native/index.js';
-import { getRedirect, isOpaque, isPrivateXattr, isWhiteout } from '../union/overlay-format.js';
-import { lstat, isDir, isLnk, isReg, type Stat } from '../union/stat.js';
+import { native } from '../sys/native.js';
+import { getRedirect, isOpaque, isPrivateXattr, isWhiteout } from '../sys/overlay-format.js';
+import { lstat, isDir, isLnk, isReg, type Stat } from '../sys/stat.js';
 import type { Hdr } from './tar-header.js';
 
 export interface TreeOptions {

@@ -6,20 +6,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { native, LOCK_EX } from '../native/index.js';
-import { check } from '../union/errors.js';
-import { alive } from '../container/process.js';
-import { open, type Database, type RootDatabase } from '../index/lmdb.js';
-import { strataRoot, checkDataFile, checkFreeSpace } from '../index/db.js';
+import { native, LOCK_EX } from '../sys/native.js';
+import { check, refuse, type StrataError } from '../sys/errors.js';
+import { alive } from '../sys/process.js';
+import { open, strataRoot, checkDataFile, checkFreeSpace, type Database, type RootDatabase } from '../sys/lmdb.js';
+import { parseRef, safeRef } from './reference.js';
 import { writeHashed, hexOf } from '../oci/digest.js';
 import { applyLayer } from '../oci/tar-apply.js';
 import { writeLayerFromTree, type LayerWritten } from '../oci/layer-from-tree.js';
 import type { TreeOptions } from '../oci/tree-entries.js';
 import { serialize, MEDIA, type Descriptor, type ImageConfig } from '../oci/image.js';
-
-export class StoreError extends Error {
-  override name = 'StoreError';
-}
 
 export interface LayerRecord {
   diffId: string;
@@ -60,26 +56,45 @@ export interface ContainerRecord {
   finished?: string;
 }
 
-const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+export { parseRef, safeRef };
 
-/** NAME[:TAG] with docker's rules; the tag defaults to latest. */
-export function parseRef(ref: string): string {
-  const i = ref.lastIndexOf(':');
-  const [name, tag] = i > ref.lastIndexOf('/') && i >= 0 ? [ref.slice(0, i), ref.slice(i + 1)] : [ref, 'latest'];
-  if (!NAME_RE.test(name)) throw new StoreError(`"${ref}" is not a valid image name (lowercase letters, digits, and . _ - / separators)`);
-  if (!TAG_RE.test(tag)) throw new StoreError(`"${ref}" has an invalid tag (letters, digits, _ . -, at most 128)`);
-  return `${name}:${tag}`;
+/** Where a container's dirs are: one place, for every command and service. */
+export interface ContainerPaths {
+  dir: string;
+  upper: string;
+  work: string;
+  merged: string;
+  log: string;
 }
 
+const NAMES = ['brave', 'calm', 'eager', 'keen', 'quiet', 'swift', 'bold', 'lucid'];
+const SURNAMES = ['turing', 'hopper', 'lovelace', 'ritchie', 'thompson', 'torvalds', 'kernighan', 'liskov'];
+const randomName = () => `${NAMES[crypto.randomInt(NAMES.length)]}_${SURNAMES[crypto.randomInt(SURNAMES.length)]}${crypto.randomInt(100)}`;
+
+/** What a new container is made of; the store gives it its ID (and a name, if none is asked for). */
+export type NewContainer = Omit<ContainerRecord, 'id' | 'name' | 'created' | 'state'> & { name?: string };
+
+/**
+ * The store. Its LMDB databases are private: every change goes through a method here, and each
+ * method that changes what another command could be relying on takes the store lock itself.
+ *
+ * Lifecycle of what it holds:
+ * - A **blob** (`putBlob`) and a **layer** (`addLayer`, `addLayerFromTree`) appear only whole,
+ *   under their digest; a layer dir is fsynced before it is recorded.
+ * - An **image** (`addImage`) names its layers by diffID; `tag` and `untag` move names;
+ *   `deleteImage` removes it and every layer and blob no other image uses (layer GC).
+ * - A **container** (`createContainer`) has its dirs (`containerPaths`); `updateContainer` changes its
+ *   record in one transaction; `removeContainer` removes both.
+ * - The **build cache** maps a step's key to the image it made (`cacheImage`, `cacheStep`).
+ */
 export class Store {
   readonly root: string;
   private env: RootDatabase;
-  readonly images: Database<ImageRecord, string>;
-  readonly tags: Database<string, string>;
-  readonly layers: Database<LayerRecord, string>;
-  readonly containers: Database<ContainerRecord, string>;
-  readonly buildCache: Database<BuildCacheRecord, string>;
+  private images: Database<ImageRecord, string>;
+  private tags: Database<string, string>;
+  private layers: Database<LayerRecord, string>;
+  private containers: Database<ContainerRecord, string>;
+  private buildCache: Database<BuildCacheRecord, string>;
   private lockDepth = 0;
   private lockFd = -1;
 
@@ -94,13 +109,18 @@ export class Store {
   }
 
   static open(root = strataRoot()): Store {
-    for (const d of ['blobs/sha256', 'layers', 'containers', 'tmp', 'db']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
-    checkFreeSpace(path.join(root, 'db'), "strata's store");
-    checkDataFile(path.join(root, 'db/data.mdb'));
-    const env = open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 });
-    const s = new Store(root, env);
-    s.cleanTmp();
-    return s;
+    try {
+      for (const d of ['blobs/sha256', 'layers', 'containers', 'tmp', 'db']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
+      checkFreeSpace(path.join(root, 'db'), "strata's store");
+      checkDataFile(path.join(root, 'db/data.mdb'));
+      const env = open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 });
+      const s = new Store(root, env);
+      s.cleanTmp();
+      return s;
+    } catch (err) {
+      const e = err as StrataError;
+      refuse(e.code === 'no-space' ? 'no-space' : e.code === 'damaged' ? 'damaged' : 'failed', `the store cannot be opened: ${e.message}`, err);
+    }
   }
 
   close(): void {
@@ -140,8 +160,9 @@ export class Store {
     return path.join(this.root, 'layers', hexOf(diffId));
   }
 
-  containerDir(id: string): string {
-    return path.join(this.root, 'containers', id);
+  containerPaths(id: string): ContainerPaths {
+    const dir = path.join(this.root, 'containers', id);
+    return { dir, upper: `${dir}/upper`, work: `${dir}/work`, merged: `${dir}/merged`, log: `${dir}/log` };
   }
 
   /** Move a complete temp file into the blob store under its digest (a blob that exists is kept). */
@@ -166,7 +187,7 @@ export class Store {
   /**
    * A layer from an uncompressed tar stream, in one pass: the stream is hashed and written as the
    * blob while it is applied into a temp dir; both are renamed into place once whole. A layer
-   * already stored is reused.
+   * already stored is reused. `use` runs under the lock, so an image recorded there keeps the layer.
    */
   async addLayer<T>(tar: Readable, use: (layer: LayerRecord) => T, expect?: string): Promise<T> {
     const { tmp, dir } = this.layerTemps();
@@ -185,7 +206,7 @@ export class Store {
       ]);
       w = { ...hashed, entries };
       // A layer that is not what its image says it is is never published.
-      if (expect && w.digest !== expect) throw new StoreError(`a layer's content is ${w.digest.slice(0, 19)}, but its image says ${expect.slice(0, 19)}: the archive is damaged`);
+      if (expect && w.digest !== expect) refuse('damaged', `a layer's content is ${w.digest.slice(0, 19)}, but its image says ${expect.slice(0, 19)}: the archive is damaged`);
     } catch (err) {
       this.dropTemps(tmp, dir);
       throw err;
@@ -209,12 +230,18 @@ export class Store {
   /**
    * Run `fn` holding the store's lock (flock on STRATA_ROOT/lock, re-entrant). Publishing a layer
    * and recording the image that uses it must not interleave with a deletion that finds the layer
-   * unused; both are short (renames and LMDB writes), the long work happens before.
+   * unused; both are short (renames and LMDB writes), the long work happens before. Methods that
+   * change records take it themselves; a reader takes it to see several records as of one moment.
    */
   locked<T>(fn: () => T): T {
     if (this.lockDepth++ === 0) {
-      this.lockFd = fs.openSync(path.join(this.root, 'lock'), 'a', 0o600);
-      check(native.flock(this.lockFd, LOCK_EX));
+      try {
+        this.lockFd = fs.openSync(path.join(this.root, 'lock'), 'a', 0o600);
+        check(native.flock(this.lockFd, LOCK_EX));
+      } catch (err) {
+        this.lockDepth--;
+        throw err;
+      }
     }
     try {
       return fn();
@@ -270,6 +297,8 @@ export class Store {
     }
   }
 
+  // ---- images and tags ------------------------------------------------------------------------
+
   /** Store an image's config and manifest, record it, and tag it (all metadata in one transaction). */
   addImage(config: ImageConfig, tag?: string, parent?: string, raw?: Buffer): ImageRecord {
     return this.locked(() => this.addImageLocked(config, tag, parent, raw));
@@ -278,7 +307,7 @@ export class Store {
   /** `raw`: the config's own bytes (a loaded image keeps its ID only if they are kept as they were). */
   private addImageLocked(config: ImageConfig, tag?: string, parent?: string, raw?: Buffer): ImageRecord {
     const descs: Descriptor[] = config.rootfs.diff_ids.map((d) => {
-      const l = this.layers.get(d) ?? this.fail(`layer ${d} is missing from the store`);
+      const l = this.layers.get(d) ?? refuse('not-found', `layer ${d} is missing from the store`);
       return { mediaType: MEDIA.layer, digest: l.blob, size: l.size };
     });
     const { configJson, manifestJson, id } = serialize(config, descs, raw);
@@ -300,26 +329,107 @@ export class Store {
   /** An image by NAME[:TAG], full or short ID (with or without sha256:). */
   image(ref: string): ImageRecord {
     const tagged = /^[a-f0-9]{64}$/.test(ref.replace(/^sha256:/, '')) ? undefined : this.tags.get(safeRef(ref));
-    if (tagged) return this.images.get(tagged) ?? this.fail(`image ${ref} is tagged but its record is missing (run strata system check)`);
+    if (tagged) return this.images.get(tagged) ?? refuse('damaged', `image ${ref} is tagged but its record is missing (run strata system check)`);
     const hex = ref.replace(/^sha256:/, '');
     if (/^[a-f0-9]{4,64}$/.test(hex)) {
       const hits = [...this.images.getKeys({ start: 'sha256:' + hex, end: 'sha256:' + hex + '\uffff' })];
       if (hits.length === 1) return this.images.get(hits[0])!;
-      if (hits.length > 1) this.fail(`${ref} matches several images: give more of the ID`);
+      if (hits.length > 1) refuse('invalid', `${ref} matches several images: give more of the ID`);
     }
-    return this.fail(`no such image: ${ref}`);
+    return refuse('not-found', `no such image: ${ref}`);
+  }
+
+  /** An image by its full ID, if the store has it. */
+  imageById(id: string): ImageRecord | undefined {
+    return this.images.get(id);
   }
 
   allImages(): ImageRecord[] {
     return [...this.images.getRange()].map((e) => e.value);
   }
 
-  allContainers(): ContainerRecord[] {
-    return [...this.containers.getRange()].map((e) => e.value);
-  }
-
   tagsOf(id: string): string[] {
     return [...this.tags.getRange()].filter((e) => e.value === id).map((e) => e.key);
+  }
+
+  /** Every tag and the image it names. */
+  allTags(): { ref: string; id: string }[] {
+    return [...this.tags.getRange()].map((e) => ({ ref: e.key, id: e.value }));
+  }
+
+  /** Give image `id` the name `ref` (NAME:TAG, already parsed); refused if the image is gone. */
+  tag(ref: string, id: string): void {
+    this.locked(() => {
+      if (!this.images.get(id)) refuse('not-found', `no such image: ${id}`);
+      this.tags.putSync(ref, id);
+    });
+  }
+
+  /** Remove a name; false if it named nothing. */
+  untag(ref: string): boolean {
+    return this.locked(() => this.tags.removeSync(ref));
+  }
+
+  /** The uncompressed size of an image: its layers' tars. */
+  imageSize(img: ImageRecord): number {
+    return img.layers.reduce((n, d) => n + (this.layers.get(d)?.size ?? 0), 0);
+  }
+
+  /**
+   * Delete an image record and whatever of its blobs and layers no other image uses; returns the
+   * bytes freed. With `ifUnused`, nothing happens (null) when, by the time the lock is held, a tag
+   * names the image, a container uses it or another image was built on it: a deletion decided
+   * a moment ago never loses a tag or a layer another command has just come to rely on.
+   */
+  deleteImage(id: string, o: { ifUnused?: boolean } = {}): number | null {
+    return this.locked(() => {
+      const img = this.images.get(id);
+      if (!img) return null;
+      const others = this.allImages().filter((i) => i.id !== id);
+      if (o.ifUnused && (this.tagsOf(id).length > 0 || this.containersOf(id).length > 0 || others.some((i) => i.parent === id))) return null;
+      const kept = new Set(others.flatMap((i) => i.layers));
+      let freed = 0;
+      this.images.removeSync(id);
+      for (const d of img.layers) if (!kept.has(d)) freed += this.removeLayer(d);
+      fs.rmSync(this.blobPath(img.id), { force: true });
+      fs.rmSync(this.blobPath(img.manifest), { force: true });
+      for (const { key, value } of [...this.buildCache.getRange()]) if (value.image === id) this.buildCache.removeSync(key);
+      return freed;
+    });
+  }
+
+  // ---- layers ---------------------------------------------------------------------------------
+
+  layer(diffId: string): LayerRecord | undefined {
+    return this.layers.get(diffId);
+  }
+
+  /** Whether a layer is stored whole: its record and its dir. */
+  hasLayer(diffId: string): boolean {
+    return !!this.layers.get(diffId) && fs.existsSync(this.layerDir(diffId));
+  }
+
+  allLayers(): LayerRecord[] {
+    return [...this.layers.getRange()].map((e) => e.value);
+  }
+
+  /** A layer's record, dir and blob; returns its size. The caller holds the lock. */
+  private removeLayer(d: string): number {
+    const l = this.layers.get(d);
+    this.layers.removeSync(d);
+    fs.rmSync(this.layerDir(d), { recursive: true, force: true });
+    if (l) fs.rmSync(this.blobPath(l.blob), { force: true });
+    return l?.size ?? 0;
+  }
+
+  /** Remove those of these layers no image uses (what a failed load had already added, or a leftover dir). */
+  dropUnusedLayers(diffIds: string[]): number {
+    return this.locked(() => {
+      const kept = new Set(this.allImages().flatMap((i) => i.layers));
+      let freed = 0;
+      for (const d of diffIds) if (!kept.has(d)) freed += this.removeLayer(d);
+      return freed;
+    });
   }
 
   /** The layer dirs of an image, top first (as overlayfs's lowerdir). */
@@ -327,21 +437,88 @@ export class Store {
     return [...img.layers].reverse().map((d) => this.layerDir(d));
   }
 
+  // ---- containers -----------------------------------------------------------------------------
+
   container(ref: string): ContainerRecord {
     const byId = this.containers.get(ref);
     if (byId) return byId;
     const all = this.allContainers();
     const hit = all.filter((c) => c.name === ref || c.id.startsWith(ref));
     if (hit.length === 1) return hit[0];
-    return this.fail(hit.length ? `${ref} matches several containers` : `no such container: ${ref}`);
+    return refuse(hit.length ? 'invalid' : 'not-found', hit.length ? `${ref} matches several containers` : `no such container: ${ref}`);
   }
 
-  putContainer(c: ContainerRecord): void {
-    this.containers.putSync(c.id, c);
+  containerById(id: string): ContainerRecord | undefined {
+    return this.containers.get(id);
   }
 
-  fail(msg: string): never {
-    throw new StoreError(msg);
+  allContainers(): ContainerRecord[] {
+    return [...this.containers.getRange()].map((e) => e.value);
+  }
+
+  /** Containers that use an image. */
+  containersOf(imageId: string): ContainerRecord[] {
+    return this.allContainers().filter((c) => c.image === imageId);
+  }
+
+  /** A new container: its record and its dirs. A name already in use is refused; none given, one is made up. */
+  createContainer(n: NewContainer): ContainerRecord {
+    if (n.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n.name)) refuse('invalid', `"${n.name}" is not a valid container name`);
+    if (!this.images.get(n.image)) refuse('not-found', `no such image: ${n.image}`);
+    return this.locked(() => {
+      const taken = new Set(this.allContainers().map((c) => c.name));
+      if (n.name && taken.has(n.name)) refuse('conflict', `the container name "${n.name}" is already in use`);
+      let name = n.name;
+      while (!name || taken.has(name)) name = randomName();
+      const c: ContainerRecord = { ...n, id: crypto.randomBytes(32).toString('hex'), name, created: new Date().toISOString(), state: 'created' };
+      const p = this.containerPaths(c.id);
+      for (const d of [p.upper, p.work, p.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+      this.containers.putSync(c.id, c);
+      return c;
+    });
+  }
+
+  /** Change a container's record in one transaction (`edit` sees the record as stored now); returns the new one. */
+  updateContainer(id: string, edit: (c: ContainerRecord) => ContainerRecord): ContainerRecord | undefined {
+    return this.containers.transactionSync(() => {
+      const c = this.containers.get(id);
+      if (!c) return undefined;
+      const next = edit(c);
+      this.containers.putSync(id, next);
+      return next;
+    });
+  }
+
+  /** Remove a container's record and its dirs (its merged view must be unmounted first). */
+  removeContainer(id: string): void {
+    this.locked(() => this.containers.removeSync(id));
+    fs.rmSync(this.containerPaths(id).dir, { recursive: true, force: true });
+  }
+
+  // ---- the build cache ------------------------------------------------------------------------
+
+  /** The image a cached build step made, if the step is cached and its image still exists. */
+  cachedImage(key: string): ImageRecord | undefined {
+    const hit = this.buildCache.get(key);
+    return hit ? this.images.get(hit.image) : undefined;
+  }
+
+  cacheStep(key: string, imageId: string): void {
+    this.locked(() => this.buildCache.putSync(key, { image: imageId, created: new Date().toISOString() }));
+  }
+
+  /** Every cached step, with the image it made (`live`: whether that image still exists). */
+  cacheEntries(): { key: string; image: string; live: boolean }[] {
+    return [...this.buildCache.getRange()].map((e) => ({ key: e.key, image: e.value.image, live: !!this.images.get(e.value.image) }));
+  }
+
+  /** Forget cached steps (all of them without `keys`); returns how many. */
+  forgetCache(keys?: string[]): number {
+    return this.locked(() => {
+      const all = keys ?? [...this.buildCache.getKeys()];
+      for (const k of all) this.buildCache.removeSync(k);
+      return all.length;
+    });
   }
 }
 
@@ -358,13 +535,4 @@ function tee(src: Readable): [PassThrough, PassThrough] {
   src.on('end', () => outs.forEach((o) => o.end()));
   src.on('error', (err) => outs.forEach((o) => o.destroy(err)));
   return [outs[0], outs[1]];
-}
-
-/** The canonical NAME:TAG of a reference, or the reference as given when it does not parse (an ID). */
-export function safeRef(ref: string): string {
-  try {
-    return parseRef(ref);
-  } catch {
-    return ref;
-  }
 }

@@ -1,7 +1,7 @@
 // Bytes a layer or container dir holds: file sizes, whiteouts and dirs counted as nothing (as docker's SIZE).
 import fs from 'node:fs';
-import { lstat, isDir } from '../union/stat.js';
-import { isWhiteout } from '../union/overlay-format.js';
+import { lstat, isDir } from '../sys/stat.js';
+import { isWhiteout } from '../sys/overlay-format.js';
 
 export function dirSize(p: string): number {
   if (!fs.existsSync(p)) return 0;

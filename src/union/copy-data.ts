@@ -1,8 +1,8 @@
 // File data copy for copy-up: a reflink where the filesystem shares extents (FICLONE), else
 // copy_file_range (in-kernel, no bytes through user space), else a plain read/write loop.
 import fs from 'node:fs';
-import { native } from '../native/index.js';
-import { FsError } from './errors.js';
+import { native } from '../sys/native.js';
+import { FsError } from '../sys/errors.js';
 
 const CHUNK = 1 << 30;
 let scratch: Buffer | null = null;

@@ -3,11 +3,11 @@
 // in one step, so nobody ever sees a half-copied file. Parents are copied up first. As in the
 // kernel, the upper parent's times are restored: a copy-up is not a change anyone made.
 import fs from 'node:fs';
-import { native } from '../native/index.js';
-import { check, fail, E } from './errors.js';
-import { isPrivateXattr } from './overlay-format.js';
+import { native } from '../sys/native.js';
+import { check, fail, E } from '../sys/errors.js';
+import { isPrivateXattr } from '../sys/overlay-format.js';
 import { copyData } from './copy-data.js';
-import { isDir, isLnk, isReg, lstat } from './stat.js';
+import { isDir, isLnk, isReg, lstat } from '../sys/stat.js';
 import { relOf, type LayerStack } from './layers.js';
 import type { Entry, Node, Resolver } from './resolve.js';
 import type { InodeTable } from './inodes.js';

@@ -3,10 +3,10 @@
 // of the same name below it until one is opaque; a non-directory below a directory ends the merge;
 // a redirect xattr sends the lower part of a renamed directory's lookup to its origin path.
 import fs from 'node:fs';
-import { isDir, lstatOrNull, type Stat } from './stat.js';
-import { getRedirect, isOpaque, isWhiteout } from './overlay-format.js';
+import { isDir, lstatOrNull, type Stat } from '../sys/stat.js';
+import { getRedirect, isOpaque, isWhiteout } from '../sys/overlay-format.js';
 import { type LayerStack } from './layers.js';
-import { fail, E, FsError } from './errors.js';
+import { fail, E, FsError } from '../sys/errors.js';
 import type { ChainReader, Hit } from '../index/chain-reader.js';
 
 /** One layer's copy of a name. */

@@ -2,16 +2,16 @@
 // Every operation is synchronous (the backing dirs are local, and a FUSE round trip costs far more
 // than these syscalls) and either returns its result or throws an FsError carrying the errno.
 import fs from 'node:fs';
-import { native, RENAME_EXCHANGE, RENAME_WHITEOUT, UTIME_OMIT } from '../native/index.js';
-import { check, fail, E, FsError } from './errors.js';
+import { native, RENAME_EXCHANGE, RENAME_WHITEOUT, UTIME_OMIT } from '../sys/native.js';
+import { check, fail, E, FsError } from '../sys/errors.js';
 import { LayerStack, splitPath, type LayerOptions } from './layers.js';
 import { mergedCount, Resolver, type Entry, type Node } from './resolve.js';
 import type { ChainReader } from '../index/chain-reader.js';
 import { InodeTable } from './inodes.js';
 import { CopyUp } from './copy-up.js';
 import { HandleTable } from './handles.js';
-import { isPrivateXattr, makeWhiteout, setOpaque, setRedirect, getRedirect } from './overlay-format.js';
-import { fstat, isDir, isLnk, lstat, lstatOrNull, type Stat } from './stat.js';
+import { isPrivateXattr, makeWhiteout, setOpaque, setRedirect, getRedirect } from '../sys/overlay-format.js';
+import { fstat, isDir, isLnk, lstat, lstatOrNull, type Stat } from '../sys/stat.js';
 
 const O = fs.constants;
 const O_ACCMODE = 3;

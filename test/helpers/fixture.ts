@@ -1,7 +1,7 @@
 // A layered fixture in the kernel overlayfs format: two lower layers and a pre-populated upper,
 // with files, dirs, symlinks, FIFOs, devices, hard links, xattrs, whiteouts and opaque dirs.
 import fs from 'node:fs';
-import { native } from '../../src/native/index.js';
+import { native } from '../../src/sys/native.js';
 import { copyTree } from './mount.js';
 
 export const OLD = 1577836800; // 2020-01-01, so times a test did not set are recognizable

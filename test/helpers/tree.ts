@@ -1,7 +1,7 @@
 // Snapshots of a directory tree as a user of the merged view (or of an upper dir) sees it.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { native } from '../../src/native/index.js';
+import { native } from '../../src/sys/native.js';
 
 export interface EntrySnap {
   type: string;

@@ -3,7 +3,7 @@
 //   whiteout        a character device 0/0
 //   opaque dir      xattr trusted.overlay.opaque = "y"
 //   renamed dir     xattr trusted.overlay.redirect = absolute path of its lower origin
-import { native } from '../native/index.js';
+import { native } from './native.js';
 import { check } from './errors.js';
 import { isChr, type Stat } from './stat.js';
 

@@ -1,6 +1,6 @@
 // Stat records with nanosecond times, read through the addon into one reused Float64Array.
 import fs from 'node:fs';
-import { native } from '../native/index.js';
+import { native } from './native.js';
 import { FsError } from './errors.js';
 
 export interface Stat {

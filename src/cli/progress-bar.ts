@@ -1,0 +1,61 @@
+// Drawing progress events (sys/progress) on a terminal: one live bar per item with cli-progress,
+// cleared when the work ends. Output that is not a terminal gets no bars (and no escape codes).
+import cliProgress from 'cli-progress';
+import type { ProgressEvent, ProgressSink } from '../sys/progress.js';
+
+const units = (e: ProgressEvent) => (e.unit ?? 'bytes') === 'bytes';
+
+function human(n: number): string {
+  const u = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${Number(n.toPrecision(3))}${u[i]}`;
+}
+
+export interface ProgressBars {
+  sink: ProgressSink;
+  /** Remove the bars (call once the work is done, before printing its result). */
+  stop(): void;
+}
+
+/** Bars on `stream` if it is a terminal; otherwise a sink that draws nothing. */
+export function progressBars(stream: NodeJS.WriteStream = process.stderr): ProgressBars {
+  if (!stream.isTTY) return { sink: () => {}, stop: () => {} };
+  const multi = new cliProgress.MultiBar(
+    {
+      stream,
+      clearOnComplete: true,
+      hideCursor: true,
+      fps: 10,
+      format: (options, params, payload: { label: string; amount: string }) => {
+        const width = options.barsize ?? 30;
+        const filled = params.total > 0 ? Math.round(Math.min(1, params.value / params.total) * width) : 0;
+        const bar = params.total > 0 ? `[${'='.repeat(filled)}${filled < width ? '>' : ''}${' '.repeat(Math.max(0, width - filled - 1))}]` : '';
+        return `${payload.label} ${bar} ${payload.amount}`;
+      },
+    },
+    cliProgress.Presets.legacy,
+  );
+  const bars = new Map<string, cliProgress.SingleBar>();
+  const sink: ProgressSink = (e) => {
+    const key = `${e.task}\0${e.item ?? ''}`;
+    const amount = units(e) ? `${human(e.done)}${e.total ? ` / ${human(e.total)}` : ''}` : `${e.done}${e.total ? ` / ${e.total}` : ''} ${e.unit}`;
+    const payload = { label: `${e.task}${e.item ? ` ${e.item}` : ''}`, amount };
+    let bar = bars.get(key);
+    if (!bar) {
+      bar = multi.create(e.total ?? 0, e.done, payload);
+      bars.set(key, bar);
+    }
+    if (e.total !== undefined) bar.setTotal(e.total);
+    bar.update(e.done, payload);
+    if (e.finished) {
+      bar.stop();
+      multi.remove(bar);
+      bars.delete(key);
+    }
+  };
+  return { sink, stop: () => multi.stop() };
+}
