@@ -385,7 +385,10 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, exports, name, f);                  \
   } while (0)
 
+void strata_fuse_dev_init(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
+  strata_fuse_dev_init(env, exports);
   EXPORT("lgetxattr", js_lgetxattr);
   EXPORT("lsetxattr", js_lsetxattr);
   EXPORT("llistxattr", js_llistxattr);

@@ -14,7 +14,7 @@ function setup(t: Parameters<typeof tmpdir>[0]) {
   fs.mkdirSync(`${d}/lower/pub`, { mode: 0o777 });
   fs.chmodSync(`${d}/lower/pub`, 0o1777);
   fs.writeFileSync(`${d}/lower/rootfile`, 'root only\n', { mode: 0o644 });
-  return { d, m: mountStrata(t, { lowers: [`${d}/lower`], upper: `${d}/upper`, work: `${d}/work`, mnt: `${d}/mnt` }) };
+  return { d, m: mountStrata(t, { lowers: [`${d}/lower`], upper: `${d}/upper`, work: `${d}/work`, mnt: `${d}/mnt`, args: ['--transport', 'fuse-native'] }) };
 }
 
 t.test('utimens delivers mtime (unpatched: mtime is replaced by atime)', async (t) => {
@@ -98,7 +98,7 @@ t.test('writes arrive in 128 KiB requests (unpatched: 4 KiB, no big_writes)', as
   const d = tmpdir(t);
   for (const x of ['lower', 'upper', 'work', 'mnt']) fs.mkdirSync(`${d}/${x}`);
   const log = fs.openSync(`${d}/debug.log`, 'w');
-  const child = spawn(process.execPath, [CLI, 'mount', '-f', '--debug', '--lower', `${d}/lower`, '--upper', `${d}/upper`, '--work', `${d}/work`, `${d}/mnt`], { stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [CLI, 'mount', '-f', '--debug', '--transport', 'fuse-native', '--lower', `${d}/lower`, '--upper', `${d}/upper`, '--work', `${d}/work`, `${d}/mnt`], { stdio: ['ignore', log, log] });
   t.teardown(() => {
     if (isMounted(`${d}/mnt`)) spawnSync('umount', ['-l', `${d}/mnt`]);
     child.kill('SIGKILL');

@@ -6,6 +6,7 @@ import { fatal } from './fatal.js';
 import { unmount, UnmountError } from '../fuse/mounts.js';
 import { progressLine } from './progress.js';
 import { startDaemon } from '../fuse/start-daemon.js';
+import type { Transport } from '../fuse/daemon.js';
 
 interface MountFlags {
   lower?: string;
@@ -18,6 +19,10 @@ interface MountFlags {
   entryTimeout?: string;
   attrTimeout?: string;
   index?: boolean;
+  transport?: string;
+  readdirplus?: boolean;
+  keepCache?: boolean;
+  writebackCache?: boolean;
 }
 
 /** lowerdir=A:B,upperdir=U,workdir=W (overlayfs's option names) into a spec. */
@@ -43,11 +48,20 @@ export function mountCommand(): Command {
     .option('-o <options>', 'mount options: lowerdir=,upperdir=,workdir=,ro', (v: string, prev: string[] = []) => [...prev, v])
     .option('-f, --foreground', 'serve in the foreground instead of returning once mounted')
     .option('--log <file>', 'daemon log (background mode)')
-    .option('--entry-timeout <s>', 'kernel entry cache timeout in seconds', '1')
-    .option('--attr-timeout <s>', 'kernel attribute cache timeout in seconds', '1')
+    .option('--transport <name>', 'kernel (our own FUSE protocol code, the default) or fuse-native (libfuse 2)', 'kernel')
+    .option('--entry-timeout <s>', 'kernel entry cache timeout in seconds (default: 1e6 with the kernel transport, 1 with fuse-native)')
+    .option('--attr-timeout <s>', 'kernel attribute cache timeout in seconds (default as --entry-timeout)')
+    .option('--no-readdirplus', 'kernel transport: list dirs without READDIRPLUS (a LOOKUP per entry)')
+    .option('--no-keep-cache', 'kernel transport: drop file pages and dir listings at every open')
+    .option('--writeback-cache', 'kernel transport: let the kernel cache writes (FUSE writeback cache)')
     .option('--no-index', 'probe every lower layer on disk instead of answering from the LMDB path index')
     .option('-d, --debug', 'print every FUSE request')
     .action(async (mountpoint: string, flags: MountFlags) => runMount(mountpoint, flags));
+}
+
+function transportOf(name = 'kernel'): Transport {
+  if (name !== 'kernel' && name !== 'fuse-native') fatal(`--transport takes kernel or fuse-native, not "${name}"`);
+  return name;
 }
 
 async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
@@ -68,9 +82,13 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
   }
   const daemonOpts = {
     debug: flags.debug,
-    entryTimeout: Number(flags.entryTimeout),
-    attrTimeout: Number(flags.attrTimeout),
+    ...(flags.entryTimeout !== undefined ? { entryTimeout: Number(flags.entryTimeout) } : {}),
+    ...(flags.attrTimeout !== undefined ? { attrTimeout: Number(flags.attrTimeout) } : {}),
     index: flags.index !== false,
+    transport: transportOf(flags.transport),
+    readdirplus: flags.readdirplus !== false,
+    keepCache: flags.keepCache !== false,
+    writebackCache: !!flags.writebackCache,
   };
   if (flags.foreground) {
     // Only the daemon loads fuse-native.

@@ -2,9 +2,8 @@
 // own mountpoint with a blocking call (that would deadlock it); it learns of an unmount from the
 // mount table. SIGTERM/SIGINT unmount cleanly (lazily if busy, serving open files until closed).
 import fs from 'node:fs';
-import Fuse from 'fuse-native';
 import { Union } from '../union/union.js';
-import { fuseOps } from './ops.js';
+import { serveKernel } from './kernel/serve.js';
 import { connectionDir, findMount, unmount, UnmountError } from './mounts.js';
 import type { MountSpec } from './preflight.js';
 import { openIndex, chainReader, prepareChain } from '../index/mount-index.js';
@@ -20,7 +19,18 @@ export interface DaemonOptions {
   attrTimeout?: number;
   /** Answer lower-layer lookups from the LMDB path index (default); false probes every layer. */
   index?: boolean;
+  /** 'kernel' (default): our own FUSE protocol code on /dev/fuse; 'fuse-native': libfuse 2's path API. */
+  transport?: Transport;
+  /** Speed features of the kernel transport, each on by default but writeback (off switches for the bench). */
+  readdirplus?: boolean;
+  keepCache?: boolean;
+  writebackCache?: boolean;
 }
+
+export type Transport = 'kernel' | 'fuse-native';
+
+/** Cache lifetimes of the kernel transport: lowers never change and every change comes through the mount. */
+export const LONG_TIMEOUT = 1e6;
 
 /**
  * The chain index of the lower dirs, built or checked now. A mount without one still works, by
@@ -102,15 +112,8 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
     process.exitCode = 1;
     return;
   }
-  const fuse = new Fuse(spec.mountpoint, fuseOps(union), fuseOptions(spec, opts));
-  fuse.mount((err) => {
-    if (err) {
-      ready(`error: cannot mount on ${spec.mountpoint}: ${err.message}`);
-      process.exit(1);
-    }
-    ready('ready');
-    watch(spec.mountpoint, union);
-  });
+  if (opts.transport === 'fuse-native') void serveFuseNative(spec, opts, union, ready);
+  else serveOwn(spec, opts, union, ready);
   const stop = () => {
     if (!findMount(spec.mountpoint)) process.exit(0); // already unmounted (or aborted): nothing to serve
     try {
@@ -124,6 +127,53 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (msg: string) => void): void {
+  const entry = opts.entryTimeout ?? LONG_TIMEOUT;
+  try {
+    const { ops } = serveKernel(
+      union,
+      spec.mountpoint,
+      {
+        entry,
+        attr: opts.attrTimeout ?? entry,
+        negative: entry,
+        keepCache: opts.keepCache !== false,
+        readdirplus: opts.readdirplus !== false,
+        writebackCache: !!opts.writebackCache,
+        readOnly: !spec.upper,
+        maxWrite: 1 << 20,
+        debug: opts.debug,
+        log: (line) => process.stderr.write(`strata: ${line}\n`),
+      },
+      () => {
+        union.handles.closeAll();
+        process.exit(0);
+      },
+    );
+    // SIGUSR2: the daemon's table sizes on its log (tests watch FORGET keep the node table bounded).
+    process.on('SIGUSR2', () => process.stderr.write(`strata: nodes ${ops.nodes.size}, open files ${union.handles.size}, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB\n`));
+  } catch (err) {
+    ready(`error: cannot mount on ${spec.mountpoint}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  ready('ready');
+}
+
+/** libfuse 2 through fuse-native, loaded only when asked for. */
+async function serveFuseNative(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (msg: string) => void): Promise<void> {
+  const { default: Fuse } = await import('fuse-native');
+  const { fuseOps } = await import('./ops.js');
+  const fuse = new Fuse(spec.mountpoint, fuseOps(union), fuseOptions(spec, opts));
+  fuse.mount((err: Error | null) => {
+    if (err) {
+      ready(`error: cannot mount on ${spec.mountpoint}: ${err.message}`);
+      process.exit(1);
+    }
+    ready('ready');
+    watch(spec.mountpoint, union);
+  });
 }
 
 /**

@@ -8,13 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { native } from '../sys/native.js';
 import { check } from '../sys/errors.js';
 import { MountError, type MountSpec } from './preflight.js';
+import type { DaemonOptions } from './daemon.js';
 
-export interface DaemonOptions {
-  debug?: boolean;
-  entryTimeout?: number;
-  attrTimeout?: number;
-  index?: boolean;
-}
+export type { DaemonOptions } from './daemon.js';
 
 export interface StartOptions {
   /** An fd for the daemon's stdout and stderr (default: none). */

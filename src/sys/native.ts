@@ -28,6 +28,17 @@ interface Addon {
   flock(fd: number, op: number): number;
   pipe(): [number, number] | number;
   setWinsize(fd: number, rows: number, cols: number): number;
+  fuseOpen(): number;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): number;
+  fuseRead(fd: number, buf: Buffer): number;
+  fuseWrite(fd: number, buf: Buffer, len: number): number;
+  fuseWritev(fd: number, header: Buffer, data: Buffer, len: number): number;
+  fuseWatch(fd: number, cb: (status: number) => void): object | number;
+  fuseUnwatch(handle: object): number;
+  backingOpen(fuseFd: number, fileFd: number): number;
+  backingClose(fuseFd: number, id: number): number;
+  fallocate(fd: number, mode: number, offset: number, length: number): number;
+  lseek(fd: number, offset: number, whence: number): number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,3 +57,6 @@ export const MNT_DETACH = 2;
 export const SYNC_FILE_RANGE_WRITE = 2;
 export const LOCK_EX = 2;
 export const LOCK_UN = 8;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_RDONLY = 1;

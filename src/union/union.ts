@@ -45,13 +45,16 @@ export class Union {
    * the hidden name from the open fd: it never shows in a listing or in the upper dir.
    */
   private hidden = new Map<string, number>();
+  /** Told of every object copied up (its merged path), so a transport can drop what the kernel cached of it. */
+  onCopyUp: ((path: string, isDir: boolean) => void) | null = null;
 
   constructor(opts: LayerOptions, chain: ChainReader | null = null, onChainError?: (err: Error) => void) {
     this.stack = new LayerStack(opts);
     this.resolver = new Resolver(this.stack, chain, onChainError);
-    this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) =>
-      this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel)),
-    );
+    this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) => {
+      this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel));
+      this.onCopyUp?.(node.path, node.dirs !== null);
+    });
   }
 
   /** Prepare the work dir: anything a killed daemon left half-done there is discarded. */
@@ -87,6 +90,12 @@ export class Union {
   private hiddenFd(path: string): number | undefined {
     const ino = this.hidden.get(path);
     return ino === undefined ? undefined : this.handles.fdOf(ino);
+  }
+
+  /** Attributes through an open fd (a file with no name left). */
+  fstatAttr(fd: number, ino: number): Attr {
+    const st = fstat(fd);
+    return toAttr(st, ino, st.nlink);
   }
 
   fgetattr(fh: number): Attr {
@@ -182,6 +191,19 @@ export class Union {
 
   ftruncate(fh: number, size: number): void {
     fs.ftruncateSync(this.handle(fh).fd, size);
+  }
+
+  fallocate(fh: number, mode: number, offset: number, length: number): void {
+    check(native.fallocate(this.handle(fh).fd, mode, offset, length));
+  }
+
+  /** lseek on an open file: SEEK_DATA and SEEK_HOLE reach the backing file. */
+  lseek(fh: number, offset: number, whence: number): number {
+    return check(native.lseek(this.handle(fh).fd, offset, whence));
+  }
+
+  copyFileRange(fhIn: number, offIn: number, fhOut: number, offOut: number, len: number): number {
+    return check(native.copyFileRange(this.handle(fhIn).fd, offIn, this.handle(fhOut).fd, offOut, len));
   }
 
   fsync(fh: number, datasync: boolean): void {
@@ -334,6 +356,38 @@ export class Union {
     }
     if (dstSt && dst && (dstSt.nlink <= 1 || isDir(dstSt.mode))) this.inodes.forget(0, dstSt.dev, dstSt.ino);
     if (src.dirs || dst?.dirs) this.resolver.invalidate();
+  }
+
+  /**
+   * renameat2(RENAME_EXCHANGE): both names copied up, marked as a rename marks a moved dir (a
+   * redirect to its lower origin, or opaque where the other name has a lower dir), then swapped.
+   */
+  exchange(a: string, b: string): void {
+    this.writable();
+    if (a === b) return;
+    if (a.startsWith(b + '/') || b.startsWith(a + '/')) fail(E.EINVAL);
+    const na = this.resolver.get(a);
+    const nb = this.resolver.get(b);
+    const [adir, aname] = splitPath(a);
+    const [bdir, bname] = splitPath(b);
+    const lowerA = na.dirs?.filter((d) => d.layer !== 0) ?? [];
+    const lowerB = nb.dirs?.filter((d) => d.layer !== 0) ?? [];
+    const ua = this.copyUp.ensure(na);
+    const ub = this.copyUp.ensure(this.resolver.get(b));
+    const realA = this.real(ua);
+    const realB = this.real(ub);
+    this.markMoved(realA, !!na.dirs, lowerA, this.resolver.get(bdir), bname);
+    this.markMoved(realB, !!nb.dirs, lowerB, this.resolver.get(adir), aname);
+    check(native.renameat2(realA, realB, RENAME_EXCHANGE));
+    this.resolver.invalidate();
+  }
+
+  /** A dir moving to `name` in `dstParent`: it keeps merging with its lower origin, or hides what lies below its new name. */
+  private markMoved(real: string, isDir: boolean, lowerDirs: Entry[], dstParent: Node, name: string): void {
+    if (!isDir) return;
+    if (lowerDirs.length > 0) {
+      if (getRedirect(real) === null) setRedirect(real, lowerDirs[0].rel);
+    } else if (this.resolver.lowerHas(dstParent, name)) setOpaque(real);
   }
 
   private renameLeaving(srcReal: string, dstReal: string, whiteout: boolean): void {

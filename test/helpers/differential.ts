@@ -9,9 +9,10 @@ import { snapshot } from './tree.js';
 
 const only = process.env.SCENARIO;
 
-/** The whole differential suite, with strata answering lower layers from the index or by probing. */
-export const differential = (mode: 'index' | 'no-index') => t.test(`differential against kernel overlayfs (${mode})`, async (t) => {
-  const args = mode === 'no-index' ? ['--no-index'] : [];
+/** The whole differential suite, with strata answering lower layers from the index or by probing, over either transport. */
+export const differential = (mode: 'index' | 'no-index', transport: 'kernel' | 'fuse-native' = 'kernel') =>
+  t.test(`differential against kernel overlayfs (${mode}, ${transport})`, async (t) => {
+  const args = [...(mode === 'no-index' ? ['--no-index'] : []), ...(transport === 'fuse-native' ? ['--transport', 'fuse-native'] : [])];
   const base = tmpdir(t, 'strata-diff-');
   const fixture = buildFixture(base + '/fixture');
   const mergedOpts = (since: number) => ({ since });

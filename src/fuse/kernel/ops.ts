@@ -1,0 +1,436 @@
+// The kernel transport's requests, one handler each, mapped onto the union core: a node id becomes
+// a merged path through the node table, the union does the overlay work, and the reply carries
+// long cache lifetimes (lowers never change and every change comes through this mount).
+import fs from 'node:fs';
+import { native, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../sys/native.js';
+import { E, fail, check } from '../../sys/errors.js';
+import type { Union, Attr } from '../../union/union.js';
+import type { Node } from '../../union/resolve.js';
+import { NodeTable, ROOT_NODE, type FsNode } from '../../union/node-table.js';
+import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, OP, SIZE } from './protocol.js';
+import { cbytes, cstr, direntSize, direntType, u64, writeAttrOut, writeEntry, writeU64, type Header } from './wire.js';
+
+export interface CacheTimes {
+  entry: number;
+  attr: number;
+  negative: number;
+}
+
+export interface KernelOptions extends CacheTimes {
+  /** FOPEN_CACHE_DIR for listings and FOPEN_KEEP_CACHE for files (off: every open re-reads). */
+  keepCache: boolean;
+}
+
+/** Where a handler puts its reply: `out` after the 16-byte header; it returns the payload length. */
+export interface ReplyBuffer {
+  out: Buffer;
+}
+
+const O = fs.constants;
+const UTIME_NOW = (1 << 30) - 1;
+const UTIME_OMIT = (1 << 30) - 2;
+const H = SIZE.OUT_HEADER;
+
+/** A listing taken at the first READDIR of an open dir, served by offset to later ones. */
+interface Listing {
+  path: string;
+  names: { name: string; ino: number; mode: number }[] | null;
+}
+
+export class KernelOps {
+  readonly nodes = new NodeTable();
+  private dirs = new Map<number, Listing>();
+  private nextDirFh = 1;
+
+  constructor(
+    private u: Union,
+    private o: KernelOptions,
+    private buf: ReplyBuffer,
+  ) {}
+
+  private pathOf(id: number): string {
+    return this.nodes.pathOf(id) ?? fail(E.ENOENT);
+  }
+
+  private childPath(parent: number, name: string): string {
+    if (name.length > 255 || Buffer.byteLength(name) > 255) fail(E.ENAMETOOLONG);
+    const p = this.pathOf(parent);
+    return p === '/' ? '/' + name : p + '/' + name;
+  }
+
+  /** The node an entry reply hands out for a resolved name, counted as one more lookup. */
+  private entryFor(parent: number, name: string, n: Node): { node: FsNode; attr: Attr } {
+    const attr = this.u.attrOf(n);
+    const upperFile = !n.dirs && n.top.layer === 0 && this.u.stack.hasUpper;
+    const key = upperFile ? `${n.top.st.dev}:${n.top.st.ino}` : null;
+    const node = this.nodes.lookedUp(parent, name, { key, dir: !!n.dirs, ino: attr.ino });
+    return { node, attr };
+  }
+
+  /** Write a fuse_entry_out for `name` (now in the union) at `off`; returns 128. */
+  private entry(parent: number, name: string, off = H): number {
+    const n = this.u.resolver.get(this.childPath(parent, name));
+    const { node, attr } = this.entryFor(parent, name, n);
+    writeEntry(this.buf.out, off, node.id, 0, this.o.entry, this.o.attr, attr);
+    return SIZE.ENTRY_OUT;
+  }
+
+  private attrOut(a: Attr): number {
+    writeAttrOut(this.buf.out, H, this.o.attr, a);
+    return SIZE.ATTR_OUT;
+  }
+
+  /** The attributes of a node: by its path, or through an open handle once it has no name left. */
+  private attrOfNode(id: number, fh?: number): Attr {
+    if (fh) return this.u.fgetattr(fh);
+    const p = this.nodes.pathOf(id);
+    if (p !== null) return this.u.getattr(p);
+    const ino = this.nodes.get(id)?.ino;
+    const fd = ino ? this.u.handles.fdOf(ino) : undefined;
+    if (fd === undefined) fail(E.ENOENT);
+    return this.u.fstatAttr(fd, ino!);
+  }
+
+  // ---- handlers: each returns the reply payload length, or throws an FsError ------------------
+
+  lookup(h: Header, body: Buffer): number {
+    const [name] = cstr(body, 0, body.length);
+    const n = this.u.resolver.lookup(this.childPath(h.nodeid, name));
+    if (!n) {
+      // A negative entry: the kernel remembers the name is missing (a create through us replaces it).
+      writeEntry(this.buf.out, H, 0, 0, this.o.negative, 0, null);
+      return SIZE.ENTRY_OUT;
+    }
+    const { node, attr } = this.entryFor(h.nodeid, name, n);
+    writeEntry(this.buf.out, H, node.id, 0, this.o.entry, this.o.attr, attr);
+    return SIZE.ENTRY_OUT;
+  }
+
+  forget(h: Header, body: Buffer): void {
+    this.nodes.forget(h.nodeid, u64(body, 0));
+  }
+
+  batchForget(_h: Header, body: Buffer): void {
+    const count = body.readUInt32LE(0);
+    for (let i = 0, o = 8; i < count && o + 16 <= body.length; i++, o += 16) this.nodes.forget(u64(body, o), u64(body, o + 8));
+  }
+
+  getattr(h: Header, body: Buffer): number {
+    const flags = body.length >= 16 ? body.readUInt32LE(0) : 0;
+    const fh = flags & GETATTR_FH ? u64(body, 8) : 0;
+    return this.attrOut(this.attrOfNode(h.nodeid, fh && this.u.handles.get(fh) ? fh : 0));
+  }
+
+  setattr(h: Header, body: Buffer): number {
+    const valid = body.readUInt32LE(0);
+    const fh = valid & FATTR.FH ? u64(body, 8) : 0;
+    const p = this.nodes.pathOf(h.nodeid);
+    if (valid & FATTR.SIZE) {
+      const size = u64(body, 16);
+      if (fh && this.u.handles.get(fh)) this.u.ftruncate(fh, size);
+      else this.u.truncate(p ?? fail(E.ENOENT), size);
+    }
+    if (valid & (FATTR.UID | FATTR.GID)) {
+      const uid = valid & FATTR.UID ? body.readUInt32LE(76) : 0xffffffff;
+      const gid = valid & FATTR.GID ? body.readUInt32LE(80) : 0xffffffff;
+      this.u.chown(p ?? fail(E.ENOENT), uid, gid);
+    }
+    if (valid & FATTR.MODE) this.u.chmod(p ?? fail(E.ENOENT), body.readUInt32LE(68));
+    if (valid & (FATTR.ATIME | FATTR.MTIME)) {
+      const time = (set: number, now: number, secOff: number, nsecOff: number): [number, number] =>
+        !(valid & set) ? [0, UTIME_OMIT] : valid & now ? [0, UTIME_NOW] : [u64(body, secOff), body.readUInt32LE(nsecOff)];
+      const [as, an] = time(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56);
+      const [ms, mn] = time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60);
+      this.u.utimens(p ?? fail(E.ENOENT), as, an, ms, mn);
+    }
+    return this.attrOut(this.attrOfNode(h.nodeid, fh && this.u.handles.get(fh) ? fh : 0));
+  }
+
+  readlink(h: Header): number {
+    const target = Buffer.from(this.u.readlink(this.pathOf(h.nodeid)));
+    target.copy(this.buf.out, H);
+    return target.length;
+  }
+
+  private caller = (h: Header) => ({ uid: h.uid, gid: h.gid });
+
+  mknod(h: Header, body: Buffer): number {
+    const mode = body.readUInt32LE(0);
+    const rdev = body.readUInt32LE(4);
+    const [name] = cstr(body, 16, body.length);
+    this.u.mknod(this.childPath(h.nodeid, name), mode, rdev, this.caller(h));
+    return this.entry(h.nodeid, name);
+  }
+
+  mkdir(h: Header, body: Buffer): number {
+    const mode = body.readUInt32LE(0);
+    const [name] = cstr(body, 8, body.length);
+    this.u.mkdir(this.childPath(h.nodeid, name), mode, this.caller(h));
+    return this.entry(h.nodeid, name);
+  }
+
+  symlink(h: Header, body: Buffer): number {
+    const [name, next] = cstr(body, 0, body.length);
+    const [target] = cstr(body, next, body.length);
+    this.u.symlink(target, this.childPath(h.nodeid, name), this.caller(h));
+    return this.entry(h.nodeid, name);
+  }
+
+  link(h: Header, body: Buffer): number {
+    const old = u64(body, 0);
+    const [name] = cstr(body, 8, body.length);
+    const path = this.childPath(h.nodeid, name);
+    this.u.link(this.pathOf(old), path);
+    // The new name is the same upper file as the old node: one node, so one kernel inode for both.
+    const n = this.u.resolver.get(path);
+    const node = this.nodes.get(old);
+    if (node) this.nodes.setKey(node, `${n.top.st.dev}:${n.top.st.ino}`);
+    return this.entry(h.nodeid, name);
+  }
+
+  unlink(h: Header, body: Buffer): number {
+    const [name] = cstr(body, 0, body.length);
+    this.u.unlink(this.childPath(h.nodeid, name));
+    this.nodes.unlinked(h.nodeid, name);
+    return 0;
+  }
+
+  rmdir(h: Header, body: Buffer): number {
+    const [name] = cstr(body, 0, body.length);
+    this.u.rmdir(this.childPath(h.nodeid, name));
+    this.nodes.unlinked(h.nodeid, name);
+    return 0;
+  }
+
+  rename(h: Header, body: Buffer): number {
+    return this.renameWith(h, u64(body, 0), 0, body, 8);
+  }
+
+  rename2(h: Header, body: Buffer): number {
+    return this.renameWith(h, u64(body, 0), body.readUInt32LE(8), body, 16);
+  }
+
+  private renameWith(h: Header, newDir: number, flags: number, body: Buffer, at: number): number {
+    const [from, next] = cstr(body, at, body.length);
+    const [to] = cstr(body, next, body.length);
+    const src = this.childPath(h.nodeid, from);
+    const dst = this.childPath(newDir, to);
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) fail(E.EINVAL);
+    if (flags & RENAME_EXCHANGE) {
+      this.u.exchange(src, dst);
+      this.nodes.exchanged(h.nodeid, from, newDir, to);
+      return 0;
+    }
+    if (flags & RENAME_NOREPLACE && this.u.resolver.lookup(dst)) fail(E.EEXIST);
+    this.u.rename(src, dst);
+    this.nodes.renamed(h.nodeid, from, newDir, to);
+    return 0;
+  }
+
+  private openOut(fh: number, flags: number): number {
+    writeU64(this.buf.out, H, fh);
+    this.buf.out.writeUInt32LE(flags, H + 8);
+    this.buf.out.writeInt32LE(0, H + 12);
+    return SIZE.OPEN_OUT;
+  }
+
+  open(h: Header, body: Buffer): number {
+    const flags = body.readUInt32LE(0);
+    const fh = this.u.open(this.pathOf(h.nodeid), flags);
+    return this.openOut(fh, this.o.keepCache ? FOPEN.KEEP_CACHE : 0);
+  }
+
+  create(h: Header, body: Buffer): number {
+    const flags = body.readUInt32LE(0);
+    const mode = body.readUInt32LE(4);
+    const [name] = cstr(body, 16, body.length);
+    const fh = this.u.create(this.childPath(h.nodeid, name), mode, flags, this.caller(h));
+    try {
+      this.entry(h.nodeid, name);
+    } catch (err) {
+      this.u.release(fh);
+      throw err;
+    }
+    writeU64(this.buf.out, H + SIZE.ENTRY_OUT, fh);
+    this.buf.out.writeUInt32LE(this.o.keepCache ? FOPEN.KEEP_CACHE : 0, H + SIZE.ENTRY_OUT + 8);
+    this.buf.out.writeInt32LE(0, H + SIZE.ENTRY_OUT + 12);
+    return SIZE.ENTRY_OUT + SIZE.OPEN_OUT;
+  }
+
+  read(_h: Header, body: Buffer): number {
+    const fh = u64(body, 0);
+    const off = u64(body, 8);
+    const size = Math.min(body.readUInt32LE(16), this.buf.out.length - H);
+    return this.u.read(fh, this.buf.out.subarray(H), size, off);
+  }
+
+  write(_h: Header, body: Buffer): number {
+    const fh = u64(body, 0);
+    const off = u64(body, 8);
+    const size = body.readUInt32LE(16);
+    const n = this.u.write(fh, body.subarray(40, 40 + size), size, off);
+    this.buf.out.writeUInt32LE(n, H);
+    this.buf.out.writeUInt32LE(0, H + 4);
+    return SIZE.WRITE_OUT;
+  }
+
+  statfs(): number {
+    const s = this.u.statfs(); // bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax
+    const b = this.buf.out;
+    writeU64(b, H, s[2]);
+    writeU64(b, H + 8, s[3]);
+    writeU64(b, H + 16, s[4]);
+    writeU64(b, H + 24, s[5]);
+    writeU64(b, H + 32, s[6]);
+    b.writeUInt32LE(s[0], H + 40);
+    b.writeUInt32LE(s[10], H + 44);
+    b.writeUInt32LE(s[1], H + 48);
+    b.fill(0, H + 52, H + SIZE.STATFS_OUT);
+    return SIZE.STATFS_OUT;
+  }
+
+  release(_h: Header, body: Buffer): number {
+    this.u.release(u64(body, 0));
+    return 0;
+  }
+
+  fsync(_h: Header, body: Buffer): number {
+    this.u.fsync(u64(body, 0), (body.readUInt32LE(8) & FSYNC_FDATASYNC) !== 0);
+    return 0;
+  }
+
+  setxattr(h: Header, body: Buffer): number {
+    const size = body.readUInt32LE(0);
+    const flags = body.readUInt32LE(4);
+    const [name, next] = cstr(body, 8, body.length);
+    this.u.setxattr(this.pathOf(h.nodeid), name, Buffer.from(body.subarray(next, next + size)), flags);
+    return 0;
+  }
+
+  getxattr(h: Header, body: Buffer): number {
+    const size = body.readUInt32LE(0);
+    const [name] = cstr(body, 8, body.length);
+    const v = this.u.getxattr(this.pathOf(h.nodeid), name) ?? fail(E.ENODATA);
+    return this.sized(v, size);
+  }
+
+  listxattr(h: Header, body: Buffer): number {
+    const size = body.readUInt32LE(0);
+    const names = this.u.listxattr(this.pathOf(h.nodeid));
+    return this.sized(Buffer.from(names.map((n) => n + '\0').join('')), size);
+  }
+
+  /** A variable-length xattr answer: its size when asked with 0, ERANGE when it does not fit. */
+  private sized(v: Buffer, size: number): number {
+    if (size === 0) {
+      this.buf.out.writeUInt32LE(v.length, H);
+      this.buf.out.writeUInt32LE(0, H + 4);
+      return SIZE.GETXATTR_OUT;
+    }
+    if (v.length > size) fail(E.ERANGE);
+    v.copy(this.buf.out, H);
+    return v.length;
+  }
+
+  removexattr(h: Header, body: Buffer): number {
+    const [name] = cstr(body, 0, body.length);
+    this.u.removexattr(this.pathOf(h.nodeid), name);
+    return 0;
+  }
+
+  access(h: Header): number {
+    this.u.resolver.get(this.pathOf(h.nodeid)); // the kernel checks permissions (default_permissions)
+    return 0;
+  }
+
+  opendir(h: Header): number {
+    const path = this.pathOf(h.nodeid);
+    const n = this.u.resolver.get(path);
+    if (!n.dirs) fail(E.ENOTDIR);
+    const fh = this.nextDirFh++;
+    this.dirs.set(fh, { path, names: null });
+    return this.openOut(fh, this.o.keepCache ? FOPEN.CACHE_DIR | FOPEN.KEEP_CACHE : 0);
+  }
+
+  releasedir(_h: Header, body: Buffer): number {
+    this.dirs.delete(u64(body, 0));
+    return 0;
+  }
+
+  /** READDIR and READDIRPLUS: entries from `offset` (an index into the listing) that fit `size`. */
+  readdir(h: Header, body: Buffer, plus: boolean): number {
+    const fh = u64(body, 0);
+    const offset = u64(body, 8);
+    const size = Math.min(body.readUInt32LE(16), this.buf.out.length - H);
+    const l = this.dirs.get(fh) ?? fail(E.EBADF);
+    if (!l.names) {
+      const dot = { name: '.', ino: 1, mode: O.S_IFDIR };
+      l.names = [dot, { ...dot, name: '..' }, ...this.u.readdir(l.path)];
+    }
+    const out = this.buf.out;
+    let pos = H;
+    for (let i = offset; i < l.names.length; i++) {
+      const e = l.names[i];
+      const nameLen = Buffer.byteLength(e.name);
+      const rec = direntSize(nameLen, plus);
+      if (pos - H + rec > size) break;
+      let d = pos;
+      let ino = e.ino;
+      let mode = e.mode;
+      if (plus) {
+        if (e.name === '.' || e.name === '..') writeEntry(out, pos, 0, 0, 0, 0, null);
+        else {
+          const n = this.u.resolver.lookup(this.childPath(h.nodeid, e.name));
+          if (!n) writeEntry(out, pos, 0, 0, 0, 0, null);
+          else {
+            const { node, attr } = this.entryFor(h.nodeid, e.name, n);
+            writeEntry(out, pos, node.id, 0, this.o.entry, this.o.attr, attr);
+            ino = attr.ino;
+            mode = attr.mode;
+          }
+        }
+        d = pos + SIZE.ENTRY_OUT;
+      }
+      writeU64(out, d, ino);
+      writeU64(out, d + 8, i + 1);
+      out.writeUInt32LE(nameLen, d + 16);
+      out.writeUInt32LE(direntType(mode), d + 20);
+      out.write(e.name, d + 24, 'utf8');
+      out.fill(0, d + 24 + nameLen, pos + rec);
+      pos += rec;
+    }
+    return pos - H;
+  }
+
+  fallocate(_h: Header, body: Buffer): number {
+    this.u.fallocate(u64(body, 0), body.readUInt32LE(24), u64(body, 8), u64(body, 16));
+    return 0;
+  }
+
+  lseek(_h: Header, body: Buffer): number {
+    const r = this.u.lseek(u64(body, 0), u64(body, 8), body.readUInt32LE(16));
+    writeU64(this.buf.out, H, r);
+    return SIZE.LSEEK_OUT;
+  }
+
+  copyFileRange(_h: Header, body: Buffer): number {
+    const n = this.u.copyFileRange(u64(body, 0), u64(body, 8), u64(body, 24), u64(body, 32), u64(body, 40));
+    this.buf.out.writeUInt32LE(n, H);
+    this.buf.out.writeUInt32LE(0, H + 4);
+    return SIZE.WRITE_OUT;
+  }
+
+  /** The node ids the kernel should forget the attributes of after a copy-up changed them (dirs' nlink). */
+  nodeAt(path: string): number | undefined {
+    if (path === '/') return ROOT_NODE;
+    let id = ROOT_NODE;
+    for (const name of path.split('/').filter(Boolean)) {
+      const c = this.nodes.child(id, name);
+      if (!c) return undefined;
+      id = c.id;
+    }
+    return id;
+  }
+}
+
+export const unused = { check, native, cbytes, OP };

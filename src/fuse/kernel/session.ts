@@ -1,0 +1,216 @@
+// One FUSE connection on /dev/fuse: requests are read on the JS thread when libuv says the fd is
+// readable (no thread-pool hop), handled synchronously one at a time, and answered with one write
+// each. INIT is negotiated here; a malformed or unknown request gets an errno and a log line,
+// never a crash. Notifications (cache invalidations) are queued and written after the reply of
+// the request that caused them, never from inside its handling.
+import { native } from '../../sys/native.js';
+import { E, errnoName, toErrno } from '../../sys/errors.js';
+import { INIT, KERNEL_MAJOR, MIN_READ_BUFFER, NOTIFY, OP, OP_NAMES, OUR_MINOR, SIZE } from './protocol.js';
+import { readHeader, writeOutHeader, writeU64, type Header } from './wire.js';
+import type { KernelOps } from './ops.js';
+
+export interface SessionOptions {
+  maxWrite: number;
+  /** Features to ask for; each is an off-switch of its own (mount options). */
+  readdirplus: boolean;
+  writebackCache: boolean;
+  debug?: boolean;
+  log: (line: string) => void;
+}
+
+export interface Negotiated {
+  minor: number;
+  flags: bigint;
+  maxWrite: number;
+}
+
+const H = SIZE.OUT_HEADER;
+
+export class Session {
+  private inBuf: Buffer;
+  readonly out: Buffer;
+  private notifyBuf = Buffer.alloc(4096);
+  private pending: Buffer[] = [];
+  private watch: object | null = null;
+  negotiated: Negotiated | null = null;
+  ops: KernelOps | null = null;
+  /** Requests answered, by opcode (for the debug log and tests). */
+  readonly counts = new Map<number, number>();
+  private closed = false;
+
+  constructor(
+    readonly fd: number,
+    private o: SessionOptions,
+    private onEnd: (why: string) => void,
+  ) {
+    this.inBuf = Buffer.alloc(Math.max(MIN_READ_BUFFER, o.maxWrite + 4096));
+    this.out = Buffer.alloc(o.maxWrite + 4096);
+  }
+
+  start(): void {
+    const w = native.fuseWatch(this.fd, () => this.drain());
+    if (typeof w === 'number') throw new Error(`cannot watch /dev/fuse: ${errnoName(-w)}`);
+    this.watch = w;
+  }
+
+  stop(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.watch) native.fuseUnwatch(this.watch);
+    this.watch = null;
+    this.onEnd(why);
+  }
+
+  /** Every request waiting now, each answered before the next is read (the buffer is reused). */
+  private drain(): void {
+    while (!this.closed) {
+      const n = native.fuseRead(this.fd, this.inBuf);
+      if (n === -E.EAGAIN) return;
+      if (n === -E.EINTR) continue;
+      if (n === -E.ENODEV || n === -E.ECONNABORTED) return this.stop('unmounted');
+      if (n < 0) return this.stop(`reading /dev/fuse failed: ${errnoName(-n)}`);
+      if (n < SIZE.IN_HEADER) {
+        this.o.log(`a request of ${n} bytes is shorter than its header: ignored`);
+        continue;
+      }
+      this.handle(this.inBuf.subarray(0, n));
+      this.flushNotifications();
+    }
+  }
+
+  private handle(req: Buffer): void {
+    const h = readHeader(req);
+    const body = req.subarray(SIZE.IN_HEADER, Math.min(h.len, req.length));
+    this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
+    if (this.o.debug) this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} node ${h.nodeid} unique ${h.unique}${h.opcode === OP.WRITE ? ` ${body.readUInt32LE(16)} bytes` : ''}`);
+    if (h.opcode === OP.FORGET || h.opcode === OP.BATCH_FORGET) {
+      // Never answered: the kernel expects no reply.
+      try {
+        if (h.opcode === OP.FORGET) this.ops?.forget(h, body);
+        else this.ops?.batchForget(h, body);
+      } catch (err) {
+        this.o.log(`FORGET failed: ${(err as Error).message}`);
+      }
+      return;
+    }
+    if (h.opcode === OP.INIT) return this.init(h, body);
+    if (h.opcode === OP.INTERRUPT) return; // every request is answered before the next is read: nothing to interrupt
+    if (!this.ops) return this.reply(h, -E.EIO, 0);
+    let len: number;
+    try {
+      len = this.dispatch(this.ops, h, body);
+    } catch (err) {
+      const errno = toErrno(err);
+      if (errno === E.EIO && !(err as { errno?: number })?.errno) this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} failed: ${(err as Error)?.stack ?? err}`);
+      return this.reply(h, -errno, 0);
+    }
+    if (h.opcode === OP.DESTROY) {
+      this.reply(h, 0, 0);
+      return this.stop('destroyed');
+    }
+    this.reply(h, 0, len);
+  }
+
+  private dispatch(ops: KernelOps, h: Header, body: Buffer): number {
+    switch (h.opcode) {
+      case OP.LOOKUP: return ops.lookup(h, body);
+      case OP.GETATTR: return ops.getattr(h, body);
+      case OP.SETATTR: return ops.setattr(h, body);
+      case OP.READLINK: return ops.readlink(h);
+      case OP.SYMLINK: return ops.symlink(h, body);
+      case OP.MKNOD: return ops.mknod(h, body);
+      case OP.MKDIR: return ops.mkdir(h, body);
+      case OP.UNLINK: return ops.unlink(h, body);
+      case OP.RMDIR: return ops.rmdir(h, body);
+      case OP.RENAME: return ops.rename(h, body);
+      case OP.RENAME2: return ops.rename2(h, body);
+      case OP.LINK: return ops.link(h, body);
+      case OP.OPEN: return ops.open(h, body);
+      case OP.READ: return ops.read(h, body);
+      case OP.WRITE: return ops.write(h, body);
+      case OP.STATFS: return ops.statfs();
+      case OP.RELEASE: return ops.release(h, body);
+      case OP.FSYNC: return ops.fsync(h, body);
+      case OP.SETXATTR: return ops.setxattr(h, body);
+      case OP.GETXATTR: return ops.getxattr(h, body);
+      case OP.LISTXATTR: return ops.listxattr(h, body);
+      case OP.REMOVEXATTR: return ops.removexattr(h, body);
+      case OP.FLUSH: return 0;
+      case OP.OPENDIR: return ops.opendir(h);
+      case OP.READDIR: return ops.readdir(h, body, false);
+      case OP.READDIRPLUS: return ops.readdir(h, body, true);
+      case OP.RELEASEDIR: return ops.releasedir(h, body);
+      case OP.FSYNCDIR: return 0;
+      case OP.ACCESS: return ops.access(h);
+      case OP.CREATE: return ops.create(h, body);
+      case OP.FALLOCATE: return ops.fallocate(h, body);
+      case OP.LSEEK: return ops.lseek(h, body);
+      case OP.COPY_FILE_RANGE: return ops.copyFileRange(h, body);
+      case OP.SYNCFS: return 0;
+      case OP.DESTROY: return 0;
+      case OP.IOCTL: throw { errno: E.ENOTTY };
+      default: throw { errno: E.ENOSYS };
+    }
+  }
+
+  private reply(h: Header, error: number, len: number): void {
+    writeOutHeader(this.out, H + len, error, h.unique);
+    const r = native.fuseWrite(this.fd, this.out, H + len);
+    // ENOENT: the request was interrupted and is gone; nothing to do.
+    if (r < 0 && r !== -E.ENOENT) this.o.log(`reply to ${OP_NAMES[h.opcode] ?? h.opcode} failed: ${errnoName(-r)}`);
+  }
+
+  private init(h: Header, body: Buffer): void {
+    const major = body.readUInt32LE(0);
+    const minor = body.readUInt32LE(4);
+    const maxReadahead = body.readUInt32LE(8);
+    let offered = BigInt(body.readUInt32LE(12));
+    if (offered & INIT.INIT_EXT && body.length >= 20) offered |= BigInt(body.readUInt32LE(16)) << 32n;
+    if (major !== KERNEL_MAJOR) {
+      this.o.log(`the kernel speaks FUSE ${major}.${minor}; strata speaks ${KERNEL_MAJOR}.x`);
+      return this.reply(h, -E.EPROTO, 0);
+    }
+    let want =
+      INIT.ASYNC_READ | INIT.ATOMIC_O_TRUNC | INIT.BIG_WRITES | INIT.MAX_PAGES | INIT.PARALLEL_DIROPS | INIT.CACHE_SYMLINKS | INIT.INIT_EXT | INIT.HAS_IOCTL_DIR;
+    if (this.o.readdirplus) want |= INIT.DO_READDIRPLUS | INIT.READDIRPLUS_AUTO;
+    if (this.o.writebackCache) want |= INIT.WRITEBACK_CACHE;
+    const flags = want & offered;
+    const o = this.out;
+    o.fill(0, H, H + SIZE.INIT_OUT);
+    o.writeUInt32LE(KERNEL_MAJOR, H);
+    o.writeUInt32LE(Math.min(minor, OUR_MINOR), H + 4);
+    o.writeUInt32LE(maxReadahead, H + 8);
+    o.writeUInt32LE(Number(flags & 0xffffffffn), H + 12);
+    o.writeUInt16LE(64, H + 16); // max_background
+    o.writeUInt16LE(48, H + 18); // congestion_threshold
+    o.writeUInt32LE(this.o.maxWrite, H + 20);
+    o.writeUInt32LE(1, H + 24); // time_gran: nanoseconds
+    o.writeUInt16LE(Math.ceil(this.o.maxWrite / 4096), H + 28); // max_pages
+    o.writeUInt32LE(Number(flags >> 32n), H + 32);
+    this.negotiated = { minor: Math.min(minor, OUR_MINOR), flags, maxWrite: this.o.maxWrite };
+    this.reply(h, 0, SIZE.INIT_OUT);
+  }
+
+  /** Drop the kernel's cached attributes (and pages) of a node; written after the current reply. */
+  invalidateInode(nodeid: number): void {
+    if (!this.negotiated || this.closed) return;
+    const b = Buffer.alloc(H + 24);
+    writeOutHeader(b, b.length, NOTIFY.INVAL_INODE, 0n);
+    writeU64(b, H, nodeid);
+    b.writeBigInt64LE(-1n, H + 8); // off -1: attributes only, no pages
+    b.writeBigInt64LE(0n, H + 16);
+    this.pending.push(b);
+  }
+
+  private flushNotifications(): void {
+    while (this.pending.length) {
+      const b = this.pending.shift()!;
+      const r = native.fuseWrite(this.fd, b, b.length);
+      if (r < 0 && r !== -E.ENOENT) this.o.log(`a cache invalidation failed: ${errnoName(-r)}`);
+    }
+  }
+
+  get notifyScratch(): Buffer {
+    return this.notifyBuf;
+  }
+}

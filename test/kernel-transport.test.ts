@@ -1,0 +1,143 @@
+// The kernel transport (our own FUSE protocol code, the default): what libfuse 2's path API could
+// not do, each compared with kernel overlayfs where it has an answer, with the default (long)
+// cache lifetimes. The old transport fails the first two (noted there).
+import t from 'tap';
+import fs from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mountKernel, mountStrata, tmpdir, waitUntil } from './helpers/mount.js';
+import { snapshot } from './helpers/tree.js';
+import { native, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../src/sys/native.js';
+
+/** Two lowers and an upper, built the same for both systems; each side has its own copy. */
+function layers(t: Parameters<typeof tmpdir>[0]) {
+  const base = tmpdir(t, 'strata-kt-');
+  const make = (side: string) => {
+    const d = `${base}/${side}`;
+    for (const x of ['l1', 'l2', 'upper', 'work', 'mnt']) fs.mkdirSync(`${d}/${x}`, { recursive: true });
+    fs.writeFileSync(`${d}/l2/lowerfile`, 'lower\n');
+    fs.writeFileSync(`${d}/l2/other`, 'other\n');
+    fs.mkdirSync(`${d}/l2/ldir/sub`, { recursive: true });
+    fs.writeFileSync(`${d}/l2/ldir/sub/x`, 'x\n');
+    fs.mkdirSync(`${d}/l1/ldir2`);
+    fs.writeFileSync(`${d}/l1/ldir2/y`, 'y\n');
+    fs.writeFileSync(`${d}/l1/topfile`, 'top\n');
+    fs.writeFileSync(`${d}/l1/sparse`, '');
+    fs.truncateSync(`${d}/l1/sparse`, 4 << 20);
+    return { lowers: [`${d}/l1`, `${d}/l2`], upper: `${d}/upper`, work: `${d}/work`, mnt: `${d}/mnt` };
+  };
+  const k = mountKernel(t, make('kernel'));
+  const s = mountStrata(t, make('strata'));
+  return { k: k.mnt, s: s.mnt, base };
+}
+
+const sh = (cwd: string, script: string) => execFileSync('sh', ['-c', script], { cwd, encoding: 'utf8' });
+
+t.test('a hard link to a lower file: every name shows the new content, size and nlink at once', async (t) => {
+  const { k, s } = layers(t);
+  const script = 'ln lowerfile b && echo x >> b && cat lowerfile && stat -c "%s %h" lowerfile b';
+  const want = sh(k, script);
+  t.equal(want, 'lower\nx\n8 2\n8 2\n', 'kernel overlayfs: the new content, size 8 and nlink 2 under both names');
+  t.equal(sh(s, script), want, 'strata shows the same, with no attribute timeout lowered (fuse-native: the old content and nlink 1)');
+  t.equal(fs.statSync(`${s}/lowerfile`).ino, fs.statSync(`${s}/b`).ino, 'and one inode number');
+});
+
+t.test('a write through one name is seen through every other name at once', async (t) => {
+  const { k, s } = layers(t);
+  for (const m of [k, s]) {
+    sh(m, 'echo one > new && ln new n2 && ln new n3');
+    const fd = fs.openSync(`${m}/n2`, 'a');
+    for (let i = 0; i < 5; i++) {
+      fs.writeSync(fd, `line ${i}\n`);
+      for (const name of ['new', 'n3']) t.equal(fs.statSync(`${m}/${name}`).size, 4 + 7 * (i + 1), `${m === k ? 'kernel' : 'strata'}: ${name} sees write ${i}`);
+    }
+    fs.closeSync(fd);
+  }
+  t.equal(fs.readFileSync(`${s}/n3`, 'utf8'), fs.readFileSync(`${k}/n3`, 'utf8'), 'the same content as on the kernel');
+});
+
+t.test('renameat2 NOREPLACE and EXCHANGE, on files and dirs across layers, as kernel overlayfs', async (t) => {
+  const { k, s } = layers(t);
+  const cases: [string, string, number][] = [
+    ['lowerfile', 'topfile', RENAME_NOREPLACE],
+    ['lowerfile', 'fresh', RENAME_NOREPLACE],
+    ['other', 'topfile', RENAME_EXCHANGE],
+    ['ldir', 'ldir2', RENAME_EXCHANGE],
+    ['fresh', 'ldir', RENAME_EXCHANGE],
+    ['ldir2', 'nothere', RENAME_EXCHANGE],
+  ];
+  for (const [a, b, flags] of cases) {
+    const rk = native.renameat2(`${k}/${a}`, `${k}/${b}`, flags);
+    const rs = native.renameat2(`${s}/${a}`, `${s}/${b}`, flags);
+    t.equal(rs, rk, `renameat2(${a}, ${b}, ${flags === RENAME_EXCHANGE ? 'EXCHANGE' : 'NOREPLACE'}) = ${rk}`);
+  }
+  t.same(snapshot(s), snapshot(k), 'the merged trees are the same afterwards');
+  t.equal(fs.readFileSync(`${s}/ldir2/sub/x`, 'utf8'), 'x\n', 'an exchanged dir keeps its lower contents');
+});
+
+t.test('fallocate, copy_file_range and SEEK_DATA / SEEK_HOLE', async (t) => {
+  const { k, s } = layers(t);
+  const SEEK_DATA = 3;
+  const SEEK_HOLE = 4;
+  for (const [m, who] of [[k, 'kernel'], [s, 'strata']] as const) {
+    const fd = fs.openSync(`${m}/sparse`, 'r+');
+    t.equal(native.lseek(fd, 0, SEEK_HOLE), 0, `${who}: a file of holes has a hole at 0`);
+    t.equal(native.fallocate(fd, 0, 3 << 20, 65536), 0, `${who}: fallocate succeeds`);
+    t.ok(fs.fstatSync(fd).blocks >= 128, `${who}: and allocates`);
+    fs.writeSync(fd, Buffer.alloc(4096, 7), 0, 4096, 2 << 20);
+    fs.fsyncSync(fd);
+    t.equal(native.lseek(fd, 0, SEEK_DATA), 2 << 20, `${who}: SEEK_DATA finds the written block`);
+    t.equal(native.lseek(fd, 2 << 20, SEEK_HOLE), (2 << 20) + 4096, `${who}: SEEK_HOLE finds where it ends`);
+    const out = fs.openSync(`${m}/copy`, 'w+');
+    t.equal(native.copyFileRange(fd, 2 << 20, out, 0, 4096), 4096, `${who}: copy_file_range copies 4096 bytes`);
+    fs.closeSync(out);
+    fs.closeSync(fd);
+    t.same(fs.readFileSync(`${m}/copy`), Buffer.alloc(4096, 7), `${who}: the copy holds them`);
+  }
+});
+
+t.test('inode numbers are unique across layers and stable under copy-up', async (t) => {
+  const { s } = layers(t);
+  const names = ['lowerfile', 'other', 'topfile', 'sparse', 'ldir', 'ldir2', 'ldir/sub', 'ldir/sub/x', 'ldir2/y'];
+  const inos = names.map((n) => fs.statSync(`${s}/${n}`).ino);
+  t.equal(new Set(inos).size, names.length, 'every object has its own number');
+  sh(s, 'chmod 600 lowerfile && echo more >> ldir/sub/x');
+  t.same(names.map((n) => fs.statSync(`${s}/${n}`).ino), inos, 'copy-up keeps them');
+});
+
+t.test('mmap of a lower file while another process copies it up', async (t) => {
+  const { s } = layers(t);
+  const py = `
+import mmap, os, subprocess
+f = open("${s}/lowerfile", "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+before = m[:6]
+subprocess.run(["sh", "-c", "echo appended >> ${s}/lowerfile"], check=True)
+print(before.decode().strip(), m[:6].decode().strip(), open("${s}/lowerfile").read().replace("\\n", "|"))
+`;
+  const r = spawnSync('python3', ['-c', py], { encoding: 'utf8', timeout: 20000 });
+  t.equal(r.status, 0, `the mapping survives the copy-up (${r.stderr})`);
+  t.equal(r.stdout.trim(), 'lower lower lower|appended|', 'it still reads the data, and the file has the appended line');
+});
+
+t.test('the node table stays bounded: the kernel forgets what it no longer caches', async (t) => {
+  const base = tmpdir(t, 'strata-kt-forget-');
+  const lower = `${base}/lower`;
+  fs.mkdirSync(lower);
+  execFileSync('sh', ['-c', `cd ${lower} && for d in $(seq 1 100); do mkdir d$d; (cd d$d && seq 1 1000 | xargs touch); done`]);
+  fs.mkdirSync(`${base}/mnt`);
+  const log = `${base}/daemon.log`;
+  const m = mountStrata(t, { lowers: [lower], mnt: `${base}/mnt`, args: ['--log', log] });
+  execFileSync('find', [m.mnt, '-printf', '%s\\n'], { stdio: 'ignore' });
+  const pid = Number(spawnSync('pgrep', ['-f', `daemon-main.js mount ${m.mnt} `], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+  const nodes = () => {
+    const before = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').length : 0;
+    process.kill(pid, 'SIGUSR2');
+    waitUntil(() => fs.readFileSync(log, 'utf8').length > before);
+    return Number(/nodes (\d+)/.exec(fs.readFileSync(log, 'utf8').slice(before))![1]);
+  };
+  const after = nodes();
+  t.ok(after > 1000, `after a find over 100,100 entries the daemon holds ${after} nodes`);
+  fs.writeFileSync('/proc/sys/vm/drop_caches', '2'); // the kernel drops dentries and inodes, and FORGETs them
+  waitUntil(() => nodes() < 1000, 10000);
+  t.pass(`after the kernel dropped its caches the daemon holds ${nodes()} nodes`);
+});
