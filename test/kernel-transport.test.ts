@@ -141,3 +141,48 @@ t.test('the node table stays bounded: the kernel forgets what it no longer cache
   waitUntil(() => nodes() < 1000, 10000);
   t.pass(`after the kernel dropped its caches the daemon holds ${nodes()} nodes`);
 });
+
+/** One lower with a big file (real data, so the copy is real work) and a small one. */
+function bigLayer(t: Parameters<typeof tmpdir>[0], mib: number) {
+  const base = tmpdir(t, 'strata-kt-big-');
+  for (const x of ['lower', 'upper', 'work', 'mnt']) fs.mkdirSync(`${base}/${x}`);
+  execFileSync('sh', ['-c', `dd if=/dev/zero of=${base}/lower/big bs=1M count=${mib} status=none && echo small > ${base}/lower/small`]);
+  const m = mountStrata(t, { lowers: [`${base}/lower`], upper: `${base}/upper`, work: `${base}/work`, mnt: `${base}/mnt` });
+  return { base, mnt: m.mnt };
+}
+
+t.test('a reader of another file is served while a 1 GiB copy-up runs', async (t) => {
+  const { mnt, base } = bigLayer(t, 1024);
+  const t0 = Date.now();
+  const writer = spawnSync('sh', ['-c', `(echo x >> ${mnt}/big; date +%s%N > ${base}/writer.done) & sleep 0.2; cat ${mnt}/small; stat -c %s ${mnt}/small; ls ${mnt}; date +%s%N; wait`], { encoding: 'utf8', timeout: 60000 });
+  t.equal(writer.status, 0, writer.stderr);
+  const lines = writer.stdout.trim().split('\n');
+  const readerDone = Number(lines.at(-1)) / 1e6;
+  const writerDone = Number(fs.readFileSync(`${base}/writer.done`, 'utf8')) / 1e6;
+  t.same(lines.slice(0, 2), ['small', '6'], 'the reader got its file and its size');
+  t.ok(readerDone < writerDone, `the reader finished ${Math.round(writerDone - readerDone)} ms before the copy-up did (${Math.round(writerDone - t0)} ms in all)`);
+  t.equal(fs.statSync(`${mnt}/big`).size, (1024 << 20) + 2, 'and the write landed after the copy');
+  t.equal(fs.statSync(`${base}/upper/big`).size, (1024 << 20) + 2, 'in the upper dir');
+});
+
+t.test('a request stuck behind a copy-up is interrupted by a signal', async (t) => {
+  const { mnt } = bigLayer(t, 512);
+  const py = `
+import os, signal, time
+class Stop(Exception): pass
+def on_alarm(*_): raise Stop()
+signal.signal(signal.SIGALRM, on_alarm)
+signal.setitimer(signal.ITIMER_REAL, 0.15)
+t0 = time.time()
+try:
+    os.open("${mnt}/big", os.O_WRONLY | os.O_APPEND)
+    print("opened", round(time.time() - t0, 3))
+except Stop:
+    print("interrupted", round(time.time() - t0, 3))
+`;
+  const r = spawnSync('python3', ['-c', py], { encoding: 'utf8', timeout: 30000 });
+  t.match(r.stdout, /^interrupted 0\.[12]/, `the open gave up at the signal, not after the copy (${r.stdout.trim()} ${r.stderr})`);
+  t.equal(fs.readFileSync(`${mnt}/small`, 'utf8'), 'small\n', 'the mount goes on serving');
+  execFileSync('sh', ['-c', `echo y >> ${mnt}/big`]);
+  t.equal(fs.statSync(`${mnt}/big`).size, (512 << 20) + 2, 'and a later write copies up and lands');
+});

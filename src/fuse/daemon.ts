@@ -148,7 +148,7 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         log: (line) => process.stderr.write(`strata: ${line}\n`),
       },
       () => {
-        union.handles.closeAll();
+        union.close();
         process.exit(0);
       },
     );

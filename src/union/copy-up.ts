@@ -7,6 +7,7 @@ import { native } from '../sys/native.js';
 import { check, fail, E } from '../sys/errors.js';
 import { isPrivateXattr } from '../sys/overlay-format.js';
 import { copyData } from './copy-data.js';
+import { BackgroundCopier, type PreparedData } from './background-copy.js';
 import { isDir, isLnk, isReg, lstat } from '../sys/stat.js';
 import { relOf, type LayerStack } from './layers.js';
 import type { Entry, Node, Resolver } from './resolve.js';
@@ -19,8 +20,15 @@ export interface CopyUpOptions {
   noData?: boolean;
 }
 
+/** Files at least this big have their data copied in the background (prepare), off the request path. */
+export const BACKGROUND_COPY_MIN = 4 << 20;
+
 export class CopyUp {
   private seq = 0;
+  /** Data copied ahead (prepare), by merged path; copyOne takes it instead of copying again. */
+  private prepared = new Map<string, PreparedData>();
+  private inFlight = new Map<string, Promise<void>>();
+  private copier = new BackgroundCopier();
 
   constructor(
     private stack: LayerStack,
@@ -33,6 +41,45 @@ export class CopyUp {
   /** A fresh name in the work dir. */
   tmpPath(): string {
     return `${this.stack.tmpDir}/#${process.pid.toString(36)}-${(this.seq++).toString(36)}`;
+  }
+
+  /**
+   * If copying `node` up would copy a big file's data, start that copy in the background and
+   * return its promise (the same one for every caller); null when there is nothing slow to do.
+   */
+  prepare(node: Node): Promise<void> | null {
+    if (!this.stack.hasUpper || node.top.layer === 0 || !isReg(node.top.st.mode) || node.top.st.size < BACKGROUND_COPY_MIN) return null;
+    if (this.fresh(node)) return null;
+    const running = this.inFlight.get(node.path);
+    if (running) return running;
+    const src = node.top;
+    const srcReal = this.stack.real(src.layer, src.rel);
+    const tmp = this.tmpPath();
+    const p = this.copier
+      .copy(srcReal, tmp, src.st.size)
+      .then(() => {
+        const old = this.prepared.get(node.path);
+        if (old) fs.rmSync(old.tmp, { force: true });
+        this.prepared.set(node.path, { tmp, srcReal, size: src.st.size, mtimeSec: src.st.mtimeSec, mtimeNsec: src.st.mtimeNsec });
+      })
+      .finally(() => this.inFlight.delete(node.path));
+    this.inFlight.set(node.path, p);
+    return p;
+  }
+
+  /** Data prepared for this node's lower file, if it is still what the lower file holds. */
+  private fresh(node: Node): PreparedData | undefined {
+    const d = this.prepared.get(node.path);
+    const st = node.top.st;
+    if (d && d.srcReal === this.stack.real(node.top.layer, node.top.rel) && d.size === st.size && d.mtimeSec === st.mtimeSec && d.mtimeNsec === st.mtimeNsec) return d;
+    return undefined;
+  }
+
+  /** Drop data copied ahead that nobody took (unmount). */
+  close(): void {
+    for (const d of this.prepared.values()) fs.rmSync(d.tmp, { force: true });
+    this.prepared.clear();
+    this.copier.close();
   }
 
   /** Ensure the merged path lives in the upper dir; returns its upper entry. */
@@ -55,10 +102,14 @@ export class CopyUp {
     const dst = this.stack.upperPath(rel);
     const parentReal = dst.slice(0, dst.lastIndexOf('/')) || '/';
     const parentSt = lstat(parentReal);
-    const tmp = this.tmpPath();
+    const ready = isReg(src.st.mode) && !opts.noData ? this.fresh(node) : undefined;
+    if (ready) this.prepared.delete(node.path);
+    const tmp = ready?.tmp ?? this.tmpPath();
     const st = src.st;
     try {
-      if (isReg(st.mode)) this.copyFile(srcReal, tmp, opts.noData ? 0 : st.size);
+      if (ready) {
+        // the data was copied ahead, in the background
+      } else if (isReg(st.mode)) this.copyFile(srcReal, tmp, opts.noData ? 0 : st.size);
       else if (isDir(st.mode)) fs.mkdirSync(tmp, { mode: st.mode & 0o7777 });
       else if (isLnk(st.mode)) fs.symlinkSync(fs.readlinkSync(srcReal, { encoding: 'buffer' }), tmp);
       else check(native.mknod(tmp, st.mode, st.rdev));

@@ -149,6 +149,21 @@ export class Union {
     return out;
   }
 
+  /**
+   * Start the slow part of a copy-up of `path` (a big lower file's data) in the background; the
+   * operation that needs it runs once the promise resolves. Null when nothing slow is needed.
+   */
+  prepareCopyUp(path: string): Promise<void> | null {
+    const node = this.resolver.lookup(path);
+    return node && !node.dirs ? this.copyUp.prepare(node) : null;
+  }
+
+  /** At unmount: data copied ahead that no operation took is removed. */
+  close(): void {
+    this.copyUp.close();
+    this.handles.closeAll();
+  }
+
   // ---- open files ---------------------------------------------------------------------------
 
   open(path: string, flags: number): number {

@@ -2,13 +2,13 @@
 // a merged path through the node table, the union does the overlay work, and the reply carries
 // long cache lifetimes (lowers never change and every change comes through this mount).
 import fs from 'node:fs';
-import { native, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../sys/native.js';
-import { E, fail, check } from '../../sys/errors.js';
+import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../sys/native.js';
+import { E, fail } from '../../sys/errors.js';
 import type { Union, Attr } from '../../union/union.js';
 import type { Node } from '../../union/resolve.js';
 import { NodeTable, ROOT_NODE, type FsNode } from '../../union/node-table.js';
 import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, OP, SIZE } from './protocol.js';
-import { cbytes, cstr, direntSize, direntType, u64, writeAttrOut, writeEntry, writeU64, type Header } from './wire.js';
+import { cstr, direntSize, direntType, u64, writeAttrOut, writeEntry, writeU64, type Header } from './wire.js';
 
 export interface CacheTimes {
   entry: number;
@@ -420,6 +420,34 @@ export class KernelOps {
     return SIZE.WRITE_OUT;
   }
 
+  /** The merged path whose copy-up this request would start (a write, a metadata change, a link), or null. */
+  copyUpTarget(h: Header, body: Buffer): string | null {
+    switch (h.opcode) {
+      case OP.OPEN: {
+        const flags = body.readUInt32LE(0);
+        return (flags & 3) !== O.O_RDONLY && !(flags & O.O_TRUNC) ? this.nodes.pathOf(h.nodeid) : null;
+      }
+      case OP.SETATTR: {
+        const valid = body.readUInt32LE(0);
+        const onlyTruncate = (valid & ~(FATTR.FH | FATTR.LOCKOWNER)) === FATTR.SIZE && u64(body, 16) === 0;
+        return onlyTruncate ? null : this.nodes.pathOf(h.nodeid);
+      }
+      case OP.SETXATTR:
+      case OP.REMOVEXATTR:
+        return this.nodes.pathOf(h.nodeid);
+      case OP.LINK:
+        return this.nodes.pathOf(u64(body, 0));
+      case OP.RENAME:
+      case OP.RENAME2: {
+        const [name] = cstr(body, h.opcode === OP.RENAME ? 8 : 16, body.length);
+        const dir = this.nodes.pathOf(h.nodeid);
+        return dir === null ? null : dir === '/' ? '/' + name : dir + '/' + name;
+      }
+      default:
+        return null;
+    }
+  }
+
   /** The node ids the kernel should forget the attributes of after a copy-up changed them (dirs' nlink). */
   nodeAt(path: string): number | undefined {
     if (path === '/') return ROOT_NODE;
@@ -433,4 +461,3 @@ export class KernelOps {
   }
 }
 
-export const unused = { check, native, cbytes, OP };

@@ -27,6 +27,7 @@ export function serveKernel(union: Union, mountpoint: string, o: KernelServeOpti
   const session = new Session(fd, { maxWrite: o.maxWrite, readdirplus: o.readdirplus, writebackCache: o.writebackCache, debug: o.debug, log: o.log }, onEnd);
   const ops = new KernelOps(union, o, session);
   session.ops = ops;
+  session.prepareCopyUp = (path) => union.prepareCopyUp(path);
   // A copy-up can change what the kernel cached of a dir (a merged dir's nlink is 1): drop it.
   union.onCopyUp = (path, isDir) => {
     if (!isDir) return;

@@ -1,6 +1,8 @@
 // One FUSE connection on /dev/fuse: requests are read on the JS thread when libuv says the fd is
 // readable (no thread-pool hop), handled synchronously one at a time, and answered with one write
-// each. INIT is negotiated here; a malformed or unknown request gets an errno and a log line,
+// each. A big copy-up is the exception: its data is copied in a worker while this thread goes on
+// answering; requests that change the tree wait in order behind it, and an INTERRUPT of a waiting
+// request answers it EINTR at once. INIT is negotiated here; a malformed or unknown request gets an errno and a log line,
 // never a crash. Notifications (cache invalidations) are queued and written after the reply of
 // the request that caused them, never from inside its handling.
 import { native } from '../../sys/native.js';
@@ -26,6 +28,9 @@ export interface Negotiated {
 
 const H = SIZE.OUT_HEADER;
 
+/** Requests that change the tree: they wait behind a background copy-up, in order. */
+const CHANGES = new Set<number>([OP.SETATTR, OP.SYMLINK, OP.MKNOD, OP.MKDIR, OP.UNLINK, OP.RMDIR, OP.RENAME, OP.RENAME2, OP.LINK, OP.CREATE, OP.SETXATTR, OP.REMOVEXATTR]);
+
 export class Session {
   private inBuf: Buffer;
   readonly out: Buffer;
@@ -37,6 +42,10 @@ export class Session {
   /** Requests answered, by opcode (for the debug log and tests). */
   readonly counts = new Map<number, number>();
   private closed = false;
+  /** A background copy-up in progress, and the changing requests (copied) that wait behind it. */
+  private inFlight: Promise<void> | null = null;
+  private queue: Buffer[] = [];
+  prepareCopyUp: ((path: string) => Promise<void> | null) | null = null;
 
   constructor(
     readonly fd: number,
@@ -78,9 +87,11 @@ export class Session {
     }
   }
 
-  private handle(req: Buffer): void {
+  private handle(req: Buffer, queued = false): void {
     const h = readHeader(req);
     const body = req.subarray(SIZE.IN_HEADER, Math.min(h.len, req.length));
+    if (h.opcode === OP.INTERRUPT) return this.interrupt(body);
+    if (this.ops && this.holdBack(h, body, req, queued)) return;
     this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
     if (this.o.debug) this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} node ${h.nodeid} unique ${h.unique}${h.opcode === OP.WRITE ? ` ${body.readUInt32LE(16)} bytes` : ''}`);
     if (h.opcode === OP.FORGET || h.opcode === OP.BATCH_FORGET) {
@@ -94,7 +105,6 @@ export class Session {
       return;
     }
     if (h.opcode === OP.INIT) return this.init(h, body);
-    if (h.opcode === OP.INTERRUPT) return; // every request is answered before the next is read: nothing to interrupt
     if (!this.ops) return this.reply(h, -E.EIO, 0);
     let len: number;
     try {
@@ -109,6 +119,47 @@ export class Session {
       return this.stop('destroyed');
     }
     this.reply(h, 0, len);
+  }
+
+  /**
+   * Whether this request waits: behind a copy-up in progress (if it changes the tree), or because
+   * it starts one. A waiting request is copied out of the read buffer, which the next read reuses.
+   */
+  private holdBack(h: Header, body: Buffer, req: Buffer, queued: boolean): boolean {
+    if (this.inFlight) {
+      if (!CHANGES.has(h.opcode) && !(h.opcode === OP.OPEN && this.ops!.copyUpTarget(h, body))) return false;
+      if (queued) this.queue.unshift(req);
+      else this.queue.push(Buffer.from(req));
+      return true;
+    }
+    const target = this.ops!.copyUpTarget(h, body);
+    const p = target ? this.prepareCopyUp?.(target) : null;
+    if (!p) return false;
+    this.queue.unshift(queued ? req : Buffer.from(req));
+    this.inFlight = p.then(
+      () => this.resume(),
+      (err) => {
+        this.o.log(`a background copy-up of ${target} failed: ${(err as Error).message ?? err}`);
+        this.resume();
+      },
+    );
+    return true;
+  }
+
+  /** The copy-up is done: the waiting requests run in order (the first one finds its data ready). */
+  private resume(): void {
+    this.inFlight = null;
+    while (this.queue.length && !this.inFlight && !this.closed) this.handle(this.queue.shift()!, true);
+    this.flushNotifications();
+  }
+
+  /** INTERRUPT: a request still waiting is answered EINTR now; one already answered needs nothing. */
+  private interrupt(body: Buffer): void {
+    const unique = body.readBigUInt64LE(0);
+    const i = this.queue.findIndex((r) => r.readBigUInt64LE(8) === unique);
+    if (i < 0) return;
+    const [req] = this.queue.splice(i, 1);
+    this.reply(readHeader(req), -E.EINTR, 0);
   }
 
   private dispatch(ops: KernelOps, h: Header, body: Buffer): number {

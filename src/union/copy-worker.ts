@@ -1,0 +1,25 @@
+// A worker thread that copies file data for copy-ups ahead of time, so a big copy never holds up
+// the thread that answers requests. It gets fds (shared by every thread of the process) and
+// answers with null or the errno that stopped it.
+import { parentPort } from 'node:worker_threads';
+import fs from 'node:fs';
+import { copyData } from './copy-data.js';
+import { toErrno } from '../sys/errors.js';
+
+export interface CopyJob {
+  id: number;
+  srcFd: number;
+  dstFd: number;
+  size: number;
+}
+
+parentPort?.on('message', (job: CopyJob) => {
+  let errno: number | null = null;
+  try {
+    copyData(job.srcFd, job.dstFd, job.size);
+    fs.fsyncSync(job.dstFd); // the copy is published by a rename, which must never expose data not on disk
+  } catch (err) {
+    errno = toErrno(err);
+  }
+  parentPort!.postMessage({ id: job.id, errno });
+});
