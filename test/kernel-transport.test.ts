@@ -186,3 +186,22 @@ except Stop:
   execFileSync('sh', ['-c', `echo y >> ${mnt}/big`]);
   t.equal(fs.statSync(`${mnt}/big`).size, (512 << 20) + 2, 'and a later write copies up and lands');
 });
+
+t.test('passthrough: file data goes straight to the backing file, and a copy-up under an open reader still works', async (t) => {
+  const base = tmpdir(t, 'strata-kt-pt-');
+  for (const x of ['lower', 'upper', 'work', 'mnt']) fs.mkdirSync(`${base}/${x}`);
+  execFileSync('sh', ['-c', `dd if=/dev/urandom of=${base}/lower/data bs=1M count=8 status=none`]);
+  const log = `${base}/daemon.log`;
+  const m = mountStrata(t, { lowers: [`${base}/lower`], upper: `${base}/upper`, work: `${base}/work`, mnt: `${base}/mnt`, args: ['--debug', '--log', log] });
+  t.ok(fs.readFileSync(`${m.mnt}/data`).equals(fs.readFileSync(`${base}/lower/data`)), 'a read gives the lower data');
+  const reads = (fs.readFileSync(log, 'utf8').match(/^strata: READ /gm) ?? []).length;
+  t.equal(reads, 0, 'and not one READ request reached the daemon');
+  // A reader holds the lower file open (in passthrough) while a writer copies it up.
+  const reader = fs.openSync(`${m.mnt}/data`, 'r');
+  fs.appendFileSync(`${m.mnt}/data`, 'tail');
+  t.equal(fs.statSync(`${m.mnt}/data`).size, (8 << 20) + 4, 'the writer opened, copied up and appended (no EIO)');
+  t.equal(fs.readFileSync(`${m.mnt}/data`).subarray(-4).toString(), 'tail', 'a new reader sees the new data');
+  fs.closeSync(reader);
+  t.equal(fs.readFileSync(`${base}/upper/data`).length, (8 << 20) + 4, 'the upper copy holds it');
+  t.ok(fs.readFileSync(`${m.mnt}/data`).subarray(0, 8 << 20).equals(fs.readFileSync(`${base}/lower/data`)), 'with the lower data before it');
+});

@@ -23,6 +23,7 @@ interface MountFlags {
   readdirplus?: boolean;
   keepCache?: boolean;
   writebackCache?: boolean;
+  passthrough?: boolean;
 }
 
 /** lowerdir=A:B,upperdir=U,workdir=W (overlayfs's option names) into a spec. */
@@ -53,7 +54,8 @@ export function mountCommand(): Command {
     .option('--attr-timeout <s>', 'kernel attribute cache timeout in seconds (default as --entry-timeout)')
     .option('--no-readdirplus', 'kernel transport: list dirs without READDIRPLUS (a LOOKUP per entry)')
     .option('--no-keep-cache', 'kernel transport: drop file pages and dir listings at every open')
-    .option('--writeback-cache', 'kernel transport: let the kernel cache writes (FUSE writeback cache)')
+    .option('--writeback-cache', 'kernel transport: let the kernel cache writes (FUSE writeback cache; turns passthrough off)')
+    .option('--no-passthrough', 'kernel transport: serve file data through the daemon instead of handing it to the kernel (FUSE passthrough)')
     .option('--no-index', 'probe every lower layer on disk instead of answering from the LMDB path index')
     .option('-d, --debug', 'print every FUSE request')
     .action(async (mountpoint: string, flags: MountFlags) => runMount(mountpoint, flags));
@@ -89,6 +91,7 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     readdirplus: flags.readdirplus !== false,
     keepCache: flags.keepCache !== false,
     writebackCache: !!flags.writebackCache,
+    passthrough: flags.passthrough !== false,
   };
   if (flags.foreground) {
     // Only the daemon loads fuse-native.

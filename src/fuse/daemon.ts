@@ -25,6 +25,7 @@ export interface DaemonOptions {
   readdirplus?: boolean;
   keepCache?: boolean;
   writebackCache?: boolean;
+  passthrough?: boolean;
 }
 
 export type Transport = 'kernel' | 'fuse-native';
@@ -142,6 +143,7 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         keepCache: opts.keepCache !== false,
         readdirplus: opts.readdirplus !== false,
         writebackCache: !!opts.writebackCache,
+        passthrough: opts.passthrough !== false,
         readOnly: !spec.upper,
         maxWrite: 1 << 20,
         debug: opts.debug,

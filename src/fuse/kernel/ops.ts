@@ -7,7 +7,8 @@ import { E, fail } from '../../sys/errors.js';
 import type { Union, Attr } from '../../union/union.js';
 import type { Node } from '../../union/resolve.js';
 import { NodeTable, ROOT_NODE, type FsNode } from '../../union/node-table.js';
-import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, OP, SIZE } from './protocol.js';
+import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, INIT, OP, SIZE } from './protocol.js';
+import { PassthroughTable } from './passthrough.js';
 import { cstr, direntSize, direntType, u64, writeAttrOut, writeEntry, writeU64, type Header } from './wire.js';
 
 export interface CacheTimes {
@@ -29,7 +30,7 @@ export interface ReplyBuffer {
 const O = fs.constants;
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
-const H = SIZE.OUT_HEADER;
+const H: number = SIZE.OUT_HEADER;
 
 /** A listing taken at the first READDIR of an open dir, served by offset to later ones. */
 interface Listing {
@@ -40,13 +41,17 @@ interface Listing {
 export class KernelOps {
   readonly nodes = new NodeTable();
   private dirs = new Map<number, Listing>();
+  readonly passthrough: PassthroughTable;
   private nextDirFh = 1;
 
   constructor(
     private u: Union,
     private o: KernelOptions,
-    private buf: ReplyBuffer,
-  ) {}
+    private buf: ReplyBuffer & { fd: number; negotiated: { flags: bigint } | null },
+    log: (line: string) => void,
+  ) {
+    this.passthrough = new PassthroughTable(buf.fd, () => ((buf.negotiated?.flags ?? 0n) & INIT.PASSTHROUGH) !== 0n, o.keepCache, log);
+  }
 
   private pathOf(id: number): string {
     return this.nodes.pathOf(id) ?? fail(E.ENOENT);
@@ -227,17 +232,23 @@ export class KernelOps {
     return 0;
   }
 
-  private openOut(fh: number, flags: number): number {
-    writeU64(this.buf.out, H, fh);
-    this.buf.out.writeUInt32LE(flags, H + 8);
-    this.buf.out.writeInt32LE(0, H + 12);
+  private openOut(fh: number, flags: number, backingId = 0, at = H): number {
+    writeU64(this.buf.out, at, fh);
+    this.buf.out.writeUInt32LE(flags, at + 8);
+    this.buf.out.writeInt32LE(backingId, at + 12);
     return SIZE.OPEN_OUT;
+  }
+
+  /** A file handle's open flags: passthrough where the kernel takes it, else cached (see passthrough.ts). */
+  private fileOpenOut(nodeId: number, fh: number, at = H): number {
+    const r = this.passthrough.opened(nodeId, fh, this.u.handles.get(fh)!.fd);
+    return this.openOut(fh, r.flags, r.backingId, at);
   }
 
   open(h: Header, body: Buffer): number {
     const flags = body.readUInt32LE(0);
     const fh = this.u.open(this.pathOf(h.nodeid), flags);
-    return this.openOut(fh, this.o.keepCache ? FOPEN.KEEP_CACHE : 0);
+    return this.fileOpenOut(h.nodeid, fh);
   }
 
   create(h: Header, body: Buffer): number {
@@ -251,9 +262,8 @@ export class KernelOps {
       this.u.release(fh);
       throw err;
     }
-    writeU64(this.buf.out, H + SIZE.ENTRY_OUT, fh);
-    this.buf.out.writeUInt32LE(this.o.keepCache ? FOPEN.KEEP_CACHE : 0, H + SIZE.ENTRY_OUT + 8);
-    this.buf.out.writeInt32LE(0, H + SIZE.ENTRY_OUT + 12);
+    const nodeId = this.nodes.child(h.nodeid, name)!.id;
+    this.fileOpenOut(nodeId, fh, H + SIZE.ENTRY_OUT);
     return SIZE.ENTRY_OUT + SIZE.OPEN_OUT;
   }
 
@@ -290,7 +300,9 @@ export class KernelOps {
   }
 
   release(_h: Header, body: Buffer): number {
-    this.u.release(u64(body, 0));
+    const fh = u64(body, 0);
+    this.passthrough.released(fh);
+    this.u.release(fh);
     return 0;
   }
 

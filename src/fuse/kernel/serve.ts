@@ -9,6 +9,7 @@ import { Session } from './session.js';
 export interface KernelServeOptions extends KernelOptions {
   readdirplus: boolean;
   writebackCache: boolean;
+  passthrough: boolean;
   readOnly: boolean;
   maxWrite: number;
   debug?: boolean;
@@ -24,8 +25,8 @@ export interface KernelMount {
 export function serveKernel(union: Union, mountpoint: string, o: KernelServeOptions, onEnd: (why: string) => void): KernelMount {
   const fd = native.fuseOpen();
   if (fd < 0) throw new Error(`cannot open /dev/fuse: ${errnoName(-fd)}`);
-  const session = new Session(fd, { maxWrite: o.maxWrite, readdirplus: o.readdirplus, writebackCache: o.writebackCache, debug: o.debug, log: o.log }, onEnd);
-  const ops = new KernelOps(union, o, session);
+  const session = new Session(fd, { maxWrite: o.maxWrite, readdirplus: o.readdirplus, writebackCache: o.writebackCache, passthrough: o.passthrough, debug: o.debug, log: o.log }, onEnd);
+  const ops = new KernelOps(union, o, session, o.log);
   session.ops = ops;
   session.prepareCopyUp = (path) => union.prepareCopyUp(path);
   // A copy-up can change what the kernel cached of a dir (a merged dir's nlink is 1): drop it.

@@ -16,6 +16,8 @@ export interface SessionOptions {
   /** Features to ask for; each is an off-switch of its own (mount options). */
   readdirplus: boolean;
   writebackCache: boolean;
+  /** Hand open files' data path to the kernel (not together with the writeback cache: the kernel refuses). */
+  passthrough: boolean;
   debug?: boolean;
   log: (line: string) => void;
 }
@@ -225,6 +227,7 @@ export class Session {
       INIT.ASYNC_READ | INIT.ATOMIC_O_TRUNC | INIT.BIG_WRITES | INIT.MAX_PAGES | INIT.PARALLEL_DIROPS | INIT.CACHE_SYMLINKS | INIT.INIT_EXT | INIT.HAS_IOCTL_DIR;
     if (this.o.readdirplus) want |= INIT.DO_READDIRPLUS | INIT.READDIRPLUS_AUTO;
     if (this.o.writebackCache) want |= INIT.WRITEBACK_CACHE;
+    else if (this.o.passthrough) want |= INIT.PASSTHROUGH;
     const flags = want & offered;
     const o = this.out;
     o.fill(0, H, H + SIZE.INIT_OUT);
@@ -238,6 +241,8 @@ export class Session {
     o.writeUInt32LE(1, H + 24); // time_gran: nanoseconds
     o.writeUInt16LE(Math.ceil(this.o.maxWrite / 4096), H + 28); // max_pages
     o.writeUInt32LE(Number(flags >> 32n), H + 32);
+    // Backing files sit on a plain filesystem (depth 1), which also lets overlayfs stack on this mount.
+    if (flags & INIT.PASSTHROUGH) o.writeUInt32LE(1, H + 36);
     this.negotiated = { minor: Math.min(minor, OUR_MINOR), flags, maxWrite: this.o.maxWrite };
     this.reply(h, 0, SIZE.INIT_OUT);
   }
