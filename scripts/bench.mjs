@@ -3,6 +3,7 @@
 //   bash scripts/bench            full sizes (1 GiB files, 100 layers, 50,000-entry dir, ...)
 //   bash scripts/bench --quick    small sizes, for a smoke run
 //   bash scripts/bench --only RE     run workloads whose name matches RE ('index' for the index figures)
+//   bash scripts/bench --features    also each speed feature of the kernel transport switched off (or on)
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,7 @@ const CLI = path.join(ROOT, 'dist/cli/main.js');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : '';
+const features = args.includes('--features');
 const RUNS = Number(process.env.BENCH_RUNS || 3);
 const GiB = quick ? 64 << 20 : 1 << 30;
 const N = (full, small) => (quick ? small : full);
@@ -36,18 +38,25 @@ const systems = {
       sh(`fuse-overlayfs -o lowerdir=${lowers.join(':')}${upper ? `,upperdir=${upper},workdir=${wk}` : ''} ${mnt}`),
     umount: (mnt) => sh(`fusermount3 -u ${mnt}`),
   },
-  strata: {
-    mount: (lowers, upper, wk, mnt) =>
-      sh(`node ${CLI} mount --lower ${lowers.join(':')}${upper ? ` --upper ${upper} --work ${wk}` : ''} ${mnt}`),
-    umount: (mnt) => sh(`node ${CLI} umount ${mnt} && while grep -q " ${mnt} " /proc/self/mountinfo; do sleep 0.05; done`),
-  },
-  'strata --no-index': {
-    indexOnly: true, // measured only on the lookup and listing workloads, where the index matters
-    mount: (lowers, upper, wk, mnt) =>
-      sh(`node ${CLI} mount --no-index --lower ${lowers.join(':')}${upper ? ` --upper ${upper} --work ${wk}` : ''} ${mnt}`),
-    umount: (mnt) => sh(`node ${CLI} umount ${mnt} && while grep -q " ${mnt} " /proc/self/mountinfo; do sleep 0.05; done`),
-  },
+  strata: strataWith(''),
+  'strata fuse-native': strataWith('--transport fuse-native'),
+  'strata --no-index': { ...strataWith('--no-index'), indexOnly: true }, // only where the index matters
 };
+/** The kernel transport with one speed feature switched off (or, for the writeback cache, on). */
+const FEATURES = {
+  'strata --no-readdirplus': { flags: '--no-readdirplus', on: /find|ls -f/ },
+  'strata --entry-timeout 1': { flags: '--entry-timeout 1', on: /find|negative|touch/ },
+  'strata --no-keep-cache': { flags: '--no-keep-cache', on: /warm/ },
+  'strata --no-passthrough': { flags: '--no-passthrough', on: /read|write|append/ },
+  'strata --writeback-cache': { flags: '--writeback-cache', on: /write|untar|append/ },
+};
+if (features) for (const [name, f] of Object.entries(FEATURES)) systems[name] = { ...strataWith(f.flags), feature: f.on };
+function strataWith(flags) {
+  return {
+    mount: (lowers, upper, wk, mnt) => sh(`node ${CLI} mount ${flags} --lower ${lowers.join(':')}${upper ? ` --upper ${upper} --work ${wk}` : ''} ${mnt}`),
+    umount: (mnt) => sh(`node ${CLI} umount ${mnt} && while grep -q " ${mnt} " /proc/self/mountinfo; do sleep 0.05; done`),
+  };
+}
 // The index lives in its own root for the run, so the first mount of each stack builds it (untimed).
 process.env.STRATA_ROOT = fs.mkdtempSync(path.join(process.env.BENCH_DIR || os.tmpdir(), 'strata-bench-root-'));
 
@@ -78,6 +87,7 @@ function workload(name, lowers, { cmd, prep = null, cold = false, warm = false, 
   const row = { name, t: {} };
   for (const [sys, s] of Object.entries(systems)) {
     if (s.indexOnly && !index) continue;
+    if (s.feature && !s.feature.test(name)) continue;
     const times = [];
     for (let i = 0; i < RUNS; i++) {
       const d = fresh();
@@ -159,6 +169,7 @@ for (const count of [1, 10, 100]) {
 workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), cold`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, cold: true, index: true });
 workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), warm`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, warm: true, index: true });
 workload(`sequential read of a ${size} lower file, cold`, [bigLayer], { cmd: (m) => `cat ${m}/big > /dev/null`, cold: true });
+workload(`sequential read of a ${size} lower file, warm`, [bigLayer], { cmd: (m) => `cat ${m}/big > /dev/null`, warm: true });
 workload(`sequential ${size} write of a new file (dd bs=1M)`, [manyLayer], { cmd: (m) => `dd if=/dev/zero of=${m}/new bs=1M count=${GiB >> 20} conv=fsync status=none` });
 workload(`untar ${N(20000, 2000)} small files`, [manyLayer], { cmd: (m) => `tar -xf ${tarball} -C ${m}` });
 workload(`rm -rf of a ${N(10000, 1000)}-file lower tree`, [manyLayer], { cmd: (m) => `rm -rf ${m}/tree` });
@@ -174,19 +185,21 @@ if (!only || new RegExp(only).test('index figures')) {
   const entries = JSON.parse(sh(`${envRoot} node ${CLI} index build --format json ${lowers.join(' ')}`)).at(-1).entries;
   indexFigures.push([`first index build: ${count} layers, ${entries} entries in the chain (\`strata index build\`)`, build]);
   // As users run it (the installed `strata`, which skips the CA bundle), and as `node dist/cli/main.js`.
-  for (const [label, env, cmd] of [[' (`strata mount`)', '', 'strata'], [' (`node dist/cli/main.js mount`, NODE_EXTRA_CA_CERTS as set here)', '', `node ${CLI}`]]) {
+  for (const [label, env, cmd] of [[' (`strata mount`)', '', 'strata'], [' (`strata mount --transport fuse-native`)', '', 'strata --transport fuse-native'], [' (`node dist/cli/main.js mount`, NODE_EXTRA_CA_CERTS as set here)', '', `node ${CLI}`]]) {
     const times = [];
     for (let i = 0; i < RUNS; i++) {
       const d = fresh();
-      times.push(timeIt(`${envRoot} ${env}${cmd} mount --lower ${lowers.join(':')} ${d}/mnt`));
-      if (i === RUNS - 1 && cmd === 'strata') {
+      const [bin, ...flags] = cmd.split(' ');
+      times.push(timeIt(`${envRoot} ${env}${bin} mount ${flags.join(' ')} --lower ${lowers.join(':')} ${d}/mnt`));
+      if (i === RUNS - 1 && bin === 'strata') {
         const pid = sh(`pgrep -f -- 'mount ${d}/mnt '`).trim().split('\n')[0];
         // RssAnon is the daemon's own memory; RssFile counts the index pages it has mapped (page cache, reclaimable).
         const rss = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+        const which = flags.length ? ` (${flags.join(' ')})` : ' (kernel transport)';
         const mem = (when) => {
-          indexFigures.push([`daemon resident memory ${when}: total (VmRSS)`, rss('VmRSS'), 'MiB']);
-          indexFigures.push([`daemon resident memory ${when}: its own (RssAnon)`, rss('RssAnon'), 'MiB']);
-          indexFigures.push([`daemon resident memory ${when}: mapped files, the index among them (RssFile)`, rss('RssFile'), 'MiB']);
+          indexFigures.push([`daemon resident memory ${when}${which}: total (VmRSS)`, rss('VmRSS'), 'MiB']);
+          indexFigures.push([`daemon resident memory ${when}${which}: its own (RssAnon)`, rss('RssAnon'), 'MiB']);
+          indexFigures.push([`daemon resident memory ${when}${which}: mapped files, the index among them (RssFile)`, rss('RssFile'), 'MiB']);
         };
         mem(`with the ${count}-layer chain mounted`);
         sh(`find ${d}/mnt -printf '%s\\n' > /dev/null`);
@@ -247,10 +260,15 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const fmt = (s) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 let out = `Medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, backing fs ${sh(`stat -f -c %T ${work}`).trim()}.\n\n`;
-out += '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs | strata --no-index |\n|---|---|---|---|---|---|---|\n';
+out += '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs | strata fuse-native (/ kernel) | strata --no-index (/ kernel) |\n|---|---|---|---|---|---|---|---|\n';
+const cell = (v, k) => (v === undefined ? '' : `${fmt(v)} (${ratio(v, k)})`);
 for (const r of results) {
-  const k = r.t.kernel, f = r.t['fuse-overlayfs'], s = r.t.strata, p = r.t['strata --no-index'];
-  out += `| ${r.name} | ${fmt(k)} | ${fmt(f)} (${ratio(f, k)}) | ${fmt(s)} | ${ratio(s, k)} | ${ratio(s, f)} | ${p === undefined ? '' : `${fmt(p)} (${ratio(p, k)})`} |\n`;
+  const k = r.t.kernel, f = r.t['fuse-overlayfs'], s = r.t.strata;
+  out += `| ${r.name} | ${fmt(k)} | ${cell(f, k)} | ${fmt(s)} | ${ratio(s, k)} | ${ratio(s, f)} | ${cell(r.t['strata fuse-native'], k)} | ${cell(r.t['strata --no-index'], k)} |\n`;
+}
+if (features) {
+  out += '\n| workload | strata (every feature) | feature switched | that run | / every feature |\n|---|---|---|---|---|\n';
+  for (const r of results) for (const name of Object.keys(FEATURES)) if (r.t[name] !== undefined) out += `| ${r.name} | ${fmt(r.t.strata)} | ${name.replace('strata ', '')} | ${fmt(r.t[name])} | ${ratio(r.t[name], r.t.strata)} |\n`;
 }
 if (indexFigures.length) {
   out += '\n| index figure | value |\n|---|---|\n';
