@@ -33,7 +33,9 @@ export function startDaemon(spec: MountSpec, opts: DaemonOptions, o: StartOption
   let outcome = '';
   try {
     const out = o.log ?? 'ignore';
-    const child = spawn(process.execPath, [DAEMON, 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], { detached: true, stdio: ['ignore', out, out, w], env });
+    // A small young generation: the daemon's garbage is small and short-lived, and 16 MiB semispaces
+    // (V8's default) would be most of its resident memory (measured: 70 -> 47 MiB after a find over 100,000 entries).
+    const child = spawn(process.execPath, ['--max-semi-space-size=2', DAEMON, 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], { detached: true, stdio: ['ignore', out, out, w], env });
     child.unref();
     fs.closeSync(w);
     const buf = Buffer.alloc(4096);

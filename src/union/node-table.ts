@@ -16,8 +16,11 @@ export interface Link {
 
 export class FsNode {
   nlookup = 0;
-  /** The names that reach this node; the first one gives its path. Empty: unlinked (maybe still open). */
-  readonly links: Link[] = [];
+  /** The name that gives its path (parent 0: none left, unlinked but maybe still open). */
+  parent = 0;
+  name = '';
+  /** Other names of a hard-linked file (rare, so not an array on every node). */
+  more: Link[] | null = null;
   /** For a directory: names looked up in it, to their nodes. */
   children: Map<string, number> | null = null;
   /** The backing file of an upper non-directory ("dev:ino"), which hard links share. */
@@ -54,10 +57,9 @@ export class NodeTable {
     let n = this.nodes.get(id);
     const parts: string[] = [];
     for (let depth = 0; n && n.id !== ROOT_NODE; depth++) {
-      const l = n.links[0];
-      if (!l || depth > 4096) return null;
-      parts.push(l.name);
-      n = this.nodes.get(l.parent);
+      if (n.parent === 0 || depth > 4096) return null;
+      parts.push(n.name);
+      n = this.nodes.get(n.parent);
     }
     if (!n) return null;
     let p = '';
@@ -99,7 +101,7 @@ export class NodeTable {
     if (!n || id === ROOT_NODE) return;
     n.nlookup -= count;
     if (n.nlookup > 0) return;
-    for (const l of [...n.links]) this.dropLink(n, l.parent, l.name);
+    for (const l of [...(n.more ?? []), ...(n.parent ? [{ parent: n.parent, name: n.name }] : [])]) this.dropLink(n, l.parent, l.name);
     if (n.key) this.byKey.delete(n.key);
     this.nodes.delete(id);
   }
@@ -137,13 +139,25 @@ export class NodeTable {
   }
 
   private addLink(n: FsNode, parent: number, name: string): void {
-    n.links.push({ parent, name });
+    if (n.parent === 0) {
+      n.parent = parent;
+      n.name = name;
+    } else (n.more ??= []).push({ parent, name });
     this.nodes.get(parent)?.children?.set(name, n.id);
   }
 
   private dropLink(n: FsNode, parent: number, name: string): void {
-    const i = n.links.findIndex((l) => l.parent === parent && l.name === name);
-    if (i >= 0) n.links.splice(i, 1);
+    if (n.parent === parent && n.name === name) {
+      // Another name, if any, now gives the path.
+      const next = n.more?.shift();
+      n.parent = next?.parent ?? 0;
+      n.name = next?.name ?? '';
+      if (n.more?.length === 0) n.more = null;
+    } else if (n.more) {
+      const i = n.more.findIndex((l) => l.parent === parent && l.name === name);
+      if (i >= 0) n.more.splice(i, 1);
+      if (n.more.length === 0) n.more = null;
+    }
     const p = this.nodes.get(parent);
     if (p?.children?.get(name) === n.id) p.children.delete(name);
   }
