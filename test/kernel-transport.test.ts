@@ -205,3 +205,24 @@ t.test('passthrough: file data goes straight to the backing file, and a copy-up 
   t.equal(fs.readFileSync(`${base}/upper/data`).length, (8 << 20) + 4, 'the upper copy holds it');
   t.ok(fs.readFileSync(`${m.mnt}/data`).subarray(0, 8 << 20).equals(fs.readFileSync(`${base}/lower/data`)), 'with the lower data before it');
 });
+
+t.test('a file unlinked while open: read, written, truncated and changed through its fd, as on kernel overlayfs', async (t) => {
+  const { k, s } = layers(t);
+  const py = (m: string) => `
+import os
+fd = os.open("${m}/lowerfile", os.O_RDWR)
+os.unlink("${m}/lowerfile")
+os.write(fd, b"new")
+os.ftruncate(fd, 5)
+os.fchmod(fd, 0o600)
+os.lseek(fd, 0, 0)
+st = os.fstat(fd)
+print(os.read(fd, 100), st.st_size, oct(st.st_mode & 0o7777), st.st_nlink, sorted(os.listdir("${m}")))
+`;
+  const run = (m: string) => spawnSync('python3', ['-c', py(m)], { encoding: 'utf8', timeout: 20000 });
+  const want = run(k);
+  t.equal(want.status, 0, want.stderr);
+  const got = run(s);
+  t.equal(got.stdout, want.stdout, `strata answers as the kernel: ${want.stdout.trim()} (${got.stderr})`);
+  t.notOk(fs.readdirSync(s).some((n) => n.startsWith('.fuse_hidden')), 'no hidden name anywhere');
+});

@@ -3,6 +3,7 @@
 import Fuse from 'fuse-native';
 import { toErrno } from '../sys/errors.js';
 import type { Union, Caller } from '../union/union.js';
+import { HiddenNames } from './fuse-hidden.js';
 
 type Cb = (...args: any[]) => void;
 
@@ -31,10 +32,16 @@ function replyCount(cb: Cb, fn: () => number): void {
 }
 
 export function fuseOps(u: Union): Record<string, Cb> {
+  const hidden = new HiddenNames(u);
+  /** A path op, or the same op on the open file behind a .fuse_hidden name. */
+  const on = <T>(path: string, byPath: () => T, byIno: (ino: number) => T): T => {
+    const ino = hidden.ino(path);
+    return ino === undefined ? byPath() : byIno(ino);
+  };
   return {
     init: (cb: Cb) => cb(0),
-    getattr: (path: string, cb: Cb) => reply(cb, () => u.getattr(path)),
-    fgetattr: (path: string, fh: number, cb: Cb) => reply(cb, () => (fh ? u.fgetattr(fh) : u.getattr(path))),
+    getattr: (path: string, cb: Cb) => reply(cb, () => on(path, () => u.getattr(path), (ino) => u.attrOfOpen(ino))),
+    fgetattr: (path: string, fh: number, cb: Cb) => reply(cb, () => (fh ? u.fgetattr(fh) : on(path, () => u.getattr(path), (ino) => u.attrOfOpen(ino)))),
     access: (path: string, _mode: number, cb: Cb) => reply(cb, () => void u.resolver.get(path)),
     statfs: (_path: string, cb: Cb) =>
       reply(cb, () => {
@@ -63,7 +70,7 @@ export function fuseOps(u: Union): Record<string, Cb> {
     releasedir: (_path: string, _fh: number, cb: Cb) => cb(0),
     fsyncdir: (_path: string, _datasync: number, _fh: number, cb: Cb) => cb(0),
     readlink: (path: string, cb: Cb) => reply(cb, () => u.readlink(path)),
-    open: (path: string, flags: number, cb: Cb) => reply(cb, () => u.open(path, flags)),
+    open: (path: string, flags: number, cb: Cb) => reply(cb, () => on(path, () => u.open(path, flags), (ino) => u.reopen(ino, flags))),
     create: (path: string, mode: number, flags: number, cb: Cb) => reply(cb, () => u.create(path, mode, flags, caller())),
     read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
       replyCount(cb, () => u.read(fh, buf, len, pos)),
@@ -72,19 +79,20 @@ export function fuseOps(u: Union): Record<string, Cb> {
     flush: (_path: string, _fh: number, cb: Cb) => cb(0),
     fsync: (_path: string, datasync: number, fh: number, cb: Cb) => reply(cb, () => u.fsync(fh, datasync !== 0)),
     release: (_path: string, fh: number, cb: Cb) => reply(cb, () => u.release(fh)),
-    truncate: (path: string, size: number, cb: Cb) => reply(cb, () => u.truncate(path, size)),
+    truncate: (path: string, size: number, cb: Cb) => reply(cb, () => on(path, () => u.truncate(path, size), (ino) => u.changeOpen(ino, { size }))),
     ftruncate: (_path: string, fh: number, size: number, cb: Cb) => reply(cb, () => u.ftruncate(fh, size)),
     mkdir: (path: string, mode: number, cb: Cb) => reply(cb, () => u.mkdir(path, mode, caller())),
     mknod: (path: string, mode: number, dev: number, cb: Cb) => reply(cb, () => u.mknod(path, mode, dev, caller())),
     symlink: (target: string, path: string, cb: Cb) => reply(cb, () => u.symlink(target, path, caller())),
     link: (existing: string, path: string, cb: Cb) => reply(cb, () => u.link(existing, path)),
-    unlink: (path: string, cb: Cb) => reply(cb, () => u.unlink(path)),
+    unlink: (path: string, cb: Cb) => reply(cb, () => (hidden.unlinked(path) ? undefined : u.unlink(path))),
     rmdir: (path: string, cb: Cb) => reply(cb, () => u.rmdir(path)),
-    rename: (from: string, to: string, cb: Cb) => reply(cb, () => u.rename(from, to)),
-    chmod: (path: string, mode: number, cb: Cb) => reply(cb, () => u.chmod(path, mode)),
-    chown: (path: string, uid: number, gid: number, cb: Cb) => reply(cb, () => u.chown(path, uid, gid)),
+    rename: (from: string, to: string, cb: Cb) => reply(cb, () => (hidden.renamedAway(from, to) ? undefined : u.rename(from, to))),
+    chmod: (path: string, mode: number, cb: Cb) => reply(cb, () => on(path, () => u.chmod(path, mode), (ino) => u.changeOpen(ino, { mode }))),
+    chown: (path: string, uid: number, gid: number, cb: Cb) =>
+      reply(cb, () => on(path, () => u.chown(path, uid, gid), (ino) => u.changeOpen(ino, { uid: uid === 0xffffffff ? -1 : uid, gid: gid === 0xffffffff ? -1 : gid }))),
     utimens: (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, cb: Cb) =>
-      reply(cb, () => u.utimens(path, aSec, aNsec, mSec, mNsec)),
+      reply(cb, () => on(path, () => u.utimens(path, aSec, aNsec, mSec, mNsec), (ino) => u.changeOpen(ino, { times: [aSec, aNsec, mSec, mNsec] }))),
     getxattr: (path: string, name: string, _pos: number, cb: Cb) => reply(cb, () => u.getxattr(path, name)),
     listxattr: (path: string, cb: Cb) => reply(cb, () => u.listxattr(path)),
     setxattr: (path: string, name: string, value: Buffer, _pos: number, flags: number, cb: Cb) =>

@@ -39,12 +39,6 @@ export class Union {
   readonly inodes = new InodeTable();
   readonly handles = new HandleTable();
   private copyUp: CopyUp;
-  /**
-   * Names libfuse gave to unlinked-but-open files (it renames them to .fuse_hidden* and unlinks
-   * that on the last close). We unlink for real at once, with overlay semantics, and answer for
-   * the hidden name from the open fd: it never shows in a listing or in the upper dir.
-   */
-  private hidden = new Map<string, number>();
   /** Told of every object copied up (its merged path), so a transport can drop what the kernel cached of it. */
   onCopyUp: ((path: string, isDir: boolean) => void) | null = null;
 
@@ -78,18 +72,7 @@ export class Union {
   }
 
   getattr(path: string): Attr {
-    const hidden = this.hiddenFd(path);
-    if (hidden !== undefined) {
-      const st = fstat(hidden);
-      return toAttr(st, this.hidden.get(path)!, st.nlink);
-    }
     return this.attrOf(this.resolver.get(path));
-  }
-
-  /** An fd of an open file behind a .fuse_hidden name, if `path` is one. */
-  private hiddenFd(path: string): number | undefined {
-    const ino = this.hidden.get(path);
-    return ino === undefined ? undefined : this.handles.fdOf(ino);
   }
 
   /** Attributes through an open fd (a file with no name left). */
@@ -167,11 +150,6 @@ export class Union {
   // ---- open files ---------------------------------------------------------------------------
 
   open(path: string, flags: number): number {
-    const hidden = this.hiddenFd(path);
-    if (hidden !== undefined) {
-      const fd = fs.openSync(`/proc/self/fd/${hidden}`, flags & ~(O.O_CREAT | O.O_EXCL | O.O_TRUNC));
-      return this.handles.add({ fd, ino: this.hidden.get(path)!, final: true });
-    }
     const node = this.resolver.get(path);
     if (node.dirs) fail(E.EISDIR);
     const writes = (flags & O_ACCMODE) !== O.O_RDONLY || (flags & O.O_TRUNC) !== 0;
@@ -263,7 +241,6 @@ export class Union {
   }
 
   unlink(path: string): void {
-    if (this.hidden.delete(path)) return;
     this.writable();
     const node = this.resolver.get(path);
     if (node.dirs) fail(E.EISDIR);
@@ -314,16 +291,6 @@ export class Union {
   rename(from: string, to: string): void {
     this.writable();
     if (from === to) return;
-    if (to.slice(to.lastIndexOf('/') + 1).startsWith('.fuse_hidden') && !this.resolver.lookup(to)) {
-      const node = this.resolver.get(from);
-      const ino = this.inoOf(node);
-      if (this.handles.fdOf(ino) !== undefined) {
-        if (node.dirs) fail(E.EISDIR);
-        this.hidden.set(to, ino);
-        this.remove(node);
-        return;
-      }
-    }
     if (to.startsWith(from + '/')) fail(E.EINVAL);
     const src = this.resolver.get(from);
     const [fdir, fname] = splitPath(from);
@@ -486,8 +453,6 @@ export class Union {
   }
 
   truncate(path: string, size: number): void {
-    const hidden = this.hiddenFd(path);
-    if (hidden !== undefined) return fs.ftruncateSync(hidden, size);
     const node = this.resolver.get(path);
     if (node.dirs) fail(E.EISDIR);
     this.writable();
@@ -510,9 +475,35 @@ export class Union {
   /** The upper entry of a path, copied up if needed. */
   private upper(path: string): Entry {
     this.writable();
-    const hidden = this.hiddenFd(path);
-    if (hidden !== undefined) return { layer: -1, rel: `/proc/self/fd/${hidden}`, st: fstat(hidden) };
     return this.copyUp.ensure(this.resolver.get(path));
+  }
+
+  // ---- a file with no name left, reached through one of its open handles ------------------------
+  // (unlinked while open: both transports keep serving it, as any local filesystem does)
+
+  /** The attributes of an open file by its inode number, or ENOENT when no handle holds it open. */
+  attrOfOpen(ino: number): Attr {
+    return this.fstatAttr(this.openFd(ino), ino);
+  }
+
+  /** Another open of a file that has no name left (through /proc/self/fd of a handle). */
+  reopen(ino: number, flags: number): number {
+    const fd = fs.openSync(`/proc/self/fd/${this.openFd(ino)}`, flags & ~(O.O_CREAT | O.O_EXCL | O.O_TRUNC));
+    return this.handles.add({ fd, ino, final: true });
+  }
+
+  /** setattr of an open file with no name left; it lives in the upper dir already (it was opened for writing or copied up). */
+  changeOpen(ino: number, c: { size?: number; mode?: number; uid?: number; gid?: number; times?: [number, number, number, number] }): void {
+    this.writable();
+    const fd = this.openFd(ino);
+    if (c.size !== undefined) fs.ftruncateSync(fd, c.size);
+    if (c.uid !== undefined || c.gid !== undefined) fs.fchownSync(fd, c.uid ?? -1, c.gid ?? -1);
+    if (c.mode !== undefined) fs.fchmodSync(fd, c.mode & 0o7777);
+    if (c.times) check(native.futimens(fd, ...c.times));
+  }
+
+  private openFd(ino: number): number {
+    return this.handles.fdOf(ino) ?? fail(E.ENOENT);
   }
 
   private writable(): void {
@@ -520,7 +511,6 @@ export class Union {
   }
 
   private real(e: Entry): string {
-    if (e.layer === -1) return e.rel; // an open, unlinked file, reached through its fd
     return this.stack.real(e.layer, e.rel);
   }
 }

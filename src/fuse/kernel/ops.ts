@@ -90,10 +90,7 @@ export class KernelOps {
     if (fh) return this.u.fgetattr(fh);
     const p = this.nodes.pathOf(id);
     if (p !== null) return this.u.getattr(p);
-    const ino = this.nodes.get(id)?.ino;
-    const fd = ino ? this.u.handles.fdOf(ino) : undefined;
-    if (fd === undefined) fail(E.ENOENT);
-    return this.u.fstatAttr(fd, ino!);
+    return this.u.attrOfOpen(this.nodes.get(id)?.ino ?? fail(E.ENOENT));
   }
 
   // ---- handlers: each returns the reply payload length, or throws an FsError ------------------
@@ -130,6 +127,7 @@ export class KernelOps {
     const valid = body.readUInt32LE(0);
     const fh = valid & FATTR.FH ? u64(body, 8) : 0;
     const p = this.nodes.pathOf(h.nodeid);
+    if (p === null) return this.setattrOpen(h, body, valid, fh);
     if (valid & FATTR.SIZE) {
       const size = u64(body, 16);
       if (fh && this.u.handles.get(fh)) this.u.ftruncate(fh, size);
@@ -148,6 +146,22 @@ export class KernelOps {
       const [ms, mn] = time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60);
       this.u.utimens(p ?? fail(E.ENOENT), as, an, ms, mn);
     }
+    return this.attrOut(this.attrOfNode(h.nodeid, fh && this.u.handles.get(fh) ? fh : 0));
+  }
+
+  /** setattr of a file with no name left (unlinked while open), through its open handles. */
+  private setattrOpen(h: Header, body: Buffer, valid: number, fh: number): number {
+    const ino = this.nodes.get(h.nodeid)?.ino ?? fail(E.ENOENT);
+    const now = (set: number, isNow: number, secOff: number, nsecOff: number): [number, number] =>
+      !(valid & set) ? [0, UTIME_OMIT] : valid & isNow ? [0, UTIME_NOW] : [u64(body, secOff), body.readUInt32LE(nsecOff)];
+    const times = valid & (FATTR.ATIME | FATTR.MTIME) ? [...now(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), ...now(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60)] : undefined;
+    this.u.changeOpen(ino, {
+      ...(valid & FATTR.SIZE ? { size: u64(body, 16) } : {}),
+      ...(valid & FATTR.MODE ? { mode: body.readUInt32LE(68) } : {}),
+      ...(valid & FATTR.UID ? { uid: body.readUInt32LE(76) } : {}),
+      ...(valid & FATTR.GID ? { gid: body.readUInt32LE(80) } : {}),
+      ...(times ? { times: times as [number, number, number, number] } : {}),
+    });
     return this.attrOut(this.attrOfNode(h.nodeid, fh && this.u.handles.get(fh) ? fh : 0));
   }
 
@@ -247,7 +261,8 @@ export class KernelOps {
 
   open(h: Header, body: Buffer): number {
     const flags = body.readUInt32LE(0);
-    const fh = this.u.open(this.pathOf(h.nodeid), flags);
+    const p = this.nodes.pathOf(h.nodeid);
+    const fh = p !== null ? this.u.open(p, flags) : this.u.reopen(this.nodes.get(h.nodeid)?.ino ?? fail(E.ENOENT), flags);
     return this.fileOpenOut(h.nodeid, fh);
   }
 
