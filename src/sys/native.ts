@@ -39,6 +39,7 @@ interface Addon {
   backingClose(fuseFd: number, id: number): number;
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   lseek(fd: number, offset: number, whence: number): number;
+  syncfs(fd: number): number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
