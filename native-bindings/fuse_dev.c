@@ -140,12 +140,6 @@ static napi_value js_lseek(napi_env env, napi_callback_info info) {
   return fnum(env, r < 0 ? -errno : (double)r);
 }
 
-// syncfs(fd): flush the whole filesystem that holds fd (one journal commit for a new layer's files).
-static napi_value js_syncfs(napi_env env, napi_callback_info info) {
-  FARGS(1);
-  return fnum(env, syncfs((int)fget(env, argv[0])) < 0 ? -errno : 0);
-}
-
 // ---- watching the fd: a uv_poll_t on the JS thread calls back when a request is waiting ----------
 
 typedef struct {
@@ -235,5 +229,4 @@ void strata_fuse_dev_init(napi_env env, napi_value exports) {
   FEXPORT("backingClose", js_backing_close);
   FEXPORT("fallocate", js_fallocate);
   FEXPORT("lseek", js_lseek);
-  FEXPORT("syncfs", js_syncfs);
 }

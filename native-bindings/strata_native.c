@@ -378,6 +378,12 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+// syncfs(fd): flush the whole filesystem that holds fd (one journal commit for a new layer's files).
+static napi_value js_syncfs(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  return num(env, syncfs((int)get_num(env, argv[0])) < 0 ? -errno : 0);
+}
+
 #define EXPORT(name, fn)                                             \
   do {                                                               \
     napi_value f;                                                    \
@@ -412,6 +418,7 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("flock", js_flock);
   EXPORT("pipe", js_pipe);
   EXPORT("setWinsize", js_set_winsize);
+  EXPORT("syncfs", js_syncfs);
   return exports;
 }
 
