@@ -114,3 +114,17 @@ t.test('an OCI layout with gzip layers (as registries serve them) loads to the s
   t.equal(idOf('gz:1'), id, 'the image ID is the config digest, as saved');
   t.equal(ok('run', '--rm', 'gz:1', 'cat', '/etc/saved'), 'saved\n', 'and it runs');
 });
+
+t.test('a save that fails half way leaves no temp file', async (t) => {
+  const own = storeCli(`${base}/savefail`);
+  t.teardown(own.cleanup);
+  own.ok('import', `${base}/busybox.tar`, '--tag', 'x:1');
+  const layer = JSON.parse(own.ok('inspect', 'x:1'))[0].RootFS.Layers[0].replace('sha256:', '');
+  fs.rmSync(`${base}/savefail/blobs/sha256/${layer}`);
+  const out = `${base}/fail-out`;
+  fs.mkdirSync(out);
+  const r = own.strata('save', '-o', `${out}/x.tar`, 'x:1');
+  t.equal(r.status, 1, 'exit 1');
+  t.match(r.stderr, /^strata: .*no such file or directory/i, `one sentence: ${r.stderr.trim()}`);
+  t.same(fs.readdirSync(out), [], 'neither the archive nor its temp file is left');
+});

@@ -27,11 +27,13 @@ export async function importImage(s: Store, src: string, o: ImportOptions = {}, 
     return s.addImage(config, tag);
   };
   if (st.isDirectory()) {
+    let count = 0;
     let last = 0;
     const img = s.addLayerFromTree(src, {}, record, (entries) => {
-      if (entries - last >= 100) sink({ task: 'import', item: src, done: (last = entries), unit: 'entries' });
+      count = entries;
+      if (count - last >= 100) sink({ task: 'import', item: src, done: (last = count), unit: 'entries' });
     });
-    sink({ task: 'import', item: src, done: last, total: last, unit: 'entries', finished: true });
+    sink({ task: 'import', item: src, done: count, total: count, unit: 'entries', finished: true });
     return img;
   }
   let done = 0;

@@ -33,6 +33,7 @@ export function packEntry(pack: tar.Pack, h: Hdr, src?: string): Promise<void> {
 export function packStream(pack: tar.Pack, h: Hdr, data: Readable): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const w = pack.entry(h as tar.Header, (err) => (err ? reject(err) : resolve()));
+    (w as unknown as NodeJS.EventEmitter).on('error', reject);
     data.on('error', (err) => {
       reject(err);
       (w as unknown as { destroy(e: Error): void }).destroy(err);
