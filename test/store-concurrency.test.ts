@@ -62,11 +62,9 @@ t.test('tag, rmi and prune beside commits', async (t) => {
   const deleted = results.flatMap((r) => [...r.out.matchAll(/^(?:Deleted|deleted): (sha256:[a-f0-9]{64})$/gm)].map((m) => m[1]));
   t.equal(tags.has('keep:1'), !deleted.includes(doomed), 'keep:1 exists exactly when the image it names was not deleted');
   t.notOk(tags.has('doomed:1') || tags.has('doomed:2'), 'the removed tags are gone');
-  for (const id of new Set(tags.values())) {
-    const layers: string[] = JSON.parse(s.ok('inspect', id))[0].RootFS.Layers;
-    for (const d of layers) t.ok(fs.existsSync(`${root}/layers/${d.slice(7)}`), `image ${id.slice(7, 19)}: layer ${d.slice(7, 19)} has its dir`);
+  for (const info of JSON.parse(s.ok('inspect', ...new Set(tags.values())))) {
+    for (const d of info.RootFS.Layers as string[]) t.ok(fs.existsSync(`${root}/layers/${d.slice(7)}`), `image ${info.Id.slice(7, 19)}: layer ${d.slice(7, 19)} has its dir`);
   }
   const check = s.strata('system', 'check', '--no-repair');
   t.equal(check.status, 0, `system check: ${check.stdout.trim()} ${check.stderr.trim()}`);
-  t.equal(s.ok('run', '--rm', 'c:4', 'wc', '-c', '/file').trim(), `${1 << 20} /file`, 'a committed image runs');
 });

@@ -11,7 +11,8 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
     const u = diskUsage(s, { running, statusOf });
     if (o.format === 'json') return console.log(JSON.stringify(o.verbose ? { summary: u.summary, images: u.images, containers: u.containers } : u.summary, null, 2));
     if (!o.verbose) {
-      process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], u.summary.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)])));
+      const rows = u.summary.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)]);
+      process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows));
       return;
     }
     console.log(`Images space usage:\n`);

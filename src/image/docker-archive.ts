@@ -40,7 +40,12 @@ export class DockerArchiveImage implements Image {
   }
   async manifest(): Promise<Document<Manifest>> {
     const c = await this.config();
-    const m: Manifest = { schemaVersion: 2, mediaType: MEDIA.manifest, config: { mediaType: MEDIA.config, digest: c.digest, size: c.raw.length }, layers: this.descs.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })) };
+    const m: Manifest = {
+      schemaVersion: 2,
+      mediaType: MEDIA.manifest,
+      config: { mediaType: MEDIA.config, digest: c.digest, size: c.raw.length },
+      layers: this.descs.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    };
     return documentOf<Manifest>(Buffer.from(JSON.stringify(m)));
   }
   async layers(): Promise<Layer[]> {

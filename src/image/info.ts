@@ -3,7 +3,19 @@ import type { ImageRecord, Store } from '../store/store.js';
 
 export function inspectImage(s: Store, img: ImageRecord): object {
   const cfg = s.config(img);
-  return { Id: img.id, RepoTags: s.tagsOf(img.id), Created: img.created, Author: cfg.author ?? '', Architecture: cfg.architecture, Os: cfg.os, Config: cfg.config, Size: s.imageSize(img), RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids }, History: cfg.history, Manifest: img.manifest };
+  return {
+    Id: img.id,
+    RepoTags: s.tagsOf(img.id),
+    Created: img.created,
+    Author: cfg.author ?? '',
+    Architecture: cfg.architecture,
+    Os: cfg.os,
+    Config: cfg.config,
+    Size: s.imageSize(img),
+    RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
+    History: cfg.history,
+    Manifest: img.manifest,
+  };
 }
 
 export interface HistoryRow {
@@ -26,6 +38,7 @@ export function imageHistory(s: Store, ref: string): HistoryRow[] {
   });
   rows.reverse();
   const ids: string[] = [];
-  for (let i: ImageRecord | undefined = img; i && s.config(i).history.length === cfg.history.length - ids.length; i = i.parent ? s.imageById(i.parent) : undefined) ids.push(i.id);
+  const below = (i: ImageRecord) => (i.parent ? s.imageById(i.parent) : undefined);
+  for (let i: ImageRecord | undefined = img; i && s.config(i).history.length === cfg.history.length - ids.length; i = below(i)) ids.push(i.id);
   return rows.map((r, i) => (ids[i] ? { id: ids[i], ...r } : r));
 }

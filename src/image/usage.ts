@@ -62,7 +62,10 @@ export function diskUsage(s: Store, st: ContainerStatus): DiskUsage {
     return { id: img.id, tags: s.tagsOf(img.id), created: img.created, size, shared, unique: size - shared, containers: containers.filter((c) => c.image === img.id).length };
   });
   const usedLayers = new Set(images.filter((i) => used.has(i.id)).flatMap((i) => i.layers));
-  const ctr = containers.map((c) => ({ id: c.id, name: c.name, image: c.image, created: c.created, running: st.running(c), status: st.statusOf(s, c), size: dirSize(s.containerPaths(c.id).upper) }));
+  const ctr = containers.map((c) => {
+    const size = dirSize(s.containerPaths(c.id).upper);
+    return { id: c.id, name: c.name, image: c.image, created: c.created, running: st.running(c), status: st.statusOf(s, c), size };
+  });
   const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
   const cacheSize = sum(new Set(every.filter((i) => inter.has(i.id)).flatMap((i) => i.layers).filter((d) => !users.has(d))));
   const summary: UsageSummary[] = [

@@ -82,7 +82,8 @@ export type NewContainer = Omit<ContainerRecord, 'id' | 'name' | 'created' | 'st
  *
  * Lifecycle of what it holds:
  * - A **blob** (`putBlob`) and a **layer** (`addLayer`, `addLayerFromTree`) appear only whole,
- *   under their digest; a layer dir is fsynced before it is recorded.
+ *   under their digest; a layer dir and its file manifest (`layerFilesPath`, what `system check`
+ *   compares the dir with) are on the disk (syncfs) before the layer is recorded.
  * - An **image** (`addImage`) names its layers by diffID; `tag` and `untag` move names;
  *   `deleteImage` removes it and every layer and blob no other image uses (layer GC).
  * - A **container** (`createContainer`) has its dirs (`containerPaths`); `updateContainer` changes its
