@@ -76,7 +76,8 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
     const k = containers(s);
     const rows = k.list(o).map(({ c, image, size, virtual }) => {
       const tags = image ? s.tagsOf(image.id) : [];
-      return { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status: statusOf(s, c), name: c.name, size: size ?? 0, virtual: virtual ?? 0 };
+      const row = { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status: statusOf(s, c), name: c.name };
+      return { ...row, size: size ?? 0, virtual: virtual ?? 0 };
     });
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
     if (o.quiet) return void process.stdout.write(rows.map((r) => shortId(r.id) + '\n').join(''));
@@ -102,7 +103,14 @@ export function diff(ref: string): Promise<void> {
   });
 }
 
-export function commit(ref: string, repo: string | undefined, o: { author?: string; message?: string; change?: string[]; pause?: boolean | string }): Promise<void> {
+interface CommitFlags {
+  author?: string;
+  message?: string;
+  change?: string[];
+  pause?: boolean | string;
+}
+
+export function commit(ref: string, repo: string | undefined, o: CommitFlags): Promise<void> {
   const bars = progressBars();
   return withContainers((k) => {
     const pause = o.pause !== false && o.pause !== 'false';

@@ -6,5 +6,6 @@ import { containerCommands } from './container-cmds.js';
 export function storeCommands(): Command[] {
   const { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system } = imageCommands();
   const { inspect, create, run, start, stop, logs, pauseCmd, unpause, restart, exec, ps, rm, diff, commit, exportCmd } = containerCommands();
-  return [importCmd, buildCmd, builder, save, load, imagesCmd, tag, rmi, image, history, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, system];
+  const images = [importCmd, buildCmd, builder, save, load, imagesCmd, tag, rmi, image, history];
+  return [...images, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, system];
 }

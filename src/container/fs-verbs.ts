@@ -58,7 +58,8 @@ export function commitContainer(k: ContainerContext, c: ContainerRecord, o: Comm
   const config: ImageConfig = { ...parent, created: now, config: applyChanges(parent.config, o.change ?? []) };
   if (o.author) config.author = o.author;
   const createdBy = c.command.join(' ') || (parent.config.Cmd ?? []).join(' ');
-  config.history = [...parent.history, { created: now, created_by: createdBy, ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}) }];
+  const entry = { created: now, created_by: createdBy, ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}) };
+  config.history = [...parent.history, entry];
   // As docker, a running container is paused while its layer is read, so the layer is one moment of it.
   const pause = o.pause !== false && running(c) && canFreeze(c.id) && !isFrozen(c.id);
   if (pause) setFrozen(c.id, true);

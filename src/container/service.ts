@@ -193,7 +193,9 @@ export class Containers implements ContainerContext {
     const d = this.s.containerPaths(c.id);
     const img = this.s.imageById(c.image);
     const LowerDir = img ? this.s.lowers(img).join(':') : '';
-    return { Id: c.id, Name: c.name, Created: c.created, Image: c.image, Path: c.command[0] ?? '', Args: c.command.slice(1), State: { Status: c.state, ExitCode: c.exitCode ?? 0 }, GraphDriver: { Name: 'strata', Data: { LowerDir, UpperDir: d.upper, WorkDir: d.work, MergedDir: d.merged } } };
+    const State = { Status: c.state, ExitCode: c.exitCode ?? 0 };
+    const GraphDriver = { Name: 'strata', Data: { LowerDir, UpperDir: d.upper, WorkDir: d.work, MergedDir: d.merged } };
+    return { Id: c.id, Name: c.name, Created: c.created, Image: c.image, Path: c.command[0] ?? '', Args: c.command.slice(1), State, GraphDriver };
   }
 }
 
