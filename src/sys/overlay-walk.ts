@@ -38,7 +38,7 @@ export interface WalkOptions {
 }
 
 /** Paths longer than this are reached through an fd of an ancestor (a name adds at most 256 bytes). */
-const LONG = 3072;
+const LONG = 512;
 const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY;
 
 /** `fn(p)` where `p` names `path` in a form the kernel takes, however long `path` is (fds opened on the way are closed after). */
