@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { lstat, lstatOrNull, isDir, isLnk } from '../sys/stat.js';
 import { isOpaque } from '../sys/overlay-format.js';
-import { reach, walkOverlay } from '../sys/overlay-walk.js';
+import { PathReach, walkOverlay } from '../sys/overlay-walk.js';
 import { encodeRecord, entryKey, OPAQUE, REDIRECT, WHITEOUT } from './record.js';
 import { IndexDb, IndexError, type LayerMeta } from './db.js';
 
@@ -17,10 +17,18 @@ export type Progress = (what: string, done: number) => void;
 /** The fingerprint of a layer dir: every directory's identity and change times, in index order. */
 export function fingerprint(root: string, dirs: string[]): string | null {
   const h = crypto.createHash('sha256');
-  for (const rel of dirs) {
-    const st = reach(root + rel, lstatOrNull);
-    if (!st || !isDir(st.mode)) return null;
-    h.update(`${rel}\0${st.ino}:${st.mtimeSec}.${st.mtimeNsec}:${st.ctimeSec}.${st.ctimeNsec}\n`);
+  const reach = new PathReach(); // dirs deeper than a path the kernel takes (in index order: anchors are reused)
+  try {
+    for (const rel of dirs) {
+      const st = lstatOrNull(reach.short(root + rel));
+      if (!st || !isDir(st.mode)) return null;
+      h.update(`${rel}\0${st.ino}:${st.mtimeSec}.${st.mtimeNsec}:${st.ctimeSec}.${st.ctimeNsec}\n`);
+    }
+  } catch (err) {
+    if (err instanceof Error && ['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '')) return null; // an ancestor of a deep dir is gone
+    throw err;
+  } finally {
+    reach.close();
   }
   return h.digest('hex');
 }

@@ -39,23 +39,44 @@ export interface WalkOptions {
 
 /** Paths longer than this are reached through an fd of an ancestor (a name adds at most 256 bytes). */
 const LONG = 512;
-const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY;
+const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
+
+/**
+ * Short forms of long paths, through open fds of their ancestors (anchors), which are kept for the
+ * next path while it shares them: paths in walk order (a dir, then what is below it) reuse them.
+ */
+export class PathReach {
+  private anchors: { prefix: string; fd: number }[] = [];
+
+  /** A path the kernel takes for `path`, valid until the next call or close(); throws as open(2) if an ancestor is missing. */
+  short(path: string): string {
+    if (path.length <= LONG) return path;
+    while (this.anchors.length > 0 && !path.startsWith(this.anchors.at(-1)!.prefix + '/')) fs.closeSync(this.anchors.pop()!.fd);
+    const top = this.anchors.at(-1);
+    let p = top ? `/proc/self/fd/${top.fd}${path.slice(top.prefix.length)}` : path;
+    while (p.length > LONG) {
+      const cut = p.lastIndexOf('/', LONG);
+      const fd = fs.openSync(p.slice(0, cut), O_DIR);
+      this.anchors.push({ prefix: path.slice(0, path.length - (p.length - cut)), fd });
+      p = `/proc/self/fd/${fd}${p.slice(cut)}`;
+    }
+    return p;
+  }
+
+  close(): void {
+    for (const a of this.anchors) fs.closeSync(a.fd);
+    this.anchors = [];
+  }
+}
 
 /** `fn(p)` where `p` names `path` in a form the kernel takes, however long `path` is (fds opened on the way are closed after). */
 export function reach<T>(path: string, fn: (p: string) => T): T {
   if (path.length <= LONG) return fn(path);
-  const fds: number[] = [];
+  const r = new PathReach();
   try {
-    let p = path;
-    while (p.length > LONG) {
-      const cut = p.lastIndexOf('/', LONG);
-      const fd = fs.openSync(p.slice(0, cut), O_DIR);
-      fds.push(fd);
-      p = `/proc/self/fd/${fd}${p.slice(cut)}`;
-    }
-    return fn(p);
+    return fn(r.short(path));
   } finally {
-    for (const fd of fds) fs.closeSync(fd);
+    r.close();
   }
 }
 
