@@ -25,7 +25,8 @@ export function fingerprint(root: string, dirs: string[]): string | null {
       h.update(`${rel}\0${st.ino}:${st.mtimeSec}.${st.mtimeNsec}:${st.ctimeSec}.${st.ctimeNsec}\n`);
     }
   } catch (err) {
-    if (err instanceof Error && ['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '')) return null; // an ancestor of a deep dir is gone
+    // An ancestor of a deep dir is gone (or no dir any more): the layer changed.
+    if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
     throw err;
   } finally {
     reach.close();

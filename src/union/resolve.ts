@@ -63,7 +63,10 @@ export class Resolver {
     let node = this.dirCache.get('/');
     if (node) return node;
     const dirs: Entry[] = [];
-    if (this.stack.hasUpper) dirs.push({ layer: 0, rel: '', st: lstatOrNull(this.stack.real(0, '')) ?? fail(E.ENOENT, `upper dir ${this.stack.upper} is gone`) });
+    if (this.stack.hasUpper) {
+      const st = lstatOrNull(this.stack.real(0, '')) ?? fail(E.ENOENT, `upper dir ${this.stack.upper} is gone`);
+      dirs.push({ layer: 0, rel: '', st });
+    }
     for (const e of this.lower.root()) dirs.push(e);
     node = { path: '/', top: dirs[0], dirs };
     this.dirCache.set('/', node);
