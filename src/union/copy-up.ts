@@ -9,7 +9,8 @@ import { isPrivateXattr } from '../sys/overlay-format.js';
 import { copyData } from './copy-data.js';
 import { isDir, isLnk, isReg, lstat } from '../sys/stat.js';
 import { relOf, type LayerStack } from './layers.js';
-import type { Entry, Node, Resolver } from './resolve.js';
+import type { Resolver } from './resolve.js';
+import type { Entry, Node } from './lower-view.js';
 import type { InodeTable } from './inodes.js';
 
 const O = fs.constants;
