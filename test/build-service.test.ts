@@ -33,7 +33,10 @@ fs.writeFileSync(`${ctx}/files/sub/b`, 'b\n');
 fs.chmodSync(`${ctx}/files/sub/b`, 0o600);
 fs.utimesSync(`${ctx}/files/sub/b`, new Date('2020-02-02T00:00:00Z'), new Date('2020-02-02T00:00:00Z'));
 fs.writeFileSync(`${ctx}/hostname`, 'built\n');
-fs.writeFileSync(`${ctx}/Dockerfile`, 'FROM base\nARG WHERE=/app\nENV APP=$WHERE\nWORKDIR $APP\nCOPY files/ ./\nCOPY hostname /etc/hostname\nCMD ["cat", "a"]\n');
+fs.writeFileSync(
+  `${ctx}/Dockerfile`,
+  'FROM base\nARG WHERE=/app\nENV APP=$WHERE\nWORKDIR $APP\nCOPY files/ ./\nCOPY hostname /etc/hostname\nCMD ["cat", "a"]\n',
+);
 
 const run = async (o: { cache?: boolean } = {}) => {
   const events: BuildEvent[] = [];
@@ -41,7 +44,11 @@ const run = async (o: { cache?: boolean } = {}) => {
   return { img, events, kinds: events.filter((e) => e.type === 'cached' || e.type === 'made').map((e) => e.type) };
 };
 /** The file at `p` in an image, from the topmost layer that has it. */
-const fileIn = (layers: string[], p: string) => layers.map((d) => `${s.layerDir(d)}${p}`).reverse().find((f) => fs.existsSync(f));
+const fileIn = (layers: string[], p: string) =>
+  layers
+    .map((d) => `${s.layerDir(d)}${p}`)
+    .reverse()
+    .find((f) => fs.existsSync(f));
 
 t.test('a build, and the layer cache', async (t) => {
   const first = await run();
@@ -94,7 +101,11 @@ t.test('refusals', async (t) => {
   const bad = `${base}/ctx-bad`;
   fs.mkdirSync(bad);
   fs.writeFileSync(`${bad}/Dockerfile`, 'FROM base\nCOPY nothere /x\n');
-  await t.rejects(build(s, k, { context: bad }), { code: 'invalid', message: 'Dockerfile, line 2: file not found in the build context: nothere' }, 'a missing source: the line, invalid');
+  await t.rejects(
+    build(s, k, { context: bad }),
+    { code: 'invalid', message: 'Dockerfile, line 2: file not found in the build context: nothere' },
+    'a missing source: the line, invalid',
+  );
   await t.rejects(build(s, k, { context: `${base}/nosuch` }), { code: 'not-found' }, 'no such context');
   t.same(k.list({ all: true }), [], 'no build container is left');
 });

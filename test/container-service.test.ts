@@ -49,7 +49,17 @@ t.test('diff and commit of a container changed through its in-process snapshot',
   u.release(h2);
   u.unlink('/etc/os-release');
 
-  t.same(k.diff('work'), [['A', '/data'], ['A', '/data/file'], ['C', '/etc'], ['C', '/etc/hostname'], ['D', '/etc/os-release']], "docker diff's A/C/D, by path");
+  t.same(
+    k.diff('work'),
+    [
+      ['A', '/data'],
+      ['A', '/data/file'],
+      ['C', '/etc'],
+      ['C', '/etc/hostname'],
+      ['D', '/etc/os-release'],
+    ],
+    "docker diff's A/C/D, by path",
+  );
 
   const events: ProgressEvent[] = [];
   const img = k.commit('work', { repo: 'mine:v1', message: 'add data', progress: (e) => events.push(e) });
@@ -70,7 +80,11 @@ t.test('diff and commit of a container changed through its in-process snapshot',
   const info = k.inspect('work') as { Name: string; GraphDriver: { Data: { UpperDir: string } } };
   t.equal(info.Name, 'work', 'inspect data');
   t.equal(info.GraphDriver.Data.UpperDir, s.containerPaths(c.id).upper, 'with its upper dir');
-  t.same(k.list({ all: true }).map((r) => r.c.name), ['work'], 'list, with -a');
+  t.same(
+    k.list({ all: true }).map((r) => r.c.name),
+    ['work'],
+    'list, with -a',
+  );
   t.same(k.list(), [], 'and without: nothing runs');
   t.same(k.state(c), { running: false, paused: false, daemonDead: false }, 'its state');
 
@@ -87,9 +101,13 @@ t.test('refusals carry codes', async (t) => {
   t.equal(await codeOf(() => k.exec('idle', ['true'])), 'conflict', 'exec into a container that does not run');
   t.equal(await codeOf(() => k.pause('idle')), 'conflict', 'pause of one that does not run');
   fs.writeFileSync(s.containerPaths(c.id).log, 'one\ntwo\n');
-  t.equal(await codeOf(async () => {
-    for await (const _ of k.logs('idle', { tail: 'x' })) void _;
-  }), 'invalid', 'a bad --tail');
+  t.equal(
+    await codeOf(async () => {
+      for await (const _ of k.logs('idle', { tail: 'x' })) void _;
+    }),
+    'invalid',
+    'a bad --tail',
+  );
   const chunks: Buffer[] = [];
   for await (const b of k.logs('idle', { tail: '1' })) chunks.push(b);
   t.equal(Buffer.concat(chunks).toString(), 'two\n', 'logs --tail 1 gives the last line');

@@ -48,9 +48,17 @@ async function conforms(t: Test, img: Image, want: { id: string; diffIds: string
   t.equal(m.parsed.config.size, c.raw.length, 'and its size');
   t.equal(c.digest, want.id, 'which is the image ID');
   const layers = await img.layers();
-  t.same(layers.map((l) => l.diffId), c.parsed.rootfs.diff_ids, "the layers' diffIDs are the config's");
+  t.same(
+    layers.map((l) => l.diffId),
+    c.parsed.rootfs.diff_ids,
+    "the layers' diffIDs are the config's",
+  );
   t.same(c.parsed.rootfs.diff_ids, want.diffIds, 'and the image has them');
-  t.same(layers.map((l) => [l.digest, l.size, l.mediaType]), m.parsed.layers.map((d) => [d.digest, d.size, d.mediaType]), 'each layer is its manifest descriptor');
+  t.same(
+    layers.map((l) => [l.digest, l.size, l.mediaType]),
+    m.parsed.layers.map((d) => [d.digest, d.size, d.mediaType]),
+    'each layer is its manifest descriptor',
+  );
   for (const l of layers) {
     const z = await drain(l.compressed());
     t.same(z, { digest: l.digest, size: l.size }, `layer ${l.digest.slice(7, 19)}: compressed() hashes to its digest, its size long`);
@@ -66,7 +74,10 @@ fs.writeFileSync(`${base}/top/etc/motd`, 'hello\n');
 const config = newConfig();
 const two = s.addLayerFromTree(`${base}/top`, {}, (layer) => {
   config.rootfs.diff_ids = [...bottom.layers, layer.diffId];
-  config.history = [{ created: config.created, created_by: 'import' }, { created: config.created, created_by: 'motd' }];
+  config.history = [
+    { created: config.created, created_by: 'import' },
+    { created: config.created, created_by: 'motd' },
+  ];
   return s.addImage(config, 'two:1');
 });
 const want = { id: two.id, diffIds: two.layers };

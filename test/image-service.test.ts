@@ -26,7 +26,10 @@ const open = (name: string) => {
   return s;
 };
 const s = open('root');
-const tagsOf = () => listImages(s, { all: true }).map((r) => `${r.repo}:${r.tag}`).sort();
+const tagsOf = () =>
+  listImages(s, { all: true })
+    .map((r) => `${r.repo}:${r.tag}`)
+    .sort();
 
 t.test('import a tar, with progress by bytes', async (t) => {
   const events: ProgressEvent[] = [];
@@ -34,7 +37,10 @@ t.test('import a tar, with progress by bytes', async (t) => {
   t.match(img.id, /^sha256:[a-f0-9]{64}$/, 'an image ID');
   const size = fs.statSync(rootfs).size;
   t.ok(events.length > 1 && events.every((e) => e.task === 'import' && e.unit === 'bytes' && e.total === size), 'import events in bytes of the file');
-  t.ok(events.every((e, i) => i === 0 || e.done >= events[i - 1].done), 'never going back');
+  t.ok(
+    events.every((e, i) => i === 0 || e.done >= events[i - 1].done),
+    'never going back',
+  );
   t.same(events.at(-1), { task: 'import', item: rootfs, done: size, total: size, unit: 'bytes', finished: true }, 'the last one finished, at the whole file');
   t.same(s.config(img).config.Cmd, ['/bin/sh'], '-c applied');
   t.same(tagsOf(), ['busybox:1'], 'list has it');
@@ -99,7 +105,11 @@ t.test('check finds a damaged layer dir', async (t) => {
   fs.writeFileSync(`${dir}/etc/extra`, 'x');
   fs.chmodSync(`${dir}/etc/group`, 0o600);
   const r2 = checkStore(s2, { repair: false });
-  t.match(r2.problems[0], /\/etc\/group changed \(mode\), \/etc\/passwd changed \(content\), \/etc\/hostname missing, \/etc\/extra added$/, 'a changed mode, a missing and an extra file');
+  t.match(
+    r2.problems[0],
+    /\/etc\/group changed \(mode\), \/etc\/passwd changed \(content\), \/etc\/hostname missing, \/etc\/extra added$/,
+    'a changed mode, a missing and an extra file',
+  );
   fs.rmSync(s2.layerFilesPath(img.layers[0]));
   const r3 = checkStore(s2, { repair: false });
   t.same([r3.problems, r3.unverified], [[], [img.layers[0]]], 'a layer without a manifest (stored before them) is unverified, not damaged');
@@ -115,13 +125,23 @@ t.test('save and load through the Image interfaces', async (t) => {
   const events: ProgressEvent[] = [];
   const loaded = await load(s3, fs.createReadStream(file), { size: fs.statSync(file).size }, (e) => events.push(e));
   t.same(loaded, [{ id: img.id, tags: ['h:1'] }], 'the same image, with its tag');
-  t.ok(events.some((e) => e.task === 'read' && e.finished && e.done === fs.statSync(file).size), 'load reports the archive read');
-  t.ok(events.some((e) => e.task === 'load' && e.finished), 'and the layer stored');
+  t.ok(
+    events.some((e) => e.task === 'read' && e.finished && e.done === fs.statSync(file).size),
+    'load reports the archive read',
+  );
+  t.ok(
+    events.some((e) => e.task === 'load' && e.finished),
+    'and the layer stored',
+  );
   t.equal(verifyLayerFiles(s3.layerDir(img.layers[0]), s.layerFilesPath(img.layers[0])), null, 'its layer dir is the same, file for file');
   t.same(checkStore(s3, { repair: false }).problems, [], 'and the store is consistent');
   // A save that fails half way leaves no temp file.
   fs.renameSync(s.blobPath(img.layers[0]), `${base}/hidden`);
   t.teardown(() => fs.renameSync(`${base}/hidden`, s.blobPath(img.layers[0])));
   await t.rejects(saveToFile(s, ['h:1'], `${base}/fail.tar`), 'a save whose blob is gone fails');
-  t.same(fs.readdirSync(base).filter((n) => n.startsWith('fail.tar')), [], 'and leaves neither the file nor its temp');
+  t.same(
+    fs.readdirSync(base).filter((n) => n.startsWith('fail.tar')),
+    [],
+    'and leaves neither the file nor its temp',
+  );
 });

@@ -56,7 +56,11 @@ t.test('probing and the chain index answer alike', async (t) => {
     const indexMerged: Entry[] = [];
     probe.merge(probe.root(), '/ren_dir', probeMerged);
     index.merge(index.root(), '/ren_dir', indexMerged);
-    t.same(indexMerged.map((e) => e.st.ino), probeMerged.map((e) => e.st.ino), 'an absolute redirect finds the same origin');
+    t.same(
+      indexMerged.map((e) => e.st.ino),
+      probeMerged.map((e) => e.st.ino),
+      'an absolute redirect finds the same origin',
+    );
     t.equal(probeMerged.length, 1, 'and finds it');
     const none: Entry[] = [];
     index.merge(index.root(), 'f2', none);

@@ -18,7 +18,33 @@ function rng(seed: number) {
   };
 }
 
-const NAMES = ['f2', 'shared', 'dir', 'dir/a', 'dir/b', 'dir/sub', 'dir/sub/deep', 'dir2', 'dir2/x', 'mergedir', 'mergedir/l1file', 'ren_dir', 'ren_dir/nested', 'opq', 'opq/new1', 'hl1', 'hl2', 'sym', 'new1', 'new2', 'dir/new3', 'dir2/new4', 'uonly', 'emptydir', 'gone'];
+const NAMES = [
+  'f2',
+  'shared',
+  'dir',
+  'dir/a',
+  'dir/b',
+  'dir/sub',
+  'dir/sub/deep',
+  'dir2',
+  'dir2/x',
+  'mergedir',
+  'mergedir/l1file',
+  'ren_dir',
+  'ren_dir/nested',
+  'opq',
+  'opq/new1',
+  'hl1',
+  'hl2',
+  'sym',
+  'new1',
+  'new2',
+  'dir/new3',
+  'dir2/new4',
+  'uonly',
+  'emptydir',
+  'gone',
+];
 
 function ops(seed: number, count: number) {
   const r = rng(seed);
@@ -33,19 +59,32 @@ function ops(seed: number, count: number) {
       const p = `${root}/${a}`;
       const q = `${root}/${b}`;
       switch (kind) {
-        case 0: return step(log, `write ${a}`, () => fs.writeFileSync(p, `w${n}\n`));
-        case 1: return step(log, `append ${a}`, () => fs.appendFileSync(p, `a${n}\n`));
-        case 2: return step(log, `truncate ${a}`, () => fs.truncateSync(p, n % 7));
-        case 3: return step(log, `unlink ${a}`, () => fs.unlinkSync(p));
-        case 4: return step(log, `mkdir ${a}`, () => fs.mkdirSync(p, 0o755));
-        case 5: return step(log, `rmdir ${a}`, () => fs.rmdirSync(p));
-        case 6: return step(log, `rename ${a} ${b}`, () => fs.renameSync(p, q));
-        case 7: return step(log, `chmod ${a}`, () => fs.chmodSync(p, 0o600 + (n % 64)));
-        case 8: return step(log, `symlink ${a}`, () => fs.symlinkSync(`t${n}`, p));
-        case 9: return step(log, `link ${a} ${b}`, () => fs.linkSync(p, q));
-        case 10: return step(log, `readdir ${a}`, () => fs.readdirSync(p).sort().join(','));
-        case 11: return step(log, `read ${a}`, () => fs.readFileSync(p, 'utf8').length);
-        default: return step(log, `chown ${a}`, () => fs.chownSync(p, n, n + 1));
+        case 0:
+          return step(log, `write ${a}`, () => fs.writeFileSync(p, `w${n}\n`));
+        case 1:
+          return step(log, `append ${a}`, () => fs.appendFileSync(p, `a${n}\n`));
+        case 2:
+          return step(log, `truncate ${a}`, () => fs.truncateSync(p, n % 7));
+        case 3:
+          return step(log, `unlink ${a}`, () => fs.unlinkSync(p));
+        case 4:
+          return step(log, `mkdir ${a}`, () => fs.mkdirSync(p, 0o755));
+        case 5:
+          return step(log, `rmdir ${a}`, () => fs.rmdirSync(p));
+        case 6:
+          return step(log, `rename ${a} ${b}`, () => fs.renameSync(p, q));
+        case 7:
+          return step(log, `chmod ${a}`, () => fs.chmodSync(p, 0o600 + (n % 64)));
+        case 8:
+          return step(log, `symlink ${a}`, () => fs.symlinkSync(`t${n}`, p));
+        case 9:
+          return step(log, `link ${a} ${b}`, () => fs.linkSync(p, q));
+        case 10:
+          return step(log, `readdir ${a}`, () => fs.readdirSync(p).sort().join(','));
+        case 11:
+          return step(log, `read ${a}`, () => fs.readFileSync(p, 'utf8').length);
+        default:
+          return step(log, `chown ${a}`, () => fs.chownSync(p, n, n + 1));
       }
     });
   }

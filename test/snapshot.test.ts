@@ -44,7 +44,11 @@ t.test('prepare, mounts, commit, remove', async (t) => {
   t.same(m.options, [`lowerdir=${s.lowers(img).join(':')}`, `upperdir=${d.upper}`, `workdir=${d.work}`], 'as overlayfs options');
   t.same(sn.mounts(key), m, 'mounts() describes the same');
   t.same(sn.stat(key), { key, kind: 'active', parent: img.id }, 'stat: active, on the image');
-  t.equal(code(() => sn.prepare(key, img)), 'conflict', 'a key is prepared once');
+  t.equal(
+    code(() => sn.prepare(key, img)),
+    'conflict',
+    'a key is prepared once',
+  );
   t.same(fs.readdirSync(d.upper), [], 'nothing is written yet');
 
   const u = sn.open(key);
@@ -73,8 +77,16 @@ t.test('prepare, mounts, commit, remove', async (t) => {
   sn.remove(key);
   t.notOk(fs.existsSync(d.dir), 'remove leaves nothing of the snapshot');
   t.equal(sn.stat(key), undefined, 'its key is unknown again');
-  t.equal(code(() => sn.mounts(key)), 'not-found', 'mounts of an unknown key: not-found');
-  t.equal(code(() => sn.commit(key, cfg)), 'not-found', 'and commit');
+  t.equal(
+    code(() => sn.mounts(key)),
+    'not-found',
+    'mounts of an unknown key: not-found',
+  );
+  t.equal(
+    code(() => sn.commit(key, cfg)),
+    'not-found',
+    'and commit',
+  );
 });
 
 t.test('a view is read-only', async (t) => {
@@ -85,8 +97,16 @@ t.test('a view is read-only', async (t) => {
   t.same(m.options, [`lowerdir=${s.lowers(img).join(':')}`], 'only lowerdir');
   const u = sn.open(key);
   t.equal(u.readlink('/bin/sh'), '/bin/busybox', 'it reads the image');
-  t.equal(code(() => u.mkdir('/x', 0o755, CALLER)), E.EROFS, 'and writes nothing (EROFS)');
-  t.equal(code(() => sn.commit(key, s.config(img))), 'invalid', 'a view has nothing to commit');
+  t.equal(
+    code(() => u.mkdir('/x', 0o755, CALLER)),
+    E.EROFS,
+    'and writes nothing (EROFS)',
+  );
+  t.equal(
+    code(() => sn.commit(key, s.config(img))),
+    'invalid',
+    'a view has nothing to commit',
+  );
   sn.remove(key);
   t.notOk(fs.existsSync(s.containerPaths(key).dir), 'removed, nothing is left');
 });

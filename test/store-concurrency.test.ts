@@ -43,10 +43,18 @@ t.test('tag, rmi and prune beside commits', async (t) => {
   for (let i = 0; i < 2; i++) s.ok('import', rootfs);
   const start = Date.now();
   const results = await runAll([
-    ['commit', 'src', 'c:1'], ['commit', 'src', 'c:2'], ['commit', 'src', 'c:3'],
-    ['rmi', 'doomed:1'], ['rmi', 'doomed:2'], ['tag', doomed, 'keep:1'],
-    ['tag', 'base', 't:1'], ['tag', 'base', 't:2'], ['image', 'prune'], ['image', 'prune'],
-    ['tag', 'base', 't:3'], ['commit', 'src', 'c:4'],
+    ['commit', 'src', 'c:1'],
+    ['commit', 'src', 'c:2'],
+    ['commit', 'src', 'c:3'],
+    ['rmi', 'doomed:1'],
+    ['rmi', 'doomed:2'],
+    ['tag', doomed, 'keep:1'],
+    ['tag', 'base', 't:1'],
+    ['tag', 'base', 't:2'],
+    ['image', 'prune'],
+    ['image', 'prune'],
+    ['tag', 'base', 't:3'],
+    ['commit', 'src', 'c:4'],
   ]);
   t.ok(Date.now() - start < 40_000, `done in ${Date.now() - start} ms`);
   for (const r of results) {
@@ -54,7 +62,9 @@ t.test('tag, rmi and prune beside commits', async (t) => {
     if (r.args[0] === 'tag' && r.args[1] === doomed && r.code !== 0) t.match(r.err, /no such image/, 'a tag of an image removed just before: refused');
     else t.equal(r.code, 0, `strata ${r.args.join(' ')}: exit 0 ${r.err.trim()}`);
   }
-  const tags = new Map<string, string>(JSON.parse(s.ok('images', '-a', '--format', 'json')).map((i: { repo: string; tag: string; id: string }) => [`${i.repo}:${i.tag}`, i.id]));
+  const tags = new Map<string, string>(
+    JSON.parse(s.ok('images', '-a', '--format', 'json')).map((i: { repo: string; tag: string; id: string }) => [`${i.repo}:${i.tag}`, i.id]),
+  );
   for (const r of results.filter((r) => r.code === 0 && (r.args[0] === 'tag' || r.args[0] === 'commit'))) {
     const ref = r.args[2].includes(':') ? r.args[2] : `${r.args[2]}:latest`;
     t.ok(tags.has(ref), `${ref}, reported made, exists`);
@@ -63,7 +73,8 @@ t.test('tag, rmi and prune beside commits', async (t) => {
   t.equal(tags.has('keep:1'), !deleted.includes(doomed), 'keep:1 exists exactly when the image it names was not deleted');
   t.notOk(tags.has('doomed:1') || tags.has('doomed:2'), 'the removed tags are gone');
   for (const info of JSON.parse(s.ok('inspect', ...new Set(tags.values())))) {
-    for (const d of info.RootFS.Layers as string[]) t.ok(fs.existsSync(`${root}/layers/${d.slice(7)}`), `image ${info.Id.slice(7, 19)}: layer ${d.slice(7, 19)} has its dir`);
+    for (const d of info.RootFS.Layers as string[])
+      t.ok(fs.existsSync(`${root}/layers/${d.slice(7)}`), `image ${info.Id.slice(7, 19)}: layer ${d.slice(7, 19)} has its dir`);
   }
   const check = s.strata('system', 'check', '--no-repair');
   t.equal(check.status, 0, `system check: ${check.stdout.trim()} ${check.stderr.trim()}`);

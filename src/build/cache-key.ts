@@ -4,5 +4,8 @@ import crypto from 'node:crypto';
 import type { ImageRecord } from '../store/store.js';
 
 export function cacheKey(parent: ImageRecord | null, signature: string): string {
-  return crypto.createHash('sha256').update(`${parent?.id ?? 'scratch'}\n${signature}`).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(`${parent?.id ?? 'scratch'}\n${signature}`)
+    .digest('hex');
 }

@@ -11,9 +11,22 @@ export function matches(ctx: string, src: string): string[] {
   if (full !== ctx && !full.startsWith(ctx + path.sep)) throw new DockerfileError(`forbidden path outside the build context: ${src}`);
   const base = path.basename(full);
   if (/[*?[]/.test(base)) {
-    const re = new RegExp('^' + base.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+    const re = new RegExp(
+      '^' +
+        base
+          .replace(/[.+^${}()|\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.') +
+        '$',
+    );
     const dir = path.dirname(full);
-    const hits = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => re.test(n)).sort().map((n) => path.join(dir, n)) : [];
+    const hits = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((n) => re.test(n))
+          .sort()
+          .map((n) => path.join(dir, n))
+      : [];
     if (hits.length === 0) throw new DockerfileError(`no file in the build context matches ${src}`);
     return hits;
   }

@@ -126,7 +126,7 @@ export class RootWriter {
     try {
       const buf = Buffer.allocUnsafe(CHUNK);
       for (let pos = 0, n; (n = fs.readSync(fd, buf, 0, CHUNK, pos)) > 0; pos += n) {
-        for (let off = 0; off < n; ) off += this.u.write(fh, buf.subarray(off), n - off, pos + off);
+        for (let off = 0; off < n;) off += this.u.write(fh, buf.subarray(off), n - off, pos + off);
       }
     } finally {
       fs.closeSync(fd);

@@ -45,10 +45,13 @@ export function stepOf(env: StepEnv, ins: Instruction, vars: Map<string, string>
     case 'CMD':
     case 'ENTRYPOINT': {
       const argv = ins.json ?? [...SHELL, ins.args];
-      return meta((c) => {
-        if (ins.name === 'CMD') c.config.Cmd = argv;
-        else c.config.Entrypoint = argv;
-      }, `${ins.name} ${JSON.stringify(argv)}`);
+      return meta(
+        (c) => {
+          if (ins.name === 'CMD') c.config.Cmd = argv;
+          else c.config.Entrypoint = argv;
+        },
+        `${ins.name} ${JSON.stringify(argv)}`,
+      );
     }
     case 'MAINTAINER':
       return meta((c) => {
@@ -60,7 +63,9 @@ export function stepOf(env: StepEnv, ins: Instruction, vars: Map<string, string>
     case 'ADD':
       return copyStep(env, ins, x);
     default:
-      throw new DockerfileError(`${ins.name} is not a supported instruction (FROM, ARG, ENV, LABEL, WORKDIR, USER, EXPOSE, CMD, ENTRYPOINT, MAINTAINER, RUN, COPY, ADD)`);
+      throw new DockerfileError(
+        `${ins.name} is not a supported instruction (FROM, ARG, ENV, LABEL, WORKDIR, USER, EXPOSE, CMD, ENTRYPOINT, MAINTAINER, RUN, COPY, ADD)`,
+      );
   }
 }
 

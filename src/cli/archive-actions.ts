@@ -8,7 +8,8 @@ import { progressBars } from './progress-bar.js';
 
 export function save(refs: string[], o: { output?: string }): Promise<void> {
   return withStore(async (s) => {
-    if (!o.output && process.stdout.isTTY) refuse('invalid', 'refusing to write a tar to a terminal; use -o FILE or redirect it (strata save IMAGE > image.tar)');
+    if (!o.output && process.stdout.isTTY)
+      refuse('invalid', 'refusing to write a tar to a terminal; use -o FILE or redirect it (strata save IMAGE > image.tar)');
     const bars = progressBars(); // on stderr, so a pipe on stdout gets only the tar
     try {
       if (o.output) await saveToFile(s, refs, o.output, bars.sink);

@@ -15,7 +15,8 @@ export function check(o: { repair?: boolean }): Promise<void> {
     }
     for (const x of r.repaired) console.log(`repaired: ${x}`);
     for (const p of r.problems) console.log(`problem: ${p}`);
-    if (r.unverified.length) console.log(`note: ${r.unverified.length} layer(s) stored before strata kept file manifests: their dirs were not compared (not damage)`);
+    if (r.unverified.length)
+      console.log(`note: ${r.unverified.length} layer(s) stored before strata kept file manifests: their dirs were not compared (not damage)`);
     console.log(r.problems.length ? `${r.problems.length} problem(s) left` : 'the store is consistent');
     if (r.problems.length) refuse('damaged', `the store has ${r.problems.length} problem(s) that need a person: re-import or remove the images named above`);
   });

@@ -84,7 +84,12 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
     const head = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES', ...(o.size ? ['SIZE'] : [])];
     const cmd = (c: string) => JSON.stringify(c.length > 20 ? c.slice(0, 19) + '…' : c);
     const sizes = (r: (typeof rows)[number]) => (o.size ? [`${humanSize(r.size)} (virtual ${humanSize(r.virtual)})`] : []);
-    process.stdout.write(table(head, rows.map((r) => [shortId(r.id), r.image, cmd(r.command), ago(r.created), r.status, r.name, ...sizes(r)])));
+    process.stdout.write(
+      table(
+        head,
+        rows.map((r) => [shortId(r.id), r.image, cmd(r.command), ago(r.created), r.status, r.name, ...sizes(r)]),
+      ),
+    );
   });
 }
 

@@ -26,7 +26,9 @@ export function containerCommands(): Record<string, Command> {
   const create = containerOptions(new Command('create').description('create a container from an image'))
     .passThroughOptions()
     .action(async (img: string, cmd: string[], o) => (await containers()).createCmd(img, cmd, o));
-  const run = containerOptions(new Command('run').description('run a command in a new container: mounted with strata, chrooted, in new mount, PID, UTS and IPC namespaces'))
+  const run = containerOptions(
+    new Command('run').description('run a command in a new container: mounted with strata, chrooted, in new mount, PID, UTS and IPC namespaces'),
+  )
     .option('--rm', 'remove the container when it exits')
     .passThroughOptions()
     .action(async (img: string, cmd: string[], o) => (await containers()).run(img, cmd, o));
@@ -36,12 +38,12 @@ export function containerCommands(): Record<string, Command> {
     .option('-a, --attach', 'run in the foreground and exit with its exit code')
     .action(async (refs: string[], o) => (await containers()).start(refs, o));
   const stop = new Command('stop')
-    .description("stop running containers: SIGTERM to their PID 1, SIGKILL after the grace time")
+    .description('stop running containers: SIGTERM to their PID 1, SIGKILL after the grace time')
     .argument('<containers...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
     .action(async (refs: string[], o) => (await containers()).stop(refs, o));
   const logs = new Command('logs')
-    .description("what a container started in the background wrote (its log)")
+    .description('what a container started in the background wrote (its log)')
     .argument('<container>')
     .option('-f, --follow', 'keep printing what it writes until it stops')
     .option('-n, --tail <lines>', 'only the last lines ("all" for everything)')

@@ -33,7 +33,12 @@ export function images(o: { format?: string; all?: boolean; quiet?: boolean }): 
     const rows = listImages(s, o);
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
     if (o.quiet) return void process.stdout.write([...new Set(rows.map((r) => shortId(r.id)))].map((id) => id + '\n').join(''));
-    process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows.map((r) => [r.repo, r.tag, shortId(r.id), ago(r.created), humanSize(r.size)])));
+    process.stdout.write(
+      table(
+        ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
+        rows.map((r) => [r.repo, r.tag, shortId(r.id), ago(r.created), humanSize(r.size)]),
+      ),
+    );
   });
 }
 
@@ -62,9 +67,21 @@ export function prune(o: { all?: boolean }): Promise<void> {
 export function history(ref: string, o: { noTrunc?: boolean; format?: string }): Promise<void> {
   return withStore((s) => {
     const rows = imageHistory(s, ref);
-    if (o.format === 'json') return console.log(JSON.stringify(rows.map(({ id, ...r }) => ({ id: id ?? '<missing>', ...r })), null, 2));
+    if (o.format === 'json')
+      return console.log(
+        JSON.stringify(
+          rows.map(({ id, ...r }) => ({ id: id ?? '<missing>', ...r })),
+          null,
+          2,
+        ),
+      );
     const trunc = (x: string) => (o.noTrunc || x.length <= 45 ? x : x.slice(0, 44) + '…');
     const idCol = (id?: string) => (id ? (o.noTrunc ? id : shortId(id)) : '<missing>');
-    process.stdout.write(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [idCol(r.id), ago(r.created), trunc(r.createdBy), humanSize(r.size), r.comment])));
+    process.stdout.write(
+      table(
+        ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
+        rows.map((r) => [idCol(r.id), ago(r.created), trunc(r.createdBy), humanSize(r.size), r.comment]),
+      ),
+    );
   });
 }

@@ -56,7 +56,7 @@ export function imageCommands(): Record<string, Command> {
     .option('--no-cache', 'run every step, using no cached result')
     .action(async (ctx: string, o) => (await import('./build-actions.js')).build(ctx, o));
   const save = new Command('save')
-    .description('images as one tar: an OCI image layout with docker\'s manifest.json (docker load, skopeo and umoci read it)')
+    .description("images as one tar: an OCI image layout with docker's manifest.json (docker load, skopeo and umoci read it)")
     .argument('<images...>')
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (refs: string[], o) => (await import('./archive-actions.js')).save(refs, o));
@@ -67,7 +67,7 @@ export function imageCommands(): Record<string, Command> {
   const builder = new Command('builder').description('manage the build cache');
   builder
     .command('prune')
-    .description("remove the build cache: cached steps and the intermediate images only they keep")
+    .description('remove the build cache: cached steps and the intermediate images only they keep')
     .action(async () => (await import('./build-actions.js')).builderPrune());
   const system = new Command('system').description('manage strata');
   system

@@ -90,7 +90,10 @@ export class Containers implements ContainerContext {
 
   /** Containers, newest first (all, or only running ones), with their layer size if asked (it walks the upper dir). */
   list(o: { all?: boolean; size?: boolean } = {}): { c: ContainerRecord; image?: ImageRecord; size?: number; virtual?: number }[] {
-    const list = this.s.allContainers().filter((c) => o.all || running(c)).sort((a, b) => b.created.localeCompare(a.created));
+    const list = this.s
+      .allContainers()
+      .filter((c) => o.all || running(c))
+      .sort((a, b) => b.created.localeCompare(a.created));
     return list.map((c) => {
       const image = this.s.imageById(c.image);
       if (!o.size) return { c, image };

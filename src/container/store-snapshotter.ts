@@ -98,12 +98,16 @@ export abstract class StoreSnapshotter implements Snapshotter {
     const below = config.rootfs.diff_ids;
     const d = this.dirs(key);
     o.progress?.({ task: 'commit', item: key.slice(0, 12), done: 0, unit: 'bytes' });
-    const img = withMountedAt(() => this.mounts(key), d.merged, this.mountOptions(key), (merged) =>
-      this.s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: this.lowerHas(key) }, (layer) => {
-        o.progress?.({ task: 'commit', item: key.slice(0, 12), done: layer.size, total: layer.size, unit: 'bytes', finished: true });
-        config.rootfs = { type: 'layers' as const, diff_ids: [...below, layer.diffId] };
-        return this.s.addImage(config, o.tag, o.parent);
-      }),
+    const img = withMountedAt(
+      () => this.mounts(key),
+      d.merged,
+      this.mountOptions(key),
+      (merged) =>
+        this.s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: this.lowerHas(key) }, (layer) => {
+          o.progress?.({ task: 'commit', item: key.slice(0, 12), done: layer.size, total: layer.size, unit: 'bytes', finished: true });
+          config.rootfs = { type: 'layers' as const, diff_ids: [...below, layer.diffId] };
+          return this.s.addImage(config, o.tag, o.parent);
+        }),
     );
     return img;
   }

@@ -141,4 +141,3 @@ function watch(mountpoint: string, union: Union): void {
     process.exit(0);
   }, 200);
 }
-

@@ -40,8 +40,17 @@ export function fuseOps(u: Union): Record<string, Cb> {
       reply(cb, () => {
         const s = u.statfs();
         return {
-          bsize: s[0], frsize: s[1], blocks: s[2], bfree: s[3], bavail: s[4],
-          files: s[5], ffree: s[6], favail: s[7], fsid: 0, flag: 0, namemax: s[10],
+          bsize: s[0],
+          frsize: s[1],
+          blocks: s[2],
+          bfree: s[3],
+          bavail: s[4],
+          files: s[5],
+          ffree: s[6],
+          favail: s[7],
+          fsid: 0,
+          flag: 0,
+          namemax: s[10],
         };
       }),
     readdir: (path: string, cb: Cb) => {
@@ -52,7 +61,10 @@ export function fuseOps(u: Union): Record<string, Cb> {
         return cb(-toErrno(err));
       }
       const names = ['.', '..'];
-      const stats: object[] = [{ mode: 0o040000, ino: 1 }, { mode: 0o040000, ino: 1 }];
+      const stats: object[] = [
+        { mode: 0o040000, ino: 1 },
+        { mode: 0o040000, ino: 1 },
+      ];
       for (const e of entries) {
         names.push(e.name);
         stats.push(e);
@@ -65,10 +77,8 @@ export function fuseOps(u: Union): Record<string, Cb> {
     readlink: (path: string, cb: Cb) => reply(cb, () => u.readlink(path)),
     open: (path: string, flags: number, cb: Cb) => reply(cb, () => u.open(path, flags)),
     create: (path: string, mode: number, flags: number, cb: Cb) => reply(cb, () => u.create(path, mode, flags, caller())),
-    read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-      replyCount(cb, () => u.read(fh, buf, len, pos)),
-    write: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-      replyCount(cb, () => u.write(fh, buf, len, pos)),
+    read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) => replyCount(cb, () => u.read(fh, buf, len, pos)),
+    write: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) => replyCount(cb, () => u.write(fh, buf, len, pos)),
     flush: (_path: string, _fh: number, cb: Cb) => cb(0),
     fsync: (_path: string, datasync: number, fh: number, cb: Cb) => reply(cb, () => u.fsync(fh, datasync !== 0)),
     release: (_path: string, fh: number, cb: Cb) => reply(cb, () => u.release(fh)),
@@ -83,8 +93,7 @@ export function fuseOps(u: Union): Record<string, Cb> {
     rename: (from: string, to: string, cb: Cb) => reply(cb, () => u.rename(from, to)),
     chmod: (path: string, mode: number, cb: Cb) => reply(cb, () => u.chmod(path, mode)),
     chown: (path: string, uid: number, gid: number, cb: Cb) => reply(cb, () => u.chown(path, uid, gid)),
-    utimens: (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, cb: Cb) =>
-      reply(cb, () => u.utimens(path, aSec, aNsec, mSec, mNsec)),
+    utimens: (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, cb: Cb) => reply(cb, () => u.utimens(path, aSec, aNsec, mSec, mNsec)),
     getxattr: (path: string, name: string, _pos: number, cb: Cb) => reply(cb, () => u.getxattr(path, name)),
     listxattr: (path: string, cb: Cb) => reply(cb, () => u.listxattr(path)),
     setxattr: (path: string, name: string, value: Buffer, _pos: number, flags: number, cb: Cb) =>

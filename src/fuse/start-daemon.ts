@@ -37,12 +37,16 @@ export function startDaemon(spec: MountSpec, opts: DaemonOptions, o: StartOption
   let outcome = '';
   try {
     const out = o.log ?? 'ignore';
-    const child = spawn(process.execPath, [DAEMON, 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], { detached: true, stdio: ['ignore', out, out, w], env });
+    const child = spawn(process.execPath, [DAEMON, 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], {
+      detached: true,
+      stdio: ['ignore', out, out, w],
+      env,
+    });
     child.unref();
     fs.closeSync(w);
     const buf = Buffer.alloc(4096);
     let pending = '';
-    for (let n; (n = fs.readSync(r, buf, 0, buf.length, null)) > 0; ) {
+    for (let n; (n = fs.readSync(r, buf, 0, buf.length, null)) > 0;) {
       pending += buf.toString('utf8', 0, n);
       let nl;
       while ((nl = pending.indexOf('\n')) >= 0) {

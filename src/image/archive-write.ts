@@ -17,7 +17,10 @@ const blobName = (d: string) => `blobs/sha256/${hexOf(d)}`;
 
 /** containerd's and OCI's names for a tag (NAME:TAG, short form). */
 function annotations(tag: string): Record<string, string> {
-  return { 'io.containerd.image.name': `docker.io/${tag.includes('/') ? '' : 'library/'}${tag}`, 'org.opencontainers.image.ref.name': tag.slice(tag.lastIndexOf(':') + 1) };
+  return {
+    'io.containerd.image.name': `docker.io/${tag.includes('/') ? '' : 'library/'}${tag}`,
+    'org.opencontainers.image.ref.name': tag.slice(tag.lastIndexOf(':') + 1),
+  };
 }
 
 type Blob = { size: number; data: Buffer } | { size: number; open: () => Readable; item: string };
@@ -39,7 +42,9 @@ export async function writeArchive(images: Image[], out: Writable, sink: Progres
   const pack = tar.pack();
   const done = pipeline(pack as unknown as Readable, out);
   const entry = (name: string, data: Buffer) =>
-    new Promise<void>((resolve, reject) => pack.entry({ name, mode: 0o644, size: data.length, mtime: new Date(0) }, data, (err) => (err ? reject(err) : resolve())));
+    new Promise<void>((resolve, reject) =>
+      pack.entry({ name, mode: 0o644, size: data.length, mtime: new Date(0) }, data, (err) => (err ? reject(err) : resolve())),
+    );
   try {
     await entry('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     await entry('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: index })));

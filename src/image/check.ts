@@ -91,7 +91,8 @@ export function checkStore(s: Store, o: { repair?: boolean } = {}, sink: Progres
     }
     // Tags, the build cache and containers point at images.
     for (const { ref, id } of s.allTags()) if (!s.imageById(id)) fix(`tag ${ref} points at a missing image: removed`, () => s.untag(ref));
-    for (const { key, live } of s.cacheEntries()) if (!live) fix(`build cache entry ${key.slice(0, 12)} points at a missing image: removed`, () => s.forgetCache([key]));
+    for (const { key, live } of s.cacheEntries())
+      if (!live) fix(`build cache entry ${key.slice(0, 12)} points at a missing image: removed`, () => s.forgetCache([key]));
     for (const c of s.allContainers()) {
       if (!s.imageById(c.image)) bad(`container ${c.name}: its image ${short(c.image)} is missing`);
       if (!fs.existsSync(s.containerPaths(c.id).upper)) bad(`container ${c.name}: its upper dir is missing`);
@@ -101,7 +102,8 @@ export function checkStore(s: Store, o: { repair?: boolean } = {}, sink: Progres
       if (!usedLayers.has('sha256:' + hex)) fix(`layer dir ${hex.slice(0, 12)} belongs to no image: removed`, () => s.dropUnusedLayers(['sha256:' + hex]));
     }
     for (const hex of listDir(path.join(s.root, 'layer-files'))) {
-      if (!s.layer('sha256:' + hex)) fix(`file manifest ${hex.slice(0, 12)} belongs to no layer: removed`, () => fs.rmSync(path.join(s.root, 'layer-files', hex), { force: true }));
+      if (!s.layer('sha256:' + hex))
+        fix(`file manifest ${hex.slice(0, 12)} belongs to no layer: removed`, () => fs.rmSync(path.join(s.root, 'layer-files', hex), { force: true }));
     }
     for (const hex of listDir(blobDir)) {
       if (usedBlobs.has(hex) || corrupt.has(hex)) continue;

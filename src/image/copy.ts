@@ -11,9 +11,16 @@ import { counted } from './counting.js';
  * Store `img`; the diffIDs of layers it added are pushed to `added`, so that a caller copying
  * several images can drop them again if a later one fails. Returns the record and its tags.
  */
-export async function copyToStore(s: Store, img: Image, added: string[], sink: ProgressSink = noProgress, task = 'load'): Promise<{ record: ImageRecord; tags: string[] }> {
+export async function copyToStore(
+  s: Store,
+  img: Image,
+  added: string[],
+  sink: ProgressSink = noProgress,
+  task = 'load',
+): Promise<{ record: ImageRecord; tags: string[] }> {
   const [m, c, layers] = [await img.manifest(), await img.config(), await img.layers()];
-  if (m.parsed.config?.digest !== c.digest) refuse('damaged', `an image's config is ${c.digest.slice(0, 19)}, but its manifest says ${m.parsed.config?.digest}: the archive is damaged`);
+  if (m.parsed.config?.digest !== c.digest)
+    refuse('damaged', `an image's config is ${c.digest.slice(0, 19)}, but its manifest says ${m.parsed.config?.digest}: the archive is damaged`);
   const diffIds = c.parsed.rootfs?.diff_ids ?? [];
   if (diffIds.length !== layers.length) refuse('damaged', `an image in the archive lists ${layers.length} layers but its config ${diffIds.length}`);
   const tags = img.tags.map((t) => parseRef(t));

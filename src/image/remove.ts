@@ -42,7 +42,11 @@ export function removeImage(s: Store, ref: string, o: { force?: boolean } = {}):
   if (!gone) return out;
   out.deleted.push(img.id);
   // As docker: the build steps below it go too, as long as nothing else stands on them.
-  for (let p = img.parent ? s.imageById(img.parent) : undefined; p && dangling(s).some((d) => d.id === p!.id); p = p.parent ? s.imageById(p.parent) : undefined) {
+  for (
+    let p = img.parent ? s.imageById(img.parent) : undefined;
+    p && dangling(s).some((d) => d.id === p!.id);
+    p = p.parent ? s.imageById(p.parent) : undefined
+  ) {
     if (s.deleteImage(p.id, { ifUnused: true }) === null) break;
     out.deleted.push(p.id);
   }

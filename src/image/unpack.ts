@@ -32,7 +32,8 @@ export async function unpackArchive(input: Readable, dir: string): Promise<void>
     stream.on('data', (d: Buffer) => hash.update(d));
     pipeline(stream, fs.createWriteStream(file)).then(() => {
       const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
-      if (m && hash.digest('hex') !== m[1]) return next(new StrataError('damaged', `blob ${m[1].slice(0, 12)} in the archive does not match its digest: the archive is damaged`));
+      if (m && hash.digest('hex') !== m[1])
+        return next(new StrataError('damaged', `blob ${m[1].slice(0, 12)} in the archive does not match its digest: the archive is damaged`));
       next();
     }, next);
   });

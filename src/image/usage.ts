@@ -59,7 +59,15 @@ export function diskUsage(s: Store, st: ContainerStatus): DiskUsage {
   const rows = images.map((img) => {
     const shared = sum(img.layers.filter((d) => (users.get(d) ?? 0) > 1));
     const size = s.imageSize(img);
-    return { id: img.id, tags: s.tagsOf(img.id), created: img.created, size, shared, unique: size - shared, containers: containers.filter((c) => c.image === img.id).length };
+    return {
+      id: img.id,
+      tags: s.tagsOf(img.id),
+      created: img.created,
+      size,
+      shared,
+      unique: size - shared,
+      containers: containers.filter((c) => c.image === img.id).length,
+    };
   });
   const usedLayers = new Set(images.filter((i) => used.has(i.id)).flatMap((i) => i.layers));
   const ctr = containers.map((c) => {
@@ -67,10 +75,23 @@ export function diskUsage(s: Store, st: ContainerStatus): DiskUsage {
     return { id: c.id, name: c.name, image: c.image, created: c.created, running: st.running(c), status: st.statusOf(s, c), size };
   });
   const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
-  const cacheSize = sum(new Set(every.filter((i) => inter.has(i.id)).flatMap((i) => i.layers).filter((d) => !users.has(d))));
+  const cacheSize = sum(
+    new Set(
+      every
+        .filter((i) => inter.has(i.id))
+        .flatMap((i) => i.layers)
+        .filter((d) => !users.has(d)),
+    ),
+  );
   const summary: UsageSummary[] = [
     { type: 'Images', total: images.length, active: used.size, size: sum(users.keys()), reclaimable: sum([...users.keys()].filter((d) => !usedLayers.has(d))) },
-    { type: 'Containers', total: containers.length, active: ctr.filter((c) => c.running).length, size: ctrSize, reclaimable: ctr.filter((c) => !c.running).reduce((n, c) => n + c.size, 0) },
+    {
+      type: 'Containers',
+      total: containers.length,
+      active: ctr.filter((c) => c.running).length,
+      size: ctrSize,
+      reclaimable: ctr.filter((c) => !c.running).reduce((n, c) => n + c.size, 0),
+    },
     { type: 'Build Cache', total: s.cacheEntries().filter((e) => e.live).length, active: 0, size: cacheSize, reclaimable: cacheSize },
   ];
   return { summary, images: rows, containers: ctr, cacheSize };

@@ -24,7 +24,10 @@ export interface Waste {
 
 export function imageWaste(s: Store, ref: string): Waste {
   const img = s.image(ref);
-  const createdBy = s.config(img).history.filter((h) => !h.empty_layer).map((h) => h.created_by ?? '');
+  const createdBy = s
+    .config(img)
+    .history.filter((h) => !h.empty_layer)
+    .map((h) => h.created_by ?? '');
   const files = new Map<string, { layer: number; size: number }>(); // merged path -> the layer whose copy is visible
   const wasted = img.layers.map(() => 0);
   const added = img.layers.map(() => 0);

@@ -12,7 +12,12 @@ import { IndexDb, IndexError, type ChainMeta, type LayerMeta } from './db.js';
 export function chainId(keysBottomFirst: string[]): string {
   let id = keysBottomFirst[0];
   for (let i = 1; i < keysBottomFirst.length; i++) {
-    id = 'sha256:' + crypto.createHash('sha256').update(id + ' ' + keysBottomFirst[i]).digest('hex');
+    id =
+      'sha256:' +
+      crypto
+        .createHash('sha256')
+        .update(id + ' ' + keysBottomFirst[i])
+        .digest('hex');
   }
   return id;
 }

@@ -95,7 +95,18 @@ export function buildLayerIndex(db: IndexDb, root: string, progress?: Progress):
     const fp = fingerprint(root, dirs);
     if (fp === null) throw new IndexError(`layer dir ${root} changed while it was being indexed`);
     const id = 'sha256:' + crypto.createHash('sha256').update(`strata-dir ${rootSt.dev} ${rootSt.ino} ${fp}`).digest('hex');
-    const meta: LayerMeta = { key: id, num, root, dev: rootSt.dev, ino: rootSt.ino, fingerprint: fp, dirs, entries, redirects, builtAt: new Date().toISOString() };
+    const meta: LayerMeta = {
+      key: id,
+      num,
+      root,
+      dev: rootSt.dev,
+      ino: rootSt.ino,
+      fingerprint: fp,
+      dirs,
+      entries,
+      redirects,
+      builtAt: new Date().toISOString(),
+    };
     db.meta.putSync(`layer:${id}`, meta);
     db.meta.putSync(`dir:${rootSt.dev}:${rootSt.ino}`, id);
     return meta;

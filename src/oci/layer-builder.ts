@@ -60,7 +60,7 @@ export class LayerBuilder {
     const f = this.open;
     if (!f) return;
     f.hash.update(data);
-    for (let off = 0; off < data.length; ) off += fs.writeSync(f.fd, data, off, data.length - off);
+    for (let off = 0; off < data.length;) off += fs.writeSync(f.fd, data, off, data.length - off);
   }
 
   endFile(): void {

@@ -28,7 +28,7 @@ const ZEROS = Buffer.alloc(CHUNK);
 
 /** Write all of `buf` to `fd` (a short write is retried, not lost). */
 export function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+  for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
 }
 
 /** Write `root` as the tar `blobPath` (created, fsynced) and as the layer dir `dirPath` (empty). */

@@ -214,7 +214,8 @@ export class Store {
       ]);
       w = { ...hashed, entries, hashes };
       // A layer that is not what its image says it is is never published.
-      if (expect && w.digest !== expect) refuse('damaged', `a layer's content is ${w.digest.slice(0, 19)}, but its image says ${expect.slice(0, 19)}: the archive is damaged`);
+      if (expect && w.digest !== expect)
+        refuse('damaged', `a layer's content is ${w.digest.slice(0, 19)}, but its image says ${expect.slice(0, 19)}: the archive is damaged`);
       this.finishLayer(dir, files, w);
     } catch (err) {
       this.dropTemps(tmp, dir, files);

@@ -10,7 +10,11 @@ export class FallbackLowers implements LowerView {
   private failed = false;
 
   /** `onError` hears of the primary's failure once, before the fallback answers its first question. */
-  constructor(private primary: LowerView, private fallback: LowerView, private onError: (err: Error) => void) {}
+  constructor(
+    private primary: LowerView,
+    private fallback: LowerView,
+    private onError: (err: Error) => void,
+  ) {}
 
   get indexed(): boolean {
     return this.failed ? this.fallback.indexed : this.primary.indexed;

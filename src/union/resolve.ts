@@ -15,7 +15,10 @@ export const mergedCount = (n: Node) => n.dirs?.reduce((sum, d) => sum + (d.nmer
 export class Resolver {
   private dirCache = new Map<string, Node>();
 
-  constructor(private stack: LayerStack, private lower: LowerView) {}
+  constructor(
+    private stack: LayerStack,
+    private lower: LowerView,
+  ) {}
 
   /** Whether the lower layers are answered from a path index. */
   get indexed(): boolean {

@@ -64,9 +64,7 @@ export class Union {
         })
       : probe;
     this.resolver = new Resolver(this.stack, lower);
-    this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) =>
-      this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel)),
-    );
+    this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) => this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel)));
   }
 
   /** Prepare the work dir: anything a killed daemon left half-done there is discarded. */
