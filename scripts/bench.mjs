@@ -30,12 +30,13 @@ const systems = {
   kernel: {
     // Mount data is limited to one page: name 100 layers relative to their parent dir, as Docker does.
     mount: (lowers, upper, wk, mnt) =>
-      sh(`cd ${path.dirname(lowers[0])} && mount -t overlay overlay -o lowerdir=${lowers.map((l) => path.relative(path.dirname(lowers[0]), l)).join(':')}${upper ? `,upperdir=${upper},workdir=${wk}` : ''} ${mnt}`),
+      sh(
+        `cd ${path.dirname(lowers[0])} && mount -t overlay overlay -o lowerdir=${lowers.map((l) => path.relative(path.dirname(lowers[0]), l)).join(':')}${upper ? `,upperdir=${upper},workdir=${wk}` : ''} ${mnt}`,
+      ),
     umount: (mnt) => sh(`umount ${mnt}`),
   },
   'fuse-overlayfs': {
-    mount: (lowers, upper, wk, mnt) =>
-      sh(`fuse-overlayfs -o lowerdir=${lowers.join(':')}${upper ? `,upperdir=${upper},workdir=${wk}` : ''} ${mnt}`),
+    mount: (lowers, upper, wk, mnt) => sh(`fuse-overlayfs -o lowerdir=${lowers.join(':')}${upper ? `,upperdir=${upper},workdir=${wk}` : ''} ${mnt}`),
     umount: (mnt) => sh(`fusermount3 -u ${mnt}`),
   },
   strata: strataWith(''),
@@ -118,7 +119,9 @@ function layer(name) {
 const bigLayer = layer('big');
 sh(`head -c ${GiB} /dev/urandom > ${bigLayer}/big`);
 const manyLayer = layer('many');
-sh(`mkdir -p ${manyLayer}/files ${manyLayer}/tree && cd ${manyLayer} && for i in $(seq 1 ${N(10000, 1000)}); do echo $i > files/f$i; done && cp -r files/. tree/`);
+sh(
+  `mkdir -p ${manyLayer}/files ${manyLayer}/tree && cd ${manyLayer} && for i in $(seq 1 ${N(10000, 1000)}); do echo $i > files/f$i; done && cp -r files/. tree/`,
+);
 
 /** `count` layers holding `total` files in all, with a dir present in every layer. */
 const stacks = new Map();
@@ -145,7 +148,9 @@ for (let l = 0; l < 5; l++) {
   bigDirLayers.push(d);
 }
 const tarball = `${work}/small-files.tar`;
-sh(`mkdir -p ${work}/tarsrc && cd ${work}/tarsrc && for d in $(seq 1 ${N(200, 20)}); do mkdir d$d; for f in $(seq 1 100); do echo $d$f > d$d/f$f; done; done && tar -cf ${tarball} .`);
+sh(
+  `mkdir -p ${work}/tarsrc && cd ${work}/tarsrc && for d in $(seq 1 ${N(200, 20)}); do mkdir d$d; for f in $(seq 1 100); do echo $d$f > d$d/f$f; done; done && tar -cf ${tarball} .`,
+);
 
 // ---- workloads ----------------------------------------------------------------------------------
 const results = [];
@@ -170,7 +175,9 @@ workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), cold`, bigDirLayers
 workload(`ls -f of a ${N(50000, 5000)}-entry dir (5 layers), warm`, bigDirLayers, { cmd: (m) => `ls -f ${m}/dir > /dev/null`, warm: true, index: true });
 workload(`sequential read of a ${size} lower file, cold`, [bigLayer], { cmd: (m) => `cat ${m}/big > /dev/null`, cold: true });
 workload(`sequential read of a ${size} lower file, warm`, [bigLayer], { cmd: (m) => `cat ${m}/big > /dev/null`, warm: true });
-workload(`sequential ${size} write of a new file (dd bs=1M)`, [manyLayer], { cmd: (m) => `dd if=/dev/zero of=${m}/new bs=1M count=${GiB >> 20} conv=fsync status=none` });
+workload(`sequential ${size} write of a new file (dd bs=1M)`, [manyLayer], {
+  cmd: (m) => `dd if=/dev/zero of=${m}/new bs=1M count=${GiB >> 20} conv=fsync status=none`,
+});
 workload(`untar ${N(20000, 2000)} small files`, [manyLayer], { cmd: (m) => `tar -xf ${tarball} -C ${m}` });
 workload(`rm -rf of a ${N(10000, 1000)}-file lower tree`, [manyLayer], { cmd: (m) => `rm -rf ${m}/tree` });
 
@@ -185,7 +192,11 @@ if (!only || new RegExp(only).test('index figures')) {
   const entries = JSON.parse(sh(`${envRoot} node ${CLI} index build --format json ${lowers.join(' ')}`)).at(-1).entries;
   indexFigures.push([`first index build: ${count} layers, ${entries} entries in the chain (\`strata index build\`)`, build]);
   // As users run it (the installed `strata`, which skips the CA bundle), and as `node dist/cli/main.js`.
-  for (const [label, env, cmd] of [[' (`strata mount`)', '', 'strata'], [' (`strata mount --transport fuse-native`)', '', 'strata --transport fuse-native'], [' (`node dist/cli/main.js mount`, NODE_EXTRA_CA_CERTS as set here)', '', `node ${CLI}`]]) {
+  for (const [label, env, cmd] of [
+    [' (`strata mount`)', '', 'strata'],
+    [' (`strata mount --transport fuse-native`)', '', 'strata --transport fuse-native'],
+    [' (`node dist/cli/main.js mount`, NODE_EXTRA_CA_CERTS as set here)', '', `node ${CLI}`],
+  ]) {
     const times = [];
     for (let i = 0; i < RUNS; i++) {
       const d = fresh();
@@ -219,10 +230,16 @@ if (!only || new RegExp(only).test('index figures')) {
 // so every file created after a big delete costs a scan: that shows in the second figure.
 const storeFigures = [];
 if (!only || new RegExp(only).test('store figures')) {
-  const loopImg = `${work}/ext4.img`, loopMnt = `${work}/ext4`;
-  sh(`truncate -s ${N(8, 1)}G ${loopImg} && mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${loopImg} && mkdir -p ${loopMnt} && mount -o loop ${loopImg} ${loopMnt}`);
+  const loopImg = `${work}/ext4.img`,
+    loopMnt = `${work}/ext4`;
+  sh(
+    `truncate -s ${N(8, 1)}G ${loopImg} && mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${loopImg} && mkdir -p ${loopMnt} && mount -o loop ${loopImg} ${loopMnt}`,
+  );
   try {
-    for (const [where, base] of [['a fresh journaled ext4', loopMnt], [`this run's backing fs (${sh(`stat -f -c %T ${work}`).trim()})`, work]]) {
+    for (const [where, base] of [
+      ['a fresh journaled ext4', loopMnt],
+      [`this run's backing fs (${sh(`stat -f -c %T ${work}`).trim()})`, work],
+    ]) {
       const root = fs.mkdtempSync(path.join(base, 'store-'));
       const S = `STRATA_ROOT=${root} strata`;
       sh(`${ROOT}/scripts/make-busybox-rootfs ${work}/busybox.tar && ${S} import ${work}/busybox.tar -t busybox`);
@@ -237,7 +254,8 @@ if (!only || new RegExp(only).test('store figures')) {
       const upper = JSON.parse(sh(`${S} inspect big`))[0].GraphDriver.Data.UpperDir;
       // The files are written straight into the upper dir (as the container would through the mount, only faster).
       sh(`mkdir ${upper}/data && cd ${upper}/data && for i in $(seq 0 ${files - 1}); do head -c ${each} /dev/urandom > f$i; done; sync`);
-      const ref = [], commit = [];
+      const ref = [],
+        commit = [];
       for (let i = 0; i < RUNS; i++) {
         ref.push(timeIt(`tar -C ${upper} -cf - . | sha256sum > /dev/null`));
         commit.push(timeIt(`${S} commit big big:${i}`));
@@ -260,15 +278,21 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const fmt = (s) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 let out = `Medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, backing fs ${sh(`stat -f -c %T ${work}`).trim()}.\n\n`;
-out += '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs | strata fuse-native (/ kernel) | strata --no-index (/ kernel) |\n|---|---|---|---|---|---|---|---|\n';
+out +=
+  '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs | strata fuse-native (/ kernel) | strata --no-index (/ kernel) |\n|---|---|---|---|---|---|---|---|\n';
 const cell = (v, k) => (v === undefined ? '' : `${fmt(v)} (${ratio(v, k)})`);
 for (const r of results) {
-  const k = r.t.kernel, f = r.t['fuse-overlayfs'], s = r.t.strata;
+  const k = r.t.kernel,
+    f = r.t['fuse-overlayfs'],
+    s = r.t.strata;
   out += `| ${r.name} | ${fmt(k)} | ${cell(f, k)} | ${fmt(s)} | ${ratio(s, k)} | ${ratio(s, f)} | ${cell(r.t['strata fuse-native'], k)} | ${cell(r.t['strata --no-index'], k)} |\n`;
 }
 if (features) {
   out += '\n| workload | strata (every feature) | feature switched | that run | / every feature |\n|---|---|---|---|---|\n';
-  for (const r of results) for (const name of Object.keys(FEATURES)) if (r.t[name] !== undefined) out += `| ${r.name} | ${fmt(r.t.strata)} | ${name.replace('strata ', '')} | ${fmt(r.t[name])} | ${ratio(r.t[name], r.t.strata)} |\n`;
+  for (const r of results)
+    for (const name of Object.keys(FEATURES))
+      if (r.t[name] !== undefined)
+        out += `| ${r.name} | ${fmt(r.t.strata)} | ${name.replace('strata ', '')} | ${fmt(r.t[name])} | ${ratio(r.t[name], r.t.strata)} |\n`;
 }
 if (indexFigures.length) {
   out += '\n| index figure | value |\n|---|---|\n';
@@ -290,12 +314,22 @@ function chart(rows) {
     for (const [sys, v] of Object.entries(r.t)) (g[sys] ??= []).push([Number(m[2]), v]);
   }
   const colors = { kernel: '#1f77b4', 'fuse-overlayfs': '#ff7f0e', strata: '#2ca02c', 'strata --no-index': '#9467bd' };
-  const W = 360, H = 220, names = Object.keys(groups);
+  const W = 360,
+    H = 220,
+    names = Object.keys(groups);
   let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W * names.length}" height="${H + 40}" font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="#fff"/>`;
   names.forEach((g, gi) => {
-    const x0 = gi * W + 50, y0 = H - 20, w = W - 80, h = H - 50;
-    const max = Math.max(...Object.values(groups[g]).flat().map(([, v]) => v));
-    const lx = (n) => x0 + (Math.log10(n) / 2) * w, ly = (v) => y0 - (v / max) * h;
+    const x0 = gi * W + 50,
+      y0 = H - 20,
+      w = W - 80,
+      h = H - 50;
+    const max = Math.max(
+      ...Object.values(groups[g])
+        .flat()
+        .map(([, v]) => v),
+    );
+    const lx = (n) => x0 + (Math.log10(n) / 2) * w,
+      ly = (v) => y0 - (v / max) * h;
     svg += `<text x="${x0}" y="14" font-weight="bold">${g} (seconds)</text><line x1="${x0}" y1="${y0}" x2="${x0 + w}" y2="${y0}" stroke="#000"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 - h}" stroke="#000"/>`;
     for (const n of [1, 10, 100]) svg += `<text x="${lx(n) - 8}" y="${y0 + 14}">${n}</text>`;
     svg += `<text x="${x0 + w / 2 - 20}" y="${y0 + 28}">layers</text><text x="${x0 - 40}" y="${ly(max) + 4}">${max.toFixed(2)}</text><text x="${x0 - 14}" y="${y0}">0</text>`;

@@ -59,7 +59,7 @@ try {
   run(process.execPath, cli, 'umount', mnt);
 }
 
-say('7. The same dirs mount with the kernel\'s overlayfs and show the same tree');
+say("7. The same dirs mount with the kernel's overlayfs and show the same tree");
 const kmnt = `${base}/kernel`;
 fs.mkdirSync(kmnt);
 fs.mkdirSync(`${base}/kwork`);
@@ -84,7 +84,10 @@ say('8b. Build a small image from a Dockerfile; built again, every step comes fr
 const ctx = `${base}/build`;
 fs.mkdirSync(ctx);
 fs.writeFileSync(`${ctx}/greeting.txt`, 'hello from a strata build\n');
-fs.writeFileSync(`${ctx}/Dockerfile`, 'FROM busybox\nCOPY greeting.txt /etc/greeting\nRUN wc -c /etc/greeting > /etc/greeting.size\nCMD ["cat", "/etc/greeting"]\n');
+fs.writeFileSync(
+  `${ctx}/Dockerfile`,
+  'FROM busybox\nCOPY greeting.txt /etc/greeting\nRUN wc -c /etc/greeting > /etc/greeting.size\nCMD ["cat", "/etc/greeting"]\n',
+);
 process.stdout.write(fs.readFileSync(`${ctx}/Dockerfile`, 'utf8'));
 strata('build', '-t', 'hello:latest', ctx);
 strata('build', '-t', 'hello:latest', ctx);
@@ -92,8 +95,15 @@ strata('run', '--rm', 'hello:latest');
 
 const name = `demo-${process.pid}`;
 say('9. Run a container that changes files (mounted with strata, chrooted, in its own namespaces)');
-strata('run', '--name', name, 'busybox', 'sh', '-c',
-  'mkdir /data; dd if=/dev/zero of=/data/one bs=1M count=1 2>/dev/null; chmod -R 0777 /data; dd if=/dev/zero of=/data/two bs=1M count=1 2>/dev/null; rm /data/one; echo "PID $$ on $(hostname)"');
+strata(
+  'run',
+  '--name',
+  name,
+  'busybox',
+  'sh',
+  '-c',
+  'mkdir /data; dd if=/dev/zero of=/data/one bs=1M count=1 2>/dev/null; chmod -R 0777 /data; dd if=/dev/zero of=/data/two bs=1M count=1 2>/dev/null; rm /data/one; echo "PID $$ on $(hostname)"',
+);
 
 say('10. What the container changed (A added, C changed, D deleted), and its size');
 strata('diff', name);

@@ -19,7 +19,9 @@ fs.mkdirSync(`${ctx}/files/sub`, { recursive: true });
 fs.writeFileSync(`${ctx}/files/a`, 'a\n');
 fs.writeFileSync(`${ctx}/files/sub/b`, 'b\n');
 fs.writeFileSync(`${ctx}/one.txt`, 'one\n');
-fs.writeFileSync(`${ctx}/Dockerfile`, `# a test image
+fs.writeFileSync(
+  `${ctx}/Dockerfile`,
+  `# a test image
 FROM base
 ARG GREETING=hello
 ENV APP=/app NAME="strata build"
@@ -31,26 +33,37 @@ RUN echo "$GREETING from $NAME" > made.txt && \\
 LABEL org.example.k=v
 EXPOSE 8080
 CMD ["cat", "made.txt"]
-`);
+`,
+);
 const cacheHits = (out: string) => out.split('\n').filter((l) => l === ' ---> Using cache').length;
 const finalId = (out: string) => /Successfully built ([a-f0-9]{12})/.exec(out)?.[1];
 
 t.test('a Dockerfile builds, step by step, into an image that runs', async (t) => {
   const out = ok('build', '-t', 'app:1', ctx);
-  t.match(out, /^Step 1\/10 : FROM base\n ---> [a-f0-9]{12}\nStep 2\/10 : ARG GREETING=hello\n/, 'docker\'s step lines');
+  t.match(out, /^Step 1\/10 : FROM base\n ---> [a-f0-9]{12}\nStep 2\/10 : ARG GREETING=hello\n/, "docker's step lines");
   t.match(out, /^step-output$/m, "RUN's output is shown");
   t.match(out, /Successfully built [a-f0-9]{12}\nSuccessfully tagged app:1\n$/, 'and the result');
   t.equal(ok('run', '--rm', 'app:1'), 'hello from strata build\n', 'CMD runs in WORKDIR, ARG and ENV reach RUN');
-  t.equal(ok('run', '--rm', 'app:1', 'sh', '-c', 'pwd; cat a sub/b /etc/one.txt; stat -c "%a %U" made.txt a'), '/app\na\nb\none\n600 root\n644 root\n', 'COPY of a dir copies its contents, a file lands where named; modes kept, owned by root');
+  t.equal(
+    ok('run', '--rm', 'app:1', 'sh', '-c', 'pwd; cat a sub/b /etc/one.txt; stat -c "%a %U" made.txt a'),
+    '/app\na\nb\none\n600 root\n644 root\n',
+    'COPY of a dir copies its contents, a file lands where named; modes kept, owned by root',
+  );
   const info = JSON.parse(ok('inspect', 'app:1'))[0];
   t.same(info.Config.Labels, { 'org.example.k': 'v' }, 'LABEL');
   t.same(info.Config.ExposedPorts, { '8080/tcp': {} }, 'EXPOSE');
   t.ok(info.Config.Env.includes('NAME=strata build') && info.Config.Env.includes('APP=/app'), 'ENV with quotes and several pairs');
-  t.notOk(info.Config.Env.some((e: string) => e.startsWith('GREETING=')), 'an ARG is not kept in the image');
+  t.notOk(
+    info.Config.Env.some((e: string) => e.startsWith('GREETING=')),
+    'an ARG is not kept in the image',
+  );
   t.equal(info.RootFS.Layers.length, 4, 'COPY, COPY and RUN each add a layer to the base');
   const hist = ok('history', 'app:1').trim().split('\n').slice(1);
   t.equal(hist.length, 9, 'history: one row per step after FROM, and the base');
-  t.ok(hist.every((r) => /^[a-f0-9]{12}\s/.test(r)), 'each with the ID of the image that step made (as the classic builder)');
+  t.ok(
+    hist.every((r) => /^[a-f0-9]{12}\s/.test(r)),
+    'each with the ID of the image that step made (as the classic builder)',
+  );
   t.match(hist[0], /#\(nop\)\s+CMD \["cat","made.txt"\]\s+0B/, 'metadata steps add no layer');
   t.match(ok('ps', '-a', '-q'), /^$/, 'no build container is left');
 });
@@ -128,7 +141,7 @@ t.test('bad Dockerfiles: one sentence with the line, exit 1, nothing tagged or l
   t.notMatch(ok('run', '--rm', 'base', 'ls', '/'), /outside|secret/, 'nothing from outside the context got in');
 });
 
-t.test("import -c and commit -c read ENV as the Dockerfile does", async (t) => {
+t.test('import -c and commit -c read ENV as the Dockerfile does', async (t) => {
   ok('import', `${base}/busybox.tar`, '--tag', 'envd', '-c', 'ENV A=1 B="two words"', '-c', 'ENV C three words');
   t.equal(ok('run', '--rm', 'envd', 'sh', '-c', 'echo "$A|$B|$C"'), '1|two words|three words\n', 'several quoted pairs, and the legacy KEY VALUE form');
   const r = strata('import', `${base}/busybox.tar`, '-c', 'ENV A="unterminated');

@@ -14,7 +14,9 @@ t.test('SIGKILL during a copy-up: after remount the file is whole, old or new; w
   for (const x of ['lower', 'upper', 'work', 'mnt']) fs.mkdirSync(`${d}/${x}`);
   execFileSync('sh', ['-c', `head -c 268435456 /dev/urandom > ${d}/lower/big`]);
   const lowerSha = sha(`${d}/lower/big`);
-  const daemon = spawn(process.execPath, [CLI, 'mount', '-f', '--lower', `${d}/lower`, '--upper', `${d}/upper`, '--work', `${d}/work`, `${d}/mnt`], { stdio: 'ignore' });
+  const daemon = spawn(process.execPath, [CLI, 'mount', '-f', '--lower', `${d}/lower`, '--upper', `${d}/upper`, '--work', `${d}/work`, `${d}/mnt`], {
+    stdio: 'ignore',
+  });
   const daemonExit = new Promise((r) => daemon.on('exit', r));
   t.teardown(() => daemon.kill('SIGKILL'));
   waitUntil(() => isMounted(`${d}/mnt`));
@@ -33,7 +35,12 @@ t.test('SIGKILL during a copy-up: after remount the file is whole, old or new; w
   const m = mountStrata(t, { lowers: [`${d}/lower`], upper: `${d}/upper`, work: `${d}/work`, mnt: `${d}/mnt` });
   t.same(fs.readdirSync(`${d}/work/work`), [], 'work/ leftovers cleaned at mount');
   const now = fs.readFileSync(`${m.mnt}/big`);
-  const whole = now.length === 268435456 ? sha(`${m.mnt}/big`) === lowerSha : now.length === 268435456 + 5 && crypto.createHash('sha256').update(now.subarray(0, 268435456)).digest('hex') === lowerSha && now.subarray(-5).toString() === 'tail\n';
+  const whole =
+    now.length === 268435456
+      ? sha(`${m.mnt}/big`) === lowerSha
+      : now.length === 268435456 + 5 &&
+        crypto.createHash('sha256').update(now.subarray(0, 268435456)).digest('hex') === lowerSha &&
+        now.subarray(-5).toString() === 'tail\n';
   t.ok(whole, `file is whole: ${now.length} bytes`);
   m.umount();
 });
@@ -78,8 +85,9 @@ t.test('8 concurrent writers and readers give the same result as kernel overlayf
     `cat ${root}/shared ${root}/f${(i + 1) % 8} > /dev/null`;
   const run = (root: string) =>
     Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        new Promise<number | null>((resolve) => spawn('sh', ['-c', script(root, i)], { stdio: 'ignore' }).on('exit', resolve)),
+      Array.from(
+        { length: 8 },
+        (_, i) => new Promise<number | null>((resolve) => spawn('sh', ['-c', script(root, i)], { stdio: 'ignore' }).on('exit', resolve)),
       ),
     );
   t.same(await run(k.mnt), Array(8).fill(0), 'kernel: all workers succeed');

@@ -57,8 +57,16 @@ t.test('unlink of an open file: no .fuse_hidden name anywhere, the fd reads and 
   fs.writeFileSync(`${m.mnt}/open`, 'still readable\n');
   const fd = fs.openSync(`${m.mnt}/open`, 'r');
   fs.unlinkSync(`${m.mnt}/open`);
-  t.same(fs.readdirSync(m.mnt).filter((n) => n.startsWith('.fuse_hidden')), [], 'no hidden file in the merged dir');
-  t.same(fs.readdirSync(`${d}/upper`).filter((n) => n.startsWith('.fuse')), [], 'none in the upper dir');
+  t.same(
+    fs.readdirSync(m.mnt).filter((n) => n.startsWith('.fuse_hidden')),
+    [],
+    'no hidden file in the merged dir',
+  );
+  t.same(
+    fs.readdirSync(`${d}/upper`).filter((n) => n.startsWith('.fuse')),
+    [],
+    'none in the upper dir',
+  );
   t.equal(fs.readFileSync(fd, 'utf8'), 'still readable\n', 'the open file reads on');
   t.equal(fs.fstatSync(fd).size, 15, 'fstat of the unlinked file works');
   fs.closeSync(fd);
@@ -70,12 +78,18 @@ t.test('unlink of an open file: no .fuse_hidden name anywhere, the fd reads and 
   t.equal(fs.fstatSync(fd2).size, 6);
   fs.closeSync(fd2);
   t.ok(fs.lstatSync(`${d}/upper/file`).isCharacterDevice(), 'a whiteout in the upper dir');
-  t.same(fs.readdirSync(`${d}/upper`).filter((n) => n.startsWith('.fuse')), [], 'no hidden file left behind');
+  t.same(
+    fs.readdirSync(`${d}/upper`).filter((n) => n.startsWith('.fuse')),
+    [],
+    'no hidden file left behind',
+  );
 });
 
 t.test('new files belong to the caller (unpatched: fuse-native gives no caller identity)', async (t) => {
   const { m } = setup(t);
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `echo hi > ${m.mnt}/pub/mine && mkdir ${m.mnt}/pub/d`], { encoding: 'utf8' });
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `echo hi > ${m.mnt}/pub/mine && mkdir ${m.mnt}/pub/d`], {
+    encoding: 'utf8',
+  });
   t.equal(r.status, 0, r.stderr);
   const st = fs.statSync(`${m.mnt}/pub/mine`);
   t.equal(st.uid, 65534);
@@ -98,7 +112,11 @@ t.test('writes arrive in 128 KiB requests (unpatched: 4 KiB, no big_writes)', as
   const d = tmpdir(t);
   for (const x of ['lower', 'upper', 'work', 'mnt']) fs.mkdirSync(`${d}/${x}`);
   const log = fs.openSync(`${d}/debug.log`, 'w');
-  const child = spawn(process.execPath, [CLI, 'mount', '-f', '--debug', '--transport', 'fuse-native', '--lower', `${d}/lower`, '--upper', `${d}/upper`, '--work', `${d}/work`, `${d}/mnt`], { stdio: ['ignore', log, log] });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'mount', '-f', '--debug', '--transport', 'fuse-native', '--lower', `${d}/lower`, '--upper', `${d}/upper`, '--work', `${d}/work`, `${d}/mnt`],
+    { stdio: ['ignore', log, log] },
+  );
   t.teardown(() => {
     if (isMounted(`${d}/mnt`)) spawnSync('umount', ['-l', `${d}/mnt`]);
     child.kill('SIGKILL');

@@ -25,7 +25,10 @@ function view(u: Union): Tree {
     const rec: Record<string, unknown> = { ...attr };
     if ((a.mode & 0o170000) === 0o120000) rec.target = u.readlink(p);
     if ((a.mode & 0o170000) === 0o040000) {
-      const names = u.readdir(p).map((e) => e.name).sort();
+      const names = u
+        .readdir(p)
+        .map((e) => e.name)
+        .sort();
       rec.names = names;
       for (const n of names) walk(p === '/' ? `/${n}` : `${p}/${n}`);
     }
@@ -63,7 +66,11 @@ t.test('an indexed union sees exactly what a probing union sees', async (t) => {
     t.ok(indexed.resolver.indexed, 'the union answers from the index');
     t.same(view(indexed), view(probing), `same tree, attributes, listings and link targets (${withUpper ? 'with' : 'without'} upper)`);
     for (const p of ['/nope', '/dir/nope', '/gone', '/hidden_by_upper', '/opq/old1', '/f2/x']) {
-      t.equal(errno(() => indexed.getattr(p)), errno(() => probing.getattr(p)), `lookup of ${p} answers alike`);
+      t.equal(
+        errno(() => indexed.getattr(p)),
+        errno(() => probing.getattr(p)),
+        `lookup of ${p} answers alike`,
+      );
     }
   }
 });
@@ -74,14 +81,33 @@ t.test('changes through an indexed union follow overlay rules (upper live, lower
   const u = new Union({ lowers: fx.lowers, upper: fx.upper, work: base + '/work' }, chainReader(db, chain.chainId, 1));
   u.prepareWork();
   u.rename('/ren_dir', '/moved');
-  t.same(u.readdir('/moved').map((e) => e.name).sort(), ['nested', 'one', 'two'], 'a renamed lower dir keeps its lower contents (redirect)');
-  t.same(u.readdir('/moved/nested').map((e) => e.name), ['three'], 'and its nested dirs');
+  t.same(
+    u
+      .readdir('/moved')
+      .map((e) => e.name)
+      .sort(),
+    ['nested', 'one', 'two'],
+    'a renamed lower dir keeps its lower contents (redirect)',
+  );
+  t.same(
+    u.readdir('/moved/nested').map((e) => e.name),
+    ['three'],
+    'and its nested dirs',
+  );
   u.unlink('/dir/a');
-  t.equal(errno(() => u.getattr('/dir/a')), 'ENOENT', 'a whiteout in the upper hides an indexed lower file');
+  t.equal(
+    errno(() => u.getattr('/dir/a')),
+    'ENOENT',
+    'a whiteout in the upper hides an indexed lower file',
+  );
   u.rmdir('/emptydir');
   u.mkdir('/emptydir', 0o755, { uid: 0, gid: 0 });
   t.same(u.readdir('/emptydir'), [], 'a dir made over a whiteout is opaque and empty');
-  t.equal(errno(() => u.rmdir('/dir2')), 'ENOTEMPTY', 'rmdir checks emptiness against the indexed lowers');
+  t.equal(
+    errno(() => u.rmdir('/dir2')),
+    'ENOTEMPTY',
+    'rmdir checks emptiness against the indexed lowers',
+  );
 });
 
 t.test('lookups, attributes and listings never touch the lower dirs', async (t) => {
@@ -94,8 +120,16 @@ t.test('lookups, attributes and listings never touch the lower dirs', async (t) 
   for (const l of fx.lowers) fs.renameSync(l, l + '.away');
   t.teardown(() => fx.lowers.forEach((l) => fs.existsSync(l + '.away') && fs.renameSync(l + '.away', l)));
   t.same(view(u2), before, 'the whole tree is answered from the index alone');
-  t.equal(errno(() => u2.getattr('/dir/missing')), 'ENOENT', 'a negative lookup is answered from the index');
-  t.equal(errno(() => u2.open('/f2', 0)), 'ENOENT', 'file data does need the layer');
+  t.equal(
+    errno(() => u2.getattr('/dir/missing')),
+    'ENOENT',
+    'a negative lookup is answered from the index',
+  );
+  t.equal(
+    errno(() => u2.open('/f2', 0)),
+    'ENOENT',
+    'file data does need the layer',
+  );
   void base;
 });
 
@@ -131,7 +165,10 @@ t.test('a lower dir that changed is re-indexed, never served stale', async (t) =
   t.equal(db.chain(c1.chainId), undefined, 'chains built on the old index are dropped');
   const c2 = prepareChain(db, fx.lowers);
   const u = new Union({ lowers: fx.lowers }, chainReader(db, c2.chainId, 0));
-  t.ok(u.readdir('/dir').some((e) => e.name === 'added'), 'the rebuilt chain has the new name');
+  t.ok(
+    u.readdir('/dir').some((e) => e.name === 'added'),
+    'the rebuilt chain has the new name',
+  );
   fs.chmodSync(l1 + '/l1only', 0o600);
   t.match(verifyLayer(db, second).join('\n'), /l1only: mode was/, 'verify finds an in-place change the fingerprint cannot see');
 });

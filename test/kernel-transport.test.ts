@@ -78,7 +78,10 @@ t.test('fallocate, copy_file_range and SEEK_DATA / SEEK_HOLE', async (t) => {
   const { k, s } = layers(t);
   const SEEK_DATA = 3;
   const SEEK_HOLE = 4;
-  for (const [m, who] of [[k, 'kernel'], [s, 'strata']] as const) {
+  for (const [m, who] of [
+    [k, 'kernel'],
+    [s, 'strata'],
+  ] as const) {
     const fd = fs.openSync(`${m}/sparse`, 'r+');
     t.equal(native.lseek(fd, 0, SEEK_HOLE), 0, `${who}: a file of holes has a hole at 0`);
     t.equal(native.fallocate(fd, 0, 3 << 20, 65536), 0, `${who}: fallocate succeeds`);
@@ -101,7 +104,11 @@ t.test('inode numbers are unique across layers and stable under copy-up', async 
   const inos = names.map((n) => fs.statSync(`${s}/${n}`).ino);
   t.equal(new Set(inos).size, names.length, 'every object has its own number');
   sh(s, 'chmod 600 lowerfile && echo more >> ldir/sub/x');
-  t.same(names.map((n) => fs.statSync(`${s}/${n}`).ino), inos, 'copy-up keeps them');
+  t.same(
+    names.map((n) => fs.statSync(`${s}/${n}`).ino),
+    inos,
+    'copy-up keeps them',
+  );
 });
 
 t.test('mmap of a lower file while another process copies it up', async (t) => {
@@ -128,7 +135,11 @@ t.test('the node table stays bounded: the kernel forgets what it no longer cache
   const log = `${base}/daemon.log`;
   const m = mountStrata(t, { lowers: [lower], mnt: `${base}/mnt`, args: ['--log', log] });
   execFileSync('find', [m.mnt, '-printf', '%s\\n'], { stdio: 'ignore' });
-  const pid = Number(spawnSync('pgrep', ['-f', `daemon-main.js mount ${m.mnt} `], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+  const pid = Number(
+    spawnSync('pgrep', ['-f', `daemon-main.js mount ${m.mnt} `], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')[0],
+  );
   const nodes = () => {
     const before = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').length : 0;
     process.kill(pid, 'SIGUSR2');
@@ -154,13 +165,20 @@ function bigLayer(t: Parameters<typeof tmpdir>[0], mib: number) {
 t.test('a reader of another file is served while a 1 GiB copy-up runs', async (t) => {
   const { mnt, base } = bigLayer(t, 1024);
   const t0 = Date.now();
-  const writer = spawnSync('sh', ['-c', `(echo x >> ${mnt}/big; date +%s%N > ${base}/writer.done) & sleep 0.2; cat ${mnt}/small; stat -c %s ${mnt}/small; ls ${mnt}; date +%s%N; wait`], { encoding: 'utf8', timeout: 60000 });
+  const writer = spawnSync(
+    'sh',
+    ['-c', `(echo x >> ${mnt}/big; date +%s%N > ${base}/writer.done) & sleep 0.2; cat ${mnt}/small; stat -c %s ${mnt}/small; ls ${mnt}; date +%s%N; wait`],
+    { encoding: 'utf8', timeout: 60000 },
+  );
   t.equal(writer.status, 0, writer.stderr);
   const lines = writer.stdout.trim().split('\n');
   const readerDone = Number(lines.at(-1)) / 1e6;
   const writerDone = Number(fs.readFileSync(`${base}/writer.done`, 'utf8')) / 1e6;
   t.same(lines.slice(0, 2), ['small', '6'], 'the reader got its file and its size');
-  t.ok(readerDone < writerDone, `the reader finished ${Math.round(writerDone - readerDone)} ms before the copy-up did (${Math.round(writerDone - t0)} ms in all)`);
+  t.ok(
+    readerDone < writerDone,
+    `the reader finished ${Math.round(writerDone - readerDone)} ms before the copy-up did (${Math.round(writerDone - t0)} ms in all)`,
+  );
   t.equal(fs.statSync(`${mnt}/big`).size, (1024 << 20) + 2, 'and the write landed after the copy');
   t.equal(fs.statSync(`${base}/upper/big`).size, (1024 << 20) + 2, 'in the upper dir');
 });
@@ -203,7 +221,13 @@ t.test('passthrough: file data goes straight to the backing file, and a copy-up 
   t.equal(fs.readFileSync(`${m.mnt}/data`).subarray(-4).toString(), 'tail', 'a new reader sees the new data');
   fs.closeSync(reader);
   t.equal(fs.readFileSync(`${base}/upper/data`).length, (8 << 20) + 4, 'the upper copy holds it');
-  t.ok(fs.readFileSync(`${m.mnt}/data`).subarray(0, 8 << 20).equals(fs.readFileSync(`${base}/lower/data`)), 'with the lower data before it');
+  t.ok(
+    fs
+      .readFileSync(`${m.mnt}/data`)
+      .subarray(0, 8 << 20)
+      .equals(fs.readFileSync(`${base}/lower/data`)),
+    'with the lower data before it',
+  );
 });
 
 t.test('a file unlinked while open: read, written, truncated and changed through its fd, as on kernel overlayfs', async (t) => {
@@ -224,5 +248,8 @@ print(os.read(fd, 100), st.st_size, oct(st.st_mode & 0o7777), st.st_nlink, sorte
   t.equal(want.status, 0, want.stderr);
   const got = run(s);
   t.equal(got.stdout, want.stdout, `strata answers as the kernel: ${want.stdout.trim()} (${got.stderr})`);
-  t.notOk(fs.readdirSync(s).some((n) => n.startsWith('.fuse_hidden')), 'no hidden name anywhere');
+  t.notOk(
+    fs.readdirSync(s).some((n) => n.startsWith('.fuse_hidden')),
+    'no hidden name anywhere',
+  );
 });

@@ -56,7 +56,9 @@ t.test('without an upper dir the mount is read-only (EROFS)', async (t) => {
 
 t.test('mount -t fuse.strata (the mount.fuse form) and fstab-style options', async (t) => {
   const d = dirs(t);
-  const r = spawnSync('mount', ['-t', 'fuse.strata', 'strata', `${d}/mnt`, '-o', `lowerdir=${d}/lower,upperdir=${d}/upper,workdir=${d}/work`], { encoding: 'utf8' });
+  const r = spawnSync('mount', ['-t', 'fuse.strata', 'strata', `${d}/mnt`, '-o', `lowerdir=${d}/lower,upperdir=${d}/upper,workdir=${d}/work`], {
+    encoding: 'utf8',
+  });
   t.teardown(() => spawnSync('umount', ['-l', `${d}/mnt`]));
   t.equal(r.status, 0, r.stderr);
   t.ok(isMounted(`${d}/mnt`));
@@ -90,14 +92,18 @@ t.test('unmounting a busy mount says so; --lazy detaches; the daemon exits after
   await new Promise((r) => setTimeout(r, 200));
   t.equal(strata('umount', m.mnt).status, 0);
   waitUntil(() => !isMounted(m.mnt));
-  const daemons = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`main.js mount ${m.mnt}`));
+  const daemons = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(`main.js mount ${m.mnt}`));
   waitUntil(() => !execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(`main.js mount ${m.mnt} `), 5000);
   t.ok(daemons.length <= 1, 'one daemon served it, and it exits once unmounted');
 });
 
 t.test('SIGTERM to the daemon unmounts cleanly', async (t) => {
   const d = dirs(t);
-  const child = spawn(process.execPath, [CLI, 'mount', '-f', '--lower', `${d}/lower`, '--upper', `${d}/upper`, '--work', `${d}/work`, `${d}/mnt`], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [CLI, 'mount', '-f', '--lower', `${d}/lower`, '--upper', `${d}/upper`, '--work', `${d}/work`, `${d}/mnt`], {
+    stdio: 'ignore',
+  });
   t.teardown(() => child.kill('SIGKILL'));
   waitUntil(() => isMounted(`${d}/mnt`));
   fs.writeFileSync(`${d}/mnt/x`, 'x');
@@ -128,9 +134,23 @@ t.test('the path index cannot be written (a full disk): the mount goes ahead by 
   fs.mkdirSync(full);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', full]);
   t.teardown(() => spawnSync('umount', ['-l', full]));
-  const m = mountStrata(t, { lowers: [`${d}/lower`], upper: `${d}/upper`, work: `${d}/work`, mnt: `${d}/mnt`, env: { STRATA_ROOT: full }, allowWarnings: true });
-  t.match(m.stderr, /^strata: mounting without the path index: only \d+ KiB free in .*fullroot\/index; the path index wants 64 MiB\n$/, 'one warning line with the reason');
-  t.notOk(fs.readdirSync(full).some((n) => n.startsWith('index.damaged')), 'a full disk is not mistaken for a damaged index');
+  const m = mountStrata(t, {
+    lowers: [`${d}/lower`],
+    upper: `${d}/upper`,
+    work: `${d}/work`,
+    mnt: `${d}/mnt`,
+    env: { STRATA_ROOT: full },
+    allowWarnings: true,
+  });
+  t.match(
+    m.stderr,
+    /^strata: mounting without the path index: only \d+ KiB free in .*fullroot\/index; the path index wants 64 MiB\n$/,
+    'one warning line with the reason',
+  );
+  t.notOk(
+    fs.readdirSync(full).some((n) => n.startsWith('index.damaged')),
+    'a full disk is not mistaken for a damaged index',
+  );
   t.equal(fs.readdirSync(`${d}/mnt`).length, 301, 'and the merged view is whole');
   t.equal(fs.readFileSync(`${d}/mnt/hello`, 'utf8'), 'hello\n', 'and reads work');
   m.umount();

@@ -16,12 +16,18 @@ import { snapshot } from './helpers/tree.js';
 /** A tar made by tar-stream from a list of entries (name, type, data, linkname). */
 function makeTar(entries: { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; data?: string; linkname?: string }[]): Readable {
   const pack = tar.pack();
-  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.type === 'directory' ? 0o755 : 0o644 }, e.data ?? '');
+  for (const e of entries)
+    pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.type === 'directory' ? 0o755 : 0o644 }, e.data ?? '');
   pack.finalize();
   return pack as unknown as Readable;
 }
 
-async function rejects(t: { ok: (v: unknown, m: string) => void; match: (a: string, b: RegExp, m: string) => void; fail: (m: string) => void }, p: Promise<unknown>, re: RegExp, what: string) {
+async function rejects(
+  t: { ok: (v: unknown, m: string) => void; match: (a: string, b: RegExp, m: string) => void; fail: (m: string) => void },
+  p: Promise<unknown>,
+  re: RegExp,
+  what: string,
+) {
   try {
     await p;
     t.fail(`${what}: accepted`);
@@ -59,7 +65,18 @@ t.test('tars that escape the root are refused, and write nothing outside', async
   t.equal(cleanName('./a//b/'), 'a/b', 'names are cleaned');
   await rejects(t, applyLayer(makeTar([{ name: '../outside', data: 'x' }]), mk()), /escapes the root/, '../ in a name');
   await rejects(t, applyLayer(makeTar([{ name: 'a/../../outside', data: 'x' }]), mk()), /escapes the root/, '.. deeper in a name');
-  await rejects(t, applyLayer(makeTar([{ name: 'ln', type: 'symlink', linkname: base }, { name: 'ln/evil', data: 'x' }]), mk()), /not a directory/, 'writing through a symlink');
+  await rejects(
+    t,
+    applyLayer(
+      makeTar([
+        { name: 'ln', type: 'symlink', linkname: base },
+        { name: 'ln/evil', data: 'x' },
+      ]),
+      mk(),
+    ),
+    /not a directory/,
+    'writing through a symlink',
+  );
   await rejects(t, applyLayer(makeTar([{ name: 'hl', type: 'link', linkname: '../../etc/passwd' }]), mk()), /escapes the root/, 'a hard link outside');
   await rejects(t, applyLayer(makeTar([{ name: 'hl', type: 'link', linkname: 'nothere' }]), mk()), /not a file of this layer/, 'a hard link to nothing');
   await rejects(t, applyLayer(makeTar([{ name: 'd/.wh.' }]), mk()), /whiteout without a name/, 'a .wh. entry without a name');
@@ -86,8 +103,8 @@ t.test('commit writes the tar and the layer dir in one pass, and they agree', as
   fs.mkdirSync(dir);
   const w = writeLayerFromTree(fx.upper, { overlay: true }, blob, dir);
   const bytes = fs.readFileSync(blob);
-  t.equal(w.size, bytes.length, 'the size is the tar\'s');
-  t.equal(w.digest, 'sha256:' + crypto.createHash('sha256').update(bytes).digest('hex'), 'the digest is the tar\'s sha256');
+  t.equal(w.size, bytes.length, "the size is the tar's");
+  t.equal(w.digest, 'sha256:' + crypto.createHash('sha256').update(bytes).digest('hex'), "the digest is the tar's sha256");
   const names = execFileSync('tar', ['-tf', blob], { encoding: 'utf8' }).split('\n');
   t.ok(names.includes('.wh.hidden_by_upper') && names.includes('uopq/.wh..wh..opq'), 'GNU tar reads it: whiteouts and opaque markers as entries');
   const keep = { keepXattr: (n: string) => n.startsWith('user.') || n === 'trusted.overlay.opaque', looseDirs: true };

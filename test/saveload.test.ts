@@ -24,19 +24,31 @@ const idOf = (ref: string) => JSON.parse(ok('inspect', ref))[0].Id as string;
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const archive = `${base}/mine.tar`;
 
-t.test('save writes an OCI layout with docker\'s manifest.json', async (t) => {
+t.test("save writes an OCI layout with docker's manifest.json", async (t) => {
   ok('save', '-o', archive, 'mine:v1');
   const names = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).trim().split('\n');
-  t.ok(['oci-layout', 'index.json', 'manifest.json'].every((n) => names.includes(n)), 'oci-layout, index.json and manifest.json');
+  t.ok(
+    ['oci-layout', 'index.json', 'manifest.json'].every((n) => names.includes(n)),
+    'oci-layout, index.json and manifest.json',
+  );
   const blobs = names.filter((n) => n.startsWith('blobs/sha256/'));
   t.equal(blobs.length, 4, 'and four blobs: the manifest, the config and two layers');
-  for (const b of blobs) t.equal(sha(execFileSync('tar', ['-xOf', archive, b], { maxBuffer: 64 << 20 })), path.basename(b), `${path.basename(b).slice(0, 12)} is stored under its own digest`);
+  for (const b of blobs)
+    t.equal(
+      sha(execFileSync('tar', ['-xOf', archive, b], { maxBuffer: 64 << 20 })),
+      path.basename(b),
+      `${path.basename(b).slice(0, 12)} is stored under its own digest`,
+    );
   const dm = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' }));
   t.same(dm[0].RepoTags, ['mine:v1'], 'manifest.json names the tag');
   t.equal(dm[0].Config, `blobs/sha256/${idOf('mine:v1').replace('sha256:', '')}`, 'and the config, whose digest is the image ID');
   const idx = JSON.parse(execFileSync('tar', ['-xOf', archive, 'index.json'], { encoding: 'utf8' }));
   t.equal(idx.manifests[0].annotations['io.containerd.image.name'], 'docker.io/library/mine:v1', 'index.json names it as containerd does');
-  t.same(fs.readdirSync(base).filter((n) => n.includes('.tmp-')), [], 'no temp file is left beside it');
+  t.same(
+    fs.readdirSync(base).filter((n) => n.includes('.tmp-')),
+    [],
+    'no temp file is left beside it',
+  );
 });
 
 t.test('load brings it back, the same image, by file and by pipe', async (t) => {
@@ -44,7 +56,11 @@ t.test('load brings it back, the same image, by file and by pipe', async (t) => 
   ok('rmi', 'mine:v1');
   t.equal(ok('load', '-i', archive), 'Loaded image: mine:v1\n', 'load -i FILE');
   t.equal(idOf('mine:v1'), id, 'with the same image ID');
-  t.equal(ok('run', '--rm', 'mine:v1', 'sh', '-c', 'cat /etc/saved; test -e /etc/os-release || echo deleted'), 'saved\ndeleted\n', 'and the same filesystem (whiteouts kept)');
+  t.equal(
+    ok('run', '--rm', 'mine:v1', 'sh', '-c', 'cat /etc/saved; test -e /etc/os-release || echo deleted'),
+    'saved\ndeleted\n',
+    'and the same filesystem (whiteouts kept)',
+  );
   const piped = spawnSync(process.execPath, [CLI, 'save', 'mine:v1'], { env, maxBuffer: 64 << 20 });
   t.equal(piped.status, 0, 'save to stdout');
   ok('rmi', 'mine:v1', 'base');
@@ -105,7 +121,12 @@ t.test('an OCI layout with gzip layers (as registries serve them) loads to the s
   }
   const mJson = Buffer.from(JSON.stringify(m));
   fs.writeFileSync(`${work}/blobs/sha256/${sha(mJson)}`, mJson);
-  idx.manifests[0] = { ...idx.manifests[0], digest: `sha256:${sha(mJson)}`, size: mJson.length, annotations: { 'io.containerd.image.name': 'docker.io/library/gz:1' } };
+  idx.manifests[0] = {
+    ...idx.manifests[0],
+    digest: `sha256:${sha(mJson)}`,
+    size: mJson.length,
+    annotations: { 'io.containerd.image.name': 'docker.io/library/gz:1' },
+  };
   fs.writeFileSync(`${work}/index.json`, JSON.stringify(idx));
   const oci = `${base}/oci.tar`;
   execFileSync('tar', ['-cf', oci, '-C', work, '.']);
@@ -113,4 +134,18 @@ t.test('an OCI layout with gzip layers (as registries serve them) loads to the s
   t.equal(ok('load', '-i', oci), 'Loaded image: gz:1\n', 'load reads the index and gunzips the layers');
   t.equal(idOf('gz:1'), id, 'the image ID is the config digest, as saved');
   t.equal(ok('run', '--rm', 'gz:1', 'cat', '/etc/saved'), 'saved\n', 'and it runs');
+});
+
+t.test('a save that fails half way leaves no temp file', async (t) => {
+  const own = storeCli(`${base}/savefail`);
+  t.teardown(own.cleanup);
+  own.ok('import', `${base}/busybox.tar`, '--tag', 'x:1');
+  const layer = JSON.parse(own.ok('inspect', 'x:1'))[0].RootFS.Layers[0].replace('sha256:', '');
+  fs.rmSync(`${base}/savefail/blobs/sha256/${layer}`);
+  const out = `${base}/fail-out`;
+  fs.mkdirSync(out);
+  const r = own.strata('save', '-o', `${out}/x.tar`, 'x:1');
+  t.equal(r.status, 1, 'exit 1');
+  t.match(r.stderr, /^strata: .*no such file or directory/i, `one sentence: ${r.stderr.trim()}`);
+  t.same(fs.readdirSync(out), [], 'neither the archive nor its temp file is left');
 });

@@ -21,27 +21,53 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
   const id = ok('import', rootfs, '--tag', 'busybox:1', '-m', 'base', '-c', 'CMD ["/bin/sh"]').trim();
   t.match(id, /^sha256:[a-f0-9]{64}$/, 'import prints the image ID');
   const imgs = JSON.parse(ok('images', '--format', 'json'));
-  t.same(imgs.map((i: { repo: string; tag: string }) => `${i.repo}:${i.tag}`), ['busybox:1'], 'images lists it');
-  t.match(ok('images'), /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\nbusybox\s+1\s+[a-f0-9]{12}\s+.* ago\s+\d+(\.\d+)?MB\n$/, 'in docker columns, with a human size');
+  t.same(
+    imgs.map((i: { repo: string; tag: string }) => `${i.repo}:${i.tag}`),
+    ['busybox:1'],
+    'images lists it',
+  );
+  t.match(
+    ok('images'),
+    /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\nbusybox\s+1\s+[a-f0-9]{12}\s+.* ago\s+\d+(\.\d+)?MB\n$/,
+    'in docker columns, with a human size',
+  );
 
-  const r = strata('run', '--name', 'seed', 'busybox:1', 'sh', '-c',
-    'mkdir /data && dd if=/dev/zero of=/data/one bs=1M count=1 2>/dev/null && chmod -R 0777 /data && dd if=/dev/zero of=/data/two bs=1M count=1 2>/dev/null && rm /data/one && echo changed > /etc/hostname && rm /etc/os-release && echo pid=$$ host=$(hostname) && exit 7');
+  const r = strata(
+    'run',
+    '--name',
+    'seed',
+    'busybox:1',
+    'sh',
+    '-c',
+    'mkdir /data && dd if=/dev/zero of=/data/one bs=1M count=1 2>/dev/null && chmod -R 0777 /data && dd if=/dev/zero of=/data/two bs=1M count=1 2>/dev/null && rm /data/one && echo changed > /etc/hostname && rm /etc/os-release && echo pid=$$ host=$(hostname) && exit 7',
+  );
   t.equal(r.status, 7, "run exits with the command's exit code");
   t.match(r.stdout, /pid=1 host=[a-f0-9]{12}/, 'the command is PID 1 of a new PID namespace, with its own hostname');
-  t.same(ok('diff', 'seed').trim().split('\n'), ['A /data', 'A /data/two', 'C /etc', 'C /etc/hostname', 'D /etc/os-release'], 'diff gives docker\'s A/C/D lines');
+  t.same(
+    ok('diff', 'seed').trim().split('\n'),
+    ['A /data', 'A /data/two', 'C /etc', 'C /etc/hostname', 'D /etc/os-release'],
+    "diff gives docker's A/C/D lines",
+  );
   t.match(ok('ps', '-a', '-s'), /seed\s+1\.05MB \(virtual \d+(\.\d+)?MB\)/, 'ps -s shows the container layer and the virtual size');
 
   const newId = ok('commit', '-a', 'Ada <ada@example.com>', '-m', 'add data', 'seed', 'mine:v1').trim();
   t.match(newId, /^sha256:/, 'commit prints the new image ID');
   const hist = ok('history', 'mine:v1');
-  t.match(hist, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[a-f0-9]{12}\s+.*1\.05MB\s+add data\n<missing>\s+.*strata import .*base\n$/, 'history: the new layer with its comment, then the base as <missing>');
+  t.match(
+    hist,
+    /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[a-f0-9]{12}\s+.*1\.05MB\s+add data\n<missing>\s+.*strata import .*base\n$/,
+    'history: the new layer with its comment, then the base as <missing>',
+  );
   const info = JSON.parse(ok('inspect', 'mine:v1'))[0];
   t.equal(info.Author, 'Ada <ada@example.com>', 'inspect shows the author');
   t.equal(info.RootFS.Layers.length, 2, 'and two layers');
   const layerHex = info.RootFS.Layers[1].replace('sha256:', '');
   const names = execFileSync('tar', ['-tf', `${root}/blobs/sha256/${layerHex}`], { encoding: 'utf8' }).split('\n');
   t.ok(names.includes('etc/.wh.os-release'), 'the committed layer deletes with a .wh. entry');
-  t.notOk(names.some((n) => n.includes('one')), 'a file made and removed in the container is not in the layer');
+  t.notOk(
+    names.some((n) => n.includes('one')),
+    'a file made and removed in the container is not in the layer',
+  );
   t.notOk(names.includes('data/.wh..wh..opq'), 'a new dir nothing below has gets no opaque marker');
   const digest = execFileSync('sha256sum', [`${root}/blobs/sha256/${layerHex}`], { encoding: 'utf8' }).split(' ')[0];
   t.equal(digest, layerHex, 'the blob is stored under its own sha256 (the diffID)');
@@ -53,7 +79,11 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
   const df = ok('system', 'df', '-v');
   t.match(df, /busybox\s+1\s+[a-f0-9]{12}\s+.* ago\s+(\S+)\s+(\S+)\s+0B\s+1\n/, 'system df -v: the base layer is all shared, nothing unique');
   t.match(df, /mine\s+v1\s+[a-f0-9]{12}\s+.* ago\s+\S+\s+\S+\s+1\.05MB\s+0\n/, 'the committed image adds 1.05MB of its own');
-  t.match(df, /[a-f0-9]{12}\s+busybox:1\s+0\s+1\.05MB\s+.* ago\s+Exited \(7\) (?:Less than a second|\d+ seconds?|About a minute) ago\s+seed\n/, 'and the container, with its layer size and the STATUS ps shows');
+  t.match(
+    df,
+    /[a-f0-9]{12}\s+busybox:1\s+0\s+1\.05MB\s+.* ago\s+Exited \(7\) (?:Less than a second|\d+ seconds?|About a minute) ago\s+seed\n/,
+    'and the container, with its layer size and the STATUS ps shows',
+  );
   t.match(ok('system', 'df'), /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+2\s+1\s+/, 'system df sums it up, as docker');
   const exported = spawnSync(process.execPath, [CLI, 'export', 'seed'], { env, maxBuffer: 64 << 20 });
   t.equal(exported.status, 0, 'export writes a tar');
@@ -67,7 +97,11 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
   t.match(denied.stderr, /^strata: image busybox:1 is used by container [a-f0-9]{12} \(seed\)/, 'and says which');
   ok('rm', 'seed');
   t.match(ok('rmi', 'mine:v1'), /Untagged: mine:v1\nDeleted: sha256:/, 'rmi untags and deletes an unused image');
-  t.match(ok('image', 'prune', '-a'), /deleted: sha256:.*\n\nTotal reclaimed space: \d+(\.\d+)?MB/, 'image prune -a removes the rest and says how much it freed');
+  t.match(
+    ok('image', 'prune', '-a'),
+    /deleted: sha256:.*\n\nTotal reclaimed space: \d+(\.\d+)?MB/,
+    'image prune -a removes the rest and says how much it freed',
+  );
   t.equal(fs.readdirSync(`${root}/layers`).length, 0, 'no layer dir is left');
 });
 
@@ -103,8 +137,16 @@ t.test('image waste: a deleted file and a chmod copy-up still weigh in their ear
   ok('run', '--name', 'w2', 'w:1', 'sh', '-c', 'rm /big; chmod 600 /keep');
   ok('commit', 'w2', 'w:2');
   const w = JSON.parse(ok('image', 'waste', '--format', 'json', 'w:2'));
-  t.same(w.layers.map((l: { wasted: number }) => l.wasted), [0, 512002, 0], 'layer 1 wastes the deleted 500 KiB file and the 2-byte file copied up by chmod');
-  t.same(w.items.map((i: { path: string; how: string; by: number }) => `${i.path} ${i.how} ${i.by}`), ['/big deleted 2', '/keep overwritten 2'], 'and says which and why');
+  t.same(
+    w.layers.map((l: { wasted: number }) => l.wasted),
+    [0, 512002, 0],
+    'layer 1 wastes the deleted 500 KiB file and the 2-byte file copied up by chmod',
+  );
+  t.same(
+    w.items.map((i: { path: string; how: string; by: number }) => `${i.path} ${i.how} ${i.by}`),
+    ['/big deleted 2', '/keep overwritten 2'],
+    'and says which and why',
+  );
   t.ok(w.efficiency > 0.7 && w.efficiency < 0.85, `efficiency ${w.efficiency.toFixed(3)}`);
   t.match(ok('image', 'waste', 'w:2'), /Wasted space: 512kB of 2\.\d+MB\nImage efficiency: \d+\.\d%\n$/, 'the summary, dive-style');
   ok('rm', 'w1', 'w2');
@@ -141,7 +183,11 @@ t.test('start, exec, stop: a container in the background', async (t) => {
   t.equal(e.status, 5, "exec exits with the command's exit code");
   t.match(e.stdout, /^[a-f0-9]{12}\nsh -c echo started;/, "inside the container's UTS and PID namespaces: PID 1 is the container's command");
   ok('stop', 'svc');
-  t.match(ok('ps', '-a'), /Exited \(42\) (?:Less than a second|\d+ seconds?|About a minute) ago\s+svc/, 'stop sends SIGTERM to PID 1; its handler decides the exit code');
+  t.match(
+    ok('ps', '-a'),
+    /Exited \(42\) (?:Less than a second|\d+ seconds?|About a minute) ago\s+svc/,
+    'stop sends SIGTERM to PID 1; its handler decides the exit code',
+  );
   const id = JSON.parse(ok('inspect', 'svc'))[0].Id;
   t.equal(fs.readFileSync(`${root}/containers/${id}/log`, 'utf8'), 'started\ngot TERM\n', 'its output went to the log');
   t.equal(ok('logs', 'svc'), 'started\ngot TERM\n', 'logs prints it');
@@ -181,7 +227,11 @@ t.test('pause, unpause, and commit pausing a running container', async (t) => {
   const a = size();
   await sleep(400);
   t.equal(size(), a, 'a paused container writes nothing');
-  t.match(strata('exec', 'busy', 'true').stderr, /^strata: container busy is paused: unpause it first \(strata unpause busy\)\n$/, 'exec into it: one sentence');
+  t.match(
+    strata('exec', 'busy', 'true').stderr,
+    /^strata: container busy is paused: unpause it first \(strata unpause busy\)\n$/,
+    'exec into it: one sentence',
+  );
   t.match(strata('pause', 'busy').stderr, /already paused/, 'pausing twice: one sentence');
   ok('unpause', 'busy');
   await sleep(300);
@@ -212,6 +262,10 @@ t.test('pause, unpause, and commit pausing a running container', async (t) => {
   t.notOk(unpaused.seen, 'leaves it running throughout');
   ok('pause', 'busy');
   ok('stop', '-t', '1', 'busy');
-  t.match(ok('ps', '-a'), /Exited \(137\) (?:Less than a second|\d+ seconds?|About a minute) ago\s+busy/, 'a paused container stops (thawed to take the signal)');
+  t.match(
+    ok('ps', '-a'),
+    /Exited \(137\) (?:Less than a second|\d+ seconds?|About a minute) ago\s+busy/,
+    'a paused container stops (thawed to take the signal)',
+  );
   ok('rm', 'busy');
 });

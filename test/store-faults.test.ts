@@ -40,7 +40,11 @@ t.test('a disk that fills up during commit: one sentence, nothing stored, the st
   const upper = s.upperOf('fat');
   // 60 MiB in the container layer: the commit needs twice that (the blob and the layer dir), the disk has less.
   execFileSync('dd', ['if=/dev/urandom', `of=${upper}/big`, 'bs=1M', 'count=60', 'status=none']);
-  const before = { layers: fs.readdirSync(`${full}/root/layers`).sort(), blobs: fs.readdirSync(`${full}/root/blobs/sha256`).sort(), images: s.ok('images', '-q') };
+  const before = {
+    layers: fs.readdirSync(`${full}/root/layers`).sort(),
+    blobs: fs.readdirSync(`${full}/root/blobs/sha256`).sort(),
+    images: s.ok('images', '-q'),
+  };
   const r = s.strata('commit', 'fat', 'fat:1');
   t.equal(r.status, 1, 'commit fails with exit 1');
   t.match(r.stderr, /^strata: no space left on the device that holds the store \(.*\/full\/root\)[^\n]*\n$/, `in one sentence: ${r.stderr.trim()}`);
@@ -107,21 +111,36 @@ t.test('several strata commands at once on one store', async (t) => {
   s.ok('create', '--name', 'src', 'base', 'true');
   fs.writeFileSync(`${s.upperOf('src')}/file`, 'x'.repeat(1 << 20));
   const runAll = (argvs: string[][]) =>
-    Promise.all(argvs.map((args) => new Promise<{ args: string[]; code: number | null; out: string; err: string }>((resolve) => {
-      const p = spawn(process.execPath, [CLI, ...args], { env: s.env });
-      let out = '', err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      p.on('close', (code) => resolve({ args, code, out, err }));
-    })));
+    Promise.all(
+      argvs.map(
+        (args) =>
+          new Promise<{ args: string[]; code: number | null; out: string; err: string }>((resolve) => {
+            const p = spawn(process.execPath, [CLI, ...args], { env: s.env });
+            let out = '',
+              err = '';
+            p.stdout.on('data', (d) => (out += d));
+            p.stderr.on('data', (d) => (err += d));
+            p.on('close', (code) => resolve({ args, code, out, err }));
+          }),
+      ),
+    );
   const results = await runAll([
-    ['import', rootfs, '--tag', 'a:1'], ['import', rootfs, '--tag', 'a:2'], ['import', rootfs, '--tag', 'a:3'],
-    ['commit', 'src', 'c:1'], ['commit', 'src', 'c:2'], ['commit', 'src', 'c:3'],
-    ['create', '--name', 'n1', 'base', 'true'], ['create', '--name', 'n2', 'base', 'true'],
-    ['images'], ['ps', '-a'], ['system', 'df'],
+    ['import', rootfs, '--tag', 'a:1'],
+    ['import', rootfs, '--tag', 'a:2'],
+    ['import', rootfs, '--tag', 'a:3'],
+    ['commit', 'src', 'c:1'],
+    ['commit', 'src', 'c:2'],
+    ['commit', 'src', 'c:3'],
+    ['create', '--name', 'n1', 'base', 'true'],
+    ['create', '--name', 'n2', 'base', 'true'],
+    ['images'],
+    ['ps', '-a'],
+    ['system', 'df'],
   ]);
   for (const r of results) t.equal(r.code, 0, `strata ${r.args.join(' ')}: exit 0 ${r.err.trim()}`);
-  const tags = JSON.parse(s.ok('images', '--format', 'json')).map((i: { repo: string; tag: string }) => `${i.repo}:${i.tag}`).sort();
+  const tags = JSON.parse(s.ok('images', '--format', 'json'))
+    .map((i: { repo: string; tag: string }) => `${i.repo}:${i.tag}`)
+    .sort();
   t.same(tags, ['a:1', 'a:2', 'a:3', 'base:latest', 'c:1', 'c:2', 'c:3'], 'every tag landed');
   const layerOf = (ref: string) => JSON.parse(s.ok('inspect', ref))[0].RootFS.Layers as string[];
   t.same(layerOf('c:1'), layerOf('c:3'), 'the three commits made the same layers');
@@ -144,5 +163,5 @@ t.test("a killed command's temp files go; a running command's stay", async (t) =
   fs.writeFileSync(`${root}/tmp/layer.tar-${dead}-bbbbbbbbbbbb`, 'half');
   fs.mkdirSync(`${root}/tmp/layer-${sleeper.pid}-cccccccccccc`);
   s.ok('images');
-  t.same(fs.readdirSync(`${root}/tmp`), [`layer-${sleeper.pid}-cccccccccccc`], 'only the live command\'s temp dir is kept');
+  t.same(fs.readdirSync(`${root}/tmp`), [`layer-${sleeper.pid}-cccccccccccc`], "only the live command's temp dir is kept");
 });

@@ -10,7 +10,8 @@ const base = tmpdir(t, 'strata-tty-');
 const root = `${base}/root`;
 const env: NodeJS.ProcessEnv = { ...process.env, STRATA_ROOT: root, TERM: 'xterm' };
 delete env.NODE_EXTRA_CA_CERTS;
-const strata = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+const strata = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
 const cli = `${process.execPath} ${CLI}`;
 /** `strata ARGS` on a real terminal of 33 rows x 101 columns, fed `input` (a shell snippet that prints it). */
 const onTerminal = (args: string, input: string) =>
@@ -27,7 +28,11 @@ execFileSync(process.execPath, [CLI, 'import', rootfs, '--tag', 'bb'], { env });
 t.test('run -t: the command has a terminal of its own', async (t) => {
   const r = strata('run', '--rm', '-t', 'bb', 'sh', '-c', 'test -t 0 && test -t 1 && echo is-a-tty; tty; ls /dev/console; echo $TERM; exit 4');
   t.equal(r.status, 4, "exit code is the command's");
-  t.match(r.stdout, /^is-a-tty\r\n\/dev\/pts\/\d+\r\n\/dev\/console\r\nxterm\r\n$/, 'stdin and stdout are a terminal, known inside as /dev/pts/N and /dev/console, TERM set (and output in terminal line endings)');
+  t.match(
+    r.stdout,
+    /^is-a-tty\r\n\/dev\/pts\/\d+\r\n\/dev\/console\r\nxterm\r\n$/,
+    'stdin and stdout are a terminal, known inside as /dev/pts/N and /dev/console, TERM set (and output in terminal line endings)',
+  );
   const plain = strata('run', '--rm', 'bb', 'sh', '-c', 'test -t 1 || echo no-tty');
   t.equal(plain.stdout, 'no-tty\n', 'without -t, stdio is passed through as it is');
   const fed = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, input: 'fed\n', timeout: 60_000 });
@@ -36,7 +41,10 @@ t.test('run -t: the command has a terminal of its own', async (t) => {
 });
 
 t.test('run -it: this terminal drives the shell: window size, Ctrl-C, exit code', async (t) => {
-  const r = onTerminal('run -it --rm bb sh', "printf 'echo hi-$((6*7))\\nstty size\\nsleep 100\\n'; sleep 2; printf '\\003'; sleep 0.5; printf 'echo after-$?\\nexit 3\\n'");
+  const r = onTerminal(
+    'run -it --rm bb sh',
+    "printf 'echo hi-$((6*7))\\nstty size\\nsleep 100\\n'; sleep 2; printf '\\003'; sleep 0.5; printf 'echo after-$?\\nexit 3\\n'",
+  );
   t.equal(r.status, 3, "script returns the shell's exit code");
   t.match(r.stdout, /\nhi-42\r+\n/, 'input reaches the shell and its output comes back');
   t.match(r.stdout, /\n33 101\r+\n/, "the container's terminal has the size of this one");
@@ -47,7 +55,11 @@ t.test('create -t, start, exec -t: a detached shell on its terminal stays up', a
   t.equal(strata('create', '-t', '--name', 'tsh', 'bb', 'sh').status, 0, 'create -t');
   t.equal(strata('start', 'tsh').status, 0, 'start');
   await new Promise((r) => setTimeout(r, 500));
-  t.match(strata('ps').stdout, /Up (?:Less than a second|\d+ seconds?|About a minute)\s+tsh/, 'a shell without input waits on its terminal instead of reading end of file');
+  t.match(
+    strata('ps').stdout,
+    /Up (?:Less than a second|\d+ seconds?|About a minute)\s+tsh/,
+    'a shell without input waits on its terminal instead of reading end of file',
+  );
   const e = strata('exec', '-t', 'tsh', 'sh', '-c', 'test -t 0 && echo exec-tty');
   t.equal(e.stdout, 'exec-tty\r\n', 'exec -t gets a terminal too');
   t.equal(strata('stop', '-t', '1', 'tsh').status, 0, 'stop');

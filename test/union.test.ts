@@ -45,11 +45,23 @@ t.test('lookup: topmost layer answers, dirs merge', async (t) => {
   const buf = Buffer.alloc(64);
   t.equal(buf.toString('utf8', 0, u.read(fh, buf, 64, 0)), 'a from l1');
   u.release(fh);
-  t.same(u.readdir('/dir').map((e) => e.name).sort(), ['one', 'sub', 'three']);
+  t.same(
+    u
+      .readdir('/dir')
+      .map((e) => e.name)
+      .sort(),
+    ['one', 'sub', 'three'],
+  );
   t.equal(u.getattr('/dir').nlink, 1, 'merged dirs report nlink 1, as overlayfs');
   t.equal(u.getattr('/').ino, 1);
-  t.equal(errno(() => u.getattr('/nope')), 'ENOENT');
-  t.equal(errno(() => u.getattr('/a/x')), 'ENOTDIR');
+  t.equal(
+    errno(() => u.getattr('/nope')),
+    'ENOENT',
+  );
+  t.equal(
+    errno(() => u.getattr('/a/x')),
+    'ENOTDIR',
+  );
 });
 
 t.test('copy-up keeps data, mode, owner, times (ns), xattrs; parents first; work dir left empty', async (t) => {
@@ -76,8 +88,14 @@ t.test('unlink and rmdir leave whiteouts; mkdir over one is opaque', async (t) =
   u.unlink('/a');
   const wh = fs.lstatSync(`${d}/upper/a`);
   t.ok(wh.isCharacterDevice() && wh.rdev === 0, 'whiteout is a 0/0 char device');
-  t.equal(errno(() => u.getattr('/a')), 'ENOENT');
-  t.equal(errno(() => u.rmdir('/dir')), 'ENOTEMPTY');
+  t.equal(
+    errno(() => u.getattr('/a')),
+    'ENOENT',
+  );
+  t.equal(
+    errno(() => u.rmdir('/dir')),
+    'ENOTEMPTY',
+  );
   for (const n of ['one', 'three']) u.unlink('/dir/' + n);
   u.unlink('/dir/sub/two');
   u.rmdir('/dir/sub');
@@ -86,7 +104,13 @@ t.test('unlink and rmdir leave whiteouts; mkdir over one is opaque', async (t) =
   u.mkdir('/dir', 0o755, ROOT);
   t.ok(isOpaque(`${d}/upper/dir`), 'opaque');
   t.same(u.readdir('/dir'), []);
-  t.same(u.readdir('/').map((e) => e.name).sort(), ['dir', 'meta']);
+  t.same(
+    u
+      .readdir('/')
+      .map((e) => e.name)
+      .sort(),
+    ['dir', 'meta'],
+  );
 });
 
 t.test('rename of a lower dir sets a redirect and keeps the merged contents', async (t) => {
@@ -94,11 +118,20 @@ t.test('rename of a lower dir sets a redirect and keeps the merged contents', as
   u.rename('/dir', '/moved');
   t.equal(getRedirect(`${d}/upper/moved`), '/dir');
   t.ok(fs.lstatSync(`${d}/upper/dir`).isCharacterDevice(), 'old name whited out');
-  t.same(u.readdir('/moved').map((e) => e.name).sort(), ['one', 'sub', 'three']);
+  t.same(
+    u
+      .readdir('/moved')
+      .map((e) => e.name)
+      .sort(),
+    ['one', 'sub', 'three'],
+  );
   t.equal(u.getattr('/moved/sub/two').size, 1);
   u.mkdir('/x', 0o755, ROOT);
   u.rename('/moved/sub', '/x/sub');
-  t.same(u.readdir('/x/sub').map((e) => e.name), ['two']);
+  t.same(
+    u.readdir('/x/sub').map((e) => e.name),
+    ['two'],
+  );
 });
 
 t.test('creation belongs to the caller; setgid dirs pass on their group', async (t) => {
@@ -119,8 +152,14 @@ t.test('creation belongs to the caller; setgid dirs pass on their group', async 
 t.test('the overlay xattrs are private', async (t) => {
   const { u } = stack(t);
   u.mkdir('/p', 0o755, ROOT);
-  t.equal(errno(() => u.setxattr('/p', 'trusted.overlay.opaque', Buffer.from('y'), 0)), 'EOPNOTSUPP');
-  t.equal(errno(() => u.getxattr('/p', 'trusted.overlay.opaque')), 'EOPNOTSUPP');
+  t.equal(
+    errno(() => u.setxattr('/p', 'trusted.overlay.opaque', Buffer.from('y'), 0)),
+    'EOPNOTSUPP',
+  );
+  t.equal(
+    errno(() => u.getxattr('/p', 'trusted.overlay.opaque')),
+    'EOPNOTSUPP',
+  );
   t.notOk(u.listxattr('/dir').some((n) => n.startsWith('trusted.overlay.')));
   t.equal(u.getxattr('/meta', 'user.k')!.toString(), 'v');
   t.equal(u.getxattr('/meta', 'user.none'), null);
@@ -129,7 +168,13 @@ t.test('the overlay xattrs are private', async (t) => {
 t.test('read-only stack: every change is EROFS', async (t) => {
   const { d } = stack(t);
   const ro = new Union({ lowers: [`${d}/l1`, `${d}/l2`] });
-  for (const fn of [() => ro.unlink('/a'), () => ro.mkdir('/n', 0o755, ROOT), () => ro.chmod('/a', 0), () => ro.open('/a', fs.constants.O_RDWR), () => ro.rename('/a', '/b')]) {
+  for (const fn of [
+    () => ro.unlink('/a'),
+    () => ro.mkdir('/n', 0o755, ROOT),
+    () => ro.chmod('/a', 0),
+    () => ro.open('/a', fs.constants.O_RDWR),
+    () => ro.rename('/a', '/b'),
+  ]) {
     t.equal(errno(fn), 'EROFS');
   }
 });

@@ -41,6 +41,10 @@ export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3)))
+      .join('')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }

@@ -6,8 +6,8 @@ import { openIndex } from '../index/mount-index.js';
 import { ensureChainIndex } from '../index/chain-index.js';
 import { progressLine } from './progress.js';
 import { verifyLayer } from '../index/verify.js';
-import { dirRange, recDirId, recFlags, recStat, recTail, OPAQUE, WHITEOUT } from '../index/record.js';
-import { isDir, isLnk, lstatOrNull } from '../sys/stat.js';
+import { indexedDir, type IndexedEntry } from '../index/show.js';
+import { isDir, lstatOrNull } from '../sys/stat.js';
 import { fatal } from './fatal.js';
 
 const warn = (msg: string) => process.stderr.write(`strata: ${msg}\n`);
@@ -58,23 +58,22 @@ export function build(dirs: string[], o: { force?: boolean; format?: string }): 
 export function show(dir: string, p: string, o: { format?: string }): void {
   withDb((db) => {
     const m = known(db, path.resolve(dir));
-    let dirId = 1;
-    for (const name of p.split('/').filter(Boolean)) {
-      const hit = [...db.entries.getRange(dirRange(m.num, dirId))].find(({ key }) => key.subarray(8).toString() === name);
-      if (!hit || !isDir(recStat(hit.value).mode)) fatal(`${p} is not a directory in the index of ${dir}`);
-      dirId = recDirId(hit.value);
+    let rows: IndexedEntry[] = [];
+    try {
+      rows = indexedDir(db, m, p);
+    } catch (err) {
+      fatal((err as Error).message);
     }
-    const rows = [...db.entries.getRange(dirRange(m.num, dirId))].map(({ key, value }) => {
-      const st = recStat(value);
-      const flags = recFlags(value);
-      const kind = flags & WHITEOUT ? 'whiteout' : isDir(st.mode) ? (flags & OPAQUE ? 'dir (opaque)' : 'dir') : isLnk(st.mode) ? `-> ${recTail(value).toString()}` : '';
-      return { name: key.subarray(8).toString(), mode: (st.mode & 0o7777).toString(8), uid: st.uid, gid: st.gid, size: st.size, mtime: new Date(st.mtimeSec * 1000).toISOString(), kind };
-    });
     const { dirs: _dirs, ...meta } = m;
     const fresh = fingerprint(m.root, m.dirs) === m.fingerprint;
     if (o.format === 'json') return console.log(JSON.stringify({ ...meta, dirs: m.dirs.length, fresh, path: p, entries: rows }, null, 2));
-    console.log(`layer ${m.key}\nroot ${m.root}\nentries ${m.entries}, dirs ${m.dirs.length}, built ${m.builtAt}\nfingerprint ${m.fingerprint}${fresh ? '' : ' (STALE: the dir changed since)'}\n`);
-    for (const r of rows) console.log(`${r.mode.padStart(4, '0')} ${String(r.uid).padStart(5)} ${String(r.gid).padStart(5)} ${String(r.size).padStart(10)} ${r.mtime}  ${r.name} ${r.kind}`);
+    console.log(
+      `layer ${m.key}\nroot ${m.root}\nentries ${m.entries}, dirs ${m.dirs.length}, built ${m.builtAt}\nfingerprint ${m.fingerprint}${fresh ? '' : ' (STALE: the dir changed since)'}\n`,
+    );
+    for (const r of rows)
+      console.log(
+        `${r.mode.padStart(4, '0')} ${String(r.uid).padStart(5)} ${String(r.gid).padStart(5)} ${String(r.size).padStart(10)} ${r.mtime}  ${r.name} ${r.kind}`,
+      );
   });
 }
 

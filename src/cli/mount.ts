@@ -137,4 +137,3 @@ export function umountCommand(): Command {
 function resolveNoFollow(p: string): string {
   return p.startsWith('/') ? p.replace(/\/+$/, '') || '/' : process.cwd() + '/' + p.replace(/\/+$/, '');
 }
-

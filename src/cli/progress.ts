@@ -1,5 +1,5 @@
 // A progress line on a terminal ("indexing DIR: N entries"), rewritten in place at most 10 times a second.
-export type Progress = (what: string, done: number) => void;
+import type { Progress } from '../index/layer-index.js';
 
 export function progressLine(stream: NodeJS.WriteStream = process.stderr): Progress | undefined {
   if (!stream.isTTY) return undefined;

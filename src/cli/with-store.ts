@@ -21,7 +21,10 @@ const STATUS: Record<ErrorCode, number> = {
 export function describeError(err: unknown, root?: string): { message: string; status: number } {
   if (isNoSpace(err)) {
     const where = root ? ` (${root})` : '';
-    return { message: `no space left on the device that holds the store${where}: nothing was stored; free some space (strata image prune, strata system df) and try again`, status: STATUS['no-space'] };
+    return {
+      message: `no space left on the device that holds the store${where}: nothing was stored; free some space (strata image prune, strata system df) and try again`,
+      status: STATUS['no-space'],
+    };
   }
   if (err instanceof StrataError) return { message: err.message, status: STATUS[err.code] };
   const e = err as NodeJS.ErrnoException;

@@ -30,7 +30,10 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The command line, env and workdir a container runs, from the image config and run flags. */
-export function runSpecOf(cfg: RunConfig, o: { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean }): Omit<RunSpec, 'merged' | 'hostname'> {
+export function runSpecOf(
+  cfg: RunConfig,
+  o: { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean },
+): Omit<RunSpec, 'merged' | 'hostname'> {
   const argv = [...(cfg.Entrypoint ?? []), ...(o.cmd.length ? o.cmd : (cfg.Cmd ?? []))];
   if (argv.length === 0) refuse('invalid', 'no command given and the image has none (CMD)');
   let env = [...(cfg.Env ?? [])];
@@ -39,13 +42,25 @@ export function runSpecOf(cfg: RunConfig, o: { cmd: string[]; env?: string[]; wo
     env = withEnv(env, k, v ?? process.env[k] ?? '');
   }
   if (o.tty && !env.some((e) => e.startsWith('TERM='))) env.push(`TERM=${process.env.TERM || 'xterm'}`);
-  return { argv, env, workdir: o.workdir ?? cfg.WorkingDir ?? '/', user: o.user ?? cfg.User, ...(o.tty ? { tty: true } : {}), ...(o.interactive ? { interactive: true } : {}) };
+  return {
+    argv,
+    env,
+    workdir: o.workdir ?? cfg.WorkingDir ?? '/',
+    user: o.user ?? cfg.User,
+    ...(o.tty ? { tty: true } : {}),
+    ...(o.interactive ? { interactive: true } : {}),
+  };
 }
 
 /** uid:gid of USER (a name from the image's /etc/passwd, or numbers). */
 function ids(merged: string, user: string): [number, number] {
   const [u, g] = user.split(':');
-  const passwd = fs.existsSync(`${merged}/etc/passwd`) ? fs.readFileSync(`${merged}/etc/passwd`, 'utf8').split('\n').map((l) => l.split(':')) : [];
+  const passwd = fs.existsSync(`${merged}/etc/passwd`)
+    ? fs
+        .readFileSync(`${merged}/etc/passwd`, 'utf8')
+        .split('\n')
+        .map((l) => l.split(':'))
+    : [];
   const row = passwd.find((r) => r[0] === u || r[2] === u);
   const uid = /^\d+$/.test(u) ? Number(u) : row ? Number(row[2]) : NaN;
   if (Number.isNaN(uid)) refuse('invalid', `unknown user ${u} in the image`);
@@ -60,7 +75,9 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
   if (fs.existsSync(`${m}/dev`)) {
     setup.push(`mount -t tmpfs -o mode=755,size=65536k,nosuid strata-dev ${q(m + '/dev')}`);
     for (const d of DEVICES) setup.push(`: > ${q(`${m}/dev/${d}`)}; mount --bind /dev/${d} ${q(`${m}/dev/${d}`)}`);
-    setup.push(`ln -s /proc/self/fd ${q(m + '/dev/fd')}; ln -s /proc/self/fd/0 ${q(m + '/dev/stdin')}; ln -s /proc/self/fd/1 ${q(m + '/dev/stdout')}; ln -s /proc/self/fd/2 ${q(m + '/dev/stderr')}`);
+    setup.push(
+      `ln -s /proc/self/fd ${q(m + '/dev/fd')}; ln -s /proc/self/fd/0 ${q(m + '/dev/stdin')}; ln -s /proc/self/fd/1 ${q(m + '/dev/stdout')}; ln -s /proc/self/fd/2 ${q(m + '/dev/stderr')}`,
+    );
     setup.push(`mkdir -p ${q(m + '/dev/pts')} ${q(m + '/dev/shm')}`);
   }
   // -t: the container's terminal appears inside as itself (/dev/pts/N) and as /dev/console, as in docker.
@@ -81,13 +98,15 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
   setup.push(`exec ${inner.map(q).join(' ')}`);
   const args = ['--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', setup.join('\n')];
   // Into the container's cgroup before anything forks, so that every process of it is there.
-  if (spec.cgroup) return runChild('/bin/sh', ['-c', `echo $$ > ${q(spec.cgroup + '/cgroup.procs')} && exec "$@"`, 'sh', 'unshare', ...args], pty, onStart, spec.interactive);
+  if (spec.cgroup)
+    return runChild('/bin/sh', ['-c', `echo $$ > ${q(spec.cgroup + '/cgroup.procs')} && exec "$@"`, 'sh', 'unshare', ...args], pty, onStart, spec.interactive);
   return runChild('unshare', args, pty, onStart, spec.interactive);
 }
 
 /** Spawn with our stdio (or on the pty), resolve with the exit code, 128+N for a signal, as a shell reports it. */
 function runChild(cmd: string, args: string[], pty: [number, number, string] | null, onStart?: (pid: number) => void, input = false): Promise<number> {
-  const code = (c: number | null, sig: NodeJS.Signals | null) => c ?? 128 + (sig ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 }) as Record<string, number>)[sig] ?? 1 : 1);
+  const code = (c: number | null, sig: NodeJS.Signals | null) =>
+    c ?? 128 + (sig ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 } as Record<string, number>)[sig] ?? 1) : 1);
   if (pty) {
     const r = runOnPty(pty, cmd, args, { input });
     if (r.child.pid) onStart?.(r.child.pid);
@@ -111,9 +130,23 @@ export function initPid(unsharePid: number): number | null {
   }
 }
 
-
 /** Run a command inside a running container: its namespaces, its root and working dir. */
 export function execInContainer(pid1: number, env: string[], argv: string[], tty = false, interactive = false): Promise<number> {
-  const args = ['--target', String(pid1), '--mount', '--uts', '--ipc', '--pid', '--root', '--wd', '--', '/usr/bin/env', '-i', ...env, ...(tty && !env.some((e) => e.startsWith('TERM=')) ? [`TERM=${process.env.TERM || 'xterm'}`] : []), ...argv];
+  const args = [
+    '--target',
+    String(pid1),
+    '--mount',
+    '--uts',
+    '--ipc',
+    '--pid',
+    '--root',
+    '--wd',
+    '--',
+    '/usr/bin/env',
+    '-i',
+    ...env,
+    ...(tty && !env.some((e) => e.startsWith('TERM=')) ? [`TERM=${process.env.TERM || 'xterm'}`] : []),
+    ...argv,
+  ];
   return runChild('nsenter', args, tty ? openPty() : null, undefined, interactive);
 }

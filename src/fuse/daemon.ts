@@ -155,7 +155,11 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
       },
     );
     // SIGUSR2: the daemon's table sizes on its log (tests watch FORGET keep the node table bounded).
-    process.on('SIGUSR2', () => process.stderr.write(`strata: nodes ${ops.nodes.size}, open files ${union.handles.size}, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB, heap ${Math.round(process.memoryUsage().heapUsed / 2 ** 20)} MiB\n`));
+    process.on('SIGUSR2', () =>
+      process.stderr.write(
+        `strata: nodes ${ops.nodes.size}, open files ${union.handles.size}, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB, heap ${Math.round(process.memoryUsage().heapUsed / 2 ** 20)} MiB\n`,
+      ),
+    );
   } catch (err) {
     ready(`error: cannot mount on ${spec.mountpoint}: ${(err as Error).message}`);
     process.exit(1);
@@ -193,4 +197,3 @@ function watch(mountpoint: string, union: Union): void {
     process.exit(0);
   }, 200);
 }
-

@@ -65,7 +65,10 @@ export function unmount(mountpoint: string, opts: { lazy?: boolean; force?: bool
   if (opts.force && m.fstype.startsWith('fuse')) abortConnection(m);
   let r = native.umount2(mountpoint, opts.lazy || opts.force ? MNT_DETACH : 0);
   if (r === -16) {
-    throw new UnmountError('in-use', `${mountpoint} is busy: a process has a file open or its working directory there (see \`fuser -vm ${mountpoint}\`); use --lazy to detach it now, or --force to abort it`);
+    throw new UnmountError(
+      'in-use',
+      `${mountpoint} is busy: a process has a file open or its working directory there (see \`fuser -vm ${mountpoint}\`); use --lazy to detach it now, or --force to abort it`,
+    );
   }
   if (r === -107 || r === -103) r = native.umount2(mountpoint, MNT_DETACH); // dead daemon: detach
   if (r < 0) throw new UnmountError('failed', `cannot unmount ${mountpoint}: ${errnoName(-r)}`);

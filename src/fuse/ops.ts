@@ -40,15 +40,40 @@ export function fuseOps(u: Union): Record<string, Cb> {
   };
   return {
     init: (cb: Cb) => cb(0),
-    getattr: (path: string, cb: Cb) => reply(cb, () => on(path, () => u.getattr(path), (ino) => u.attrOfOpen(ino))),
-    fgetattr: (path: string, fh: number, cb: Cb) => reply(cb, () => (fh ? u.fgetattr(fh) : on(path, () => u.getattr(path), (ino) => u.attrOfOpen(ino)))),
+    getattr: (path: string, cb: Cb) =>
+      reply(cb, () =>
+        on(
+          path,
+          () => u.getattr(path),
+          (ino) => u.attrOfOpen(ino),
+        ),
+      ),
+    fgetattr: (path: string, fh: number, cb: Cb) =>
+      reply(cb, () =>
+        fh
+          ? u.fgetattr(fh)
+          : on(
+              path,
+              () => u.getattr(path),
+              (ino) => u.attrOfOpen(ino),
+            ),
+      ),
     access: (path: string, _mode: number, cb: Cb) => reply(cb, () => void u.resolver.get(path)),
     statfs: (_path: string, cb: Cb) =>
       reply(cb, () => {
         const s = u.statfs();
         return {
-          bsize: s[0], frsize: s[1], blocks: s[2], bfree: s[3], bavail: s[4],
-          files: s[5], ffree: s[6], favail: s[7], fsid: 0, flag: 0, namemax: s[10],
+          bsize: s[0],
+          frsize: s[1],
+          blocks: s[2],
+          bfree: s[3],
+          bavail: s[4],
+          files: s[5],
+          ffree: s[6],
+          favail: s[7],
+          fsid: 0,
+          flag: 0,
+          namemax: s[10],
         };
       }),
     readdir: (path: string, cb: Cb) => {
@@ -59,7 +84,10 @@ export function fuseOps(u: Union): Record<string, Cb> {
         return cb(-toErrno(err));
       }
       const names = ['.', '..'];
-      const stats: object[] = [{ mode: 0o040000, ino: 1 }, { mode: 0o040000, ino: 1 }];
+      const stats: object[] = [
+        { mode: 0o040000, ino: 1 },
+        { mode: 0o040000, ino: 1 },
+      ];
       for (const e of entries) {
         names.push(e.name);
         stats.push(e);
@@ -70,16 +98,28 @@ export function fuseOps(u: Union): Record<string, Cb> {
     releasedir: (_path: string, _fh: number, cb: Cb) => cb(0),
     fsyncdir: (_path: string, _datasync: number, _fh: number, cb: Cb) => cb(0),
     readlink: (path: string, cb: Cb) => reply(cb, () => u.readlink(path)),
-    open: (path: string, flags: number, cb: Cb) => reply(cb, () => on(path, () => u.open(path, flags), (ino) => u.reopen(ino, flags))),
+    open: (path: string, flags: number, cb: Cb) =>
+      reply(cb, () =>
+        on(
+          path,
+          () => u.open(path, flags),
+          (ino) => u.reopen(ino, flags),
+        ),
+      ),
     create: (path: string, mode: number, flags: number, cb: Cb) => reply(cb, () => u.create(path, mode, flags, caller())),
-    read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-      replyCount(cb, () => u.read(fh, buf, len, pos)),
-    write: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-      replyCount(cb, () => u.write(fh, buf, len, pos)),
+    read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) => replyCount(cb, () => u.read(fh, buf, len, pos)),
+    write: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) => replyCount(cb, () => u.write(fh, buf, len, pos)),
     flush: (_path: string, _fh: number, cb: Cb) => cb(0),
     fsync: (_path: string, datasync: number, fh: number, cb: Cb) => reply(cb, () => u.fsync(fh, datasync !== 0)),
     release: (_path: string, fh: number, cb: Cb) => reply(cb, () => u.release(fh)),
-    truncate: (path: string, size: number, cb: Cb) => reply(cb, () => on(path, () => u.truncate(path, size), (ino) => u.changeOpen(ino, { size }))),
+    truncate: (path: string, size: number, cb: Cb) =>
+      reply(cb, () =>
+        on(
+          path,
+          () => u.truncate(path, size),
+          (ino) => u.changeOpen(ino, { size }),
+        ),
+      ),
     ftruncate: (_path: string, fh: number, size: number, cb: Cb) => reply(cb, () => u.ftruncate(fh, size)),
     mkdir: (path: string, mode: number, cb: Cb) => reply(cb, () => u.mkdir(path, mode, caller())),
     mknod: (path: string, mode: number, dev: number, cb: Cb) => reply(cb, () => u.mknod(path, mode, dev, caller())),
@@ -88,11 +128,30 @@ export function fuseOps(u: Union): Record<string, Cb> {
     unlink: (path: string, cb: Cb) => reply(cb, () => (hidden.unlinked(path) ? undefined : u.unlink(path))),
     rmdir: (path: string, cb: Cb) => reply(cb, () => u.rmdir(path)),
     rename: (from: string, to: string, cb: Cb) => reply(cb, () => (hidden.renamedAway(from, to) ? undefined : u.rename(from, to))),
-    chmod: (path: string, mode: number, cb: Cb) => reply(cb, () => on(path, () => u.chmod(path, mode), (ino) => u.changeOpen(ino, { mode }))),
+    chmod: (path: string, mode: number, cb: Cb) =>
+      reply(cb, () =>
+        on(
+          path,
+          () => u.chmod(path, mode),
+          (ino) => u.changeOpen(ino, { mode }),
+        ),
+      ),
     chown: (path: string, uid: number, gid: number, cb: Cb) =>
-      reply(cb, () => on(path, () => u.chown(path, uid, gid), (ino) => u.changeOpen(ino, { uid: uid === 0xffffffff ? -1 : uid, gid: gid === 0xffffffff ? -1 : gid }))),
+      reply(cb, () =>
+        on(
+          path,
+          () => u.chown(path, uid, gid),
+          (ino) => u.changeOpen(ino, { uid: uid === 0xffffffff ? -1 : uid, gid: gid === 0xffffffff ? -1 : gid }),
+        ),
+      ),
     utimens: (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, cb: Cb) =>
-      reply(cb, () => on(path, () => u.utimens(path, aSec, aNsec, mSec, mNsec), (ino) => u.changeOpen(ino, { times: [aSec, aNsec, mSec, mNsec] }))),
+      reply(cb, () =>
+        on(
+          path,
+          () => u.utimens(path, aSec, aNsec, mSec, mNsec),
+          (ino) => u.changeOpen(ino, { times: [aSec, aNsec, mSec, mNsec] }),
+        ),
+      ),
     getxattr: (path: string, name: string, _pos: number, cb: Cb) => reply(cb, () => u.getxattr(path, name)),
     listxattr: (path: string, cb: Cb) => reply(cb, () => u.listxattr(path)),
     setxattr: (path: string, name: string, value: Buffer, _pos: number, flags: number, cb: Cb) =>

@@ -52,7 +52,8 @@ export function preflight(spec: MountSpec): MountSpec {
   if (s.upper && s.work) {
     const ust = dir('upper dir', s.upper);
     const wst = dir('work dir', s.work);
-    if (ust.dev !== wst.dev) throw new MountError(`upper dir ${s.upper} and work dir ${s.work} are on different filesystems (copy-up renames from one to the other)`);
+    if (ust.dev !== wst.dev)
+      throw new MountError(`upper dir ${s.upper} and work dir ${s.work} are on different filesystems (copy-up renames from one to the other)`);
     if (inside(s.upper, s.work) || inside(s.work, s.upper)) throw new MountError(`upper dir ${s.upper} and work dir ${s.work} must not be inside one another`);
     for (const l of s.lowers) {
       if (inside(s.upper, l) || inside(l, s.upper)) throw new MountError(`upper dir ${s.upper} and lower dir ${l} overlap`);

@@ -35,12 +35,16 @@ export function startDaemon(spec: MountSpec, opts: DaemonOptions, o: StartOption
     const out = o.log ?? 'ignore';
     // A small young generation: the daemon's garbage is small and short-lived, and 16 MiB semispaces
     // (V8's default) would be most of its resident memory (measured: 70 -> 47 MiB after a find over 100,000 entries).
-    const child = spawn(process.execPath, ['--max-semi-space-size=2', DAEMON, 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], { detached: true, stdio: ['ignore', out, out, w], env });
+    const child = spawn(process.execPath, ['--max-semi-space-size=2', DAEMON, 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], {
+      detached: true,
+      stdio: ['ignore', out, out, w],
+      env,
+    });
     child.unref();
     fs.closeSync(w);
     const buf = Buffer.alloc(4096);
     let pending = '';
-    for (let n; (n = fs.readSync(r, buf, 0, buf.length, null)) > 0; ) {
+    for (let n; (n = fs.readSync(r, buf, 0, buf.length, null)) > 0;) {
       pending += buf.toString('utf8', 0, n);
       let nl;
       while ((nl = pending.indexOf('\n')) >= 0) {

@@ -12,7 +12,12 @@ import { IndexDb, IndexError, type ChainMeta, type LayerMeta } from './db.js';
 export function chainId(keysBottomFirst: string[]): string {
   let id = keysBottomFirst[0];
   for (let i = 1; i < keysBottomFirst.length; i++) {
-    id = 'sha256:' + crypto.createHash('sha256').update(id + ' ' + keysBottomFirst[i]).digest('hex');
+    id =
+      'sha256:' +
+      crypto
+        .createHash('sha256')
+        .update(id + ' ' + keysBottomFirst[i])
+        .digest('hex');
   }
   return id;
 }
@@ -65,32 +70,36 @@ function rootRecord(db: IndexDb, l: LayerMeta): Buffer {
   return v;
 }
 
-/** Apply one layer's directory (its index `num`, dir `dirId`) on top of the merged dir `into`. */
+/** Apply one layer's directory (its index `num`, dir `dirId`) and everything below it on top of the merged dir `into`. */
 function applyDir(db: IndexDb, into: MNode, num: number, dirId: number, layer: number): void {
-  const { start, end } = dirRange(num, dirId);
-  const list = Array.from(db.entries.getRange({ start, end }), ({ key, value }) => [key.subarray(8).toString(), Buffer.from(value)] as const);
-  const kids = into.kids!;
-  for (const [name, rec] of list) {
-    const flags = recFlags(rec);
-    if (flags & WHITEOUT) {
-      kids.delete(name);
-      continue;
+  const work: [MNode, number][] = [[into, dirId]]; // a work list, not recursion: layers may be thousands of dirs deep
+  while (work.length > 0) {
+    const [dir, id] = work.pop()!;
+    const { start, end } = dirRange(num, id);
+    const list = Array.from(db.entries.getRange({ start, end }), ({ key, value }) => [key.subarray(8).toString(), Buffer.from(value)] as const);
+    const kids = dir.kids!;
+    for (const [name, rec] of list) {
+      const flags = recFlags(rec);
+      if (flags & WHITEOUT) {
+        kids.delete(name);
+        continue;
+      }
+      if (flags & REDIRECT) throw new IndexError('renamed directory in a lower layer');
+      if (!isDir(recMode(rec))) {
+        kids.set(name, { rec, layer, nmerge: 1, kids: null });
+        continue;
+      }
+      let node = kids.get(name);
+      if (node && node.kids && !(flags & OPAQUE)) {
+        node.rec = rec;
+        node.layer = layer;
+        node.nmerge++;
+      } else {
+        node = { rec, layer, nmerge: 1, kids: new Map() };
+        kids.set(name, node);
+      }
+      work.push([node, recDirId(rec)]);
     }
-    if (flags & REDIRECT) throw new IndexError('renamed directory in a lower layer');
-    if (!isDir(recMode(rec))) {
-      kids.set(name, { rec, layer, nmerge: 1, kids: null });
-      continue;
-    }
-    let node = kids.get(name);
-    if (node && node.kids && !(flags & OPAQUE)) {
-      node.rec = rec;
-      node.layer = layer;
-      node.nmerge++;
-    } else {
-      node = { rec, layer, nmerge: 1, kids: new Map() };
-      kids.set(name, node);
-    }
-    applyDir(db, node, num, recDirId(rec), layer);
   }
 }
 
@@ -98,16 +107,17 @@ function applyDir(db: IndexDb, into: MNode, num: number, dirId: number, layer: n
 function loadChain(db: IndexDb, num: number): MNode {
   const r = db.entries.getBinary(entryKey(Buffer.alloc(8), num, 0, ''))!;
   const root: MNode = { rec: r, layer: recLayer(r), nmerge: recNmerge(r), kids: new Map() };
-  const fill = (node: MNode, dirId: number) => {
+  const work: [MNode, number][] = [[root, 1]];
+  while (work.length > 0) {
+    const [node, dirId] = work.pop()!;
     const { start, end } = dirRange(num, dirId);
     for (const { key, value } of db.entries.getRange({ start, end })) {
       const rec = Buffer.from(value);
       const child: MNode = { rec, layer: recLayer(rec), nmerge: recNmerge(rec), kids: isDir(recMode(rec)) ? new Map() : null };
       node.kids!.set(key.subarray(8).toString(), child);
+      if (child.kids) work.push([child, recDirId(rec)]);
     }
-    for (const child of node.kids!.values()) if (child.kids) fill(child, recDirId(child.rec));
-  };
-  fill(root, 1);
+  }
   return root;
 }
 

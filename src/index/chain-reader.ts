@@ -21,7 +21,12 @@ export class ChainReader {
    * @param count    layers in the chain
    * @param offset   the mount's layer number of the top lower (1 with an upper dir, else 0)
    */
-  constructor(private db: IndexDb, private num: number, private count: number, private offset: number) {}
+  constructor(
+    private db: IndexDb,
+    private num: number,
+    private count: number,
+    private offset: number,
+  ) {}
 
   root(): Hit {
     return this.get(0, '')!;

@@ -48,7 +48,10 @@ export class IndexDb {
   readonly entries: Database<Buffer, Buffer>;
   readonly meta: Database<any, string>;
 
-  private constructor(readonly dir: string, env: RootDatabase) {
+  private constructor(
+    readonly dir: string,
+    env: RootDatabase,
+  ) {
     this.env = env;
     this.entries = env.openDB<Buffer, Buffer>({ name: 'entries', keyEncoding: 'binary', encoding: 'binary' });
     this.meta = env.openDB<any, string>({ name: 'meta', encoding: 'msgpack' });
@@ -69,7 +72,9 @@ export class IndexDb {
     } catch (err) {
       if (err instanceof StrataError && err.code === 'no-space') throw err;
       const damaged = (err instanceof StrataError && err.code === 'damaged') || LMDB_DAMAGE.has((err as { code?: unknown }).code as number);
-      throw new (damaged ? IndexError : NoSpaceError)(`the path index in ${dir} cannot be opened (${(err as Error).message})${damaged ? '; remove it with `strata index reset` to rebuild it' : ''}`);
+      throw new (damaged ? IndexError : NoSpaceError)(
+        `the path index in ${dir} cannot be opened (${(err as Error).message})${damaged ? '; remove it with `strata index reset` to rebuild it' : ''}`,
+      );
     }
   }
 

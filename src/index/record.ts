@@ -74,12 +74,22 @@ export const recMode = (b: Buffer) => b.readUInt32LE(8);
 /** The Stat of a record (`b` may be lmdb's reused buffer: everything is copied out). */
 export function recStat(b: Buffer): Stat {
   return {
-    dev: b.readDoubleLE(40), ino: b.readDoubleLE(32), mode: b.readUInt32LE(8), nlink: b.readUInt32LE(20),
-    uid: b.readUInt32LE(12), gid: b.readUInt32LE(16), rdev: b.readDoubleLE(48), size: b.readDoubleLE(56),
-    blksize: b.readUInt32LE(28), blocks: b.readDoubleLE(64),
-    atimeSec: b.readDoubleLE(72), atimeNsec: b.readUInt32LE(96),
-    mtimeSec: b.readDoubleLE(80), mtimeNsec: b.readUInt32LE(100),
-    ctimeSec: b.readDoubleLE(88), ctimeNsec: b.readUInt32LE(104),
+    dev: b.readDoubleLE(40),
+    ino: b.readDoubleLE(32),
+    mode: b.readUInt32LE(8),
+    nlink: b.readUInt32LE(20),
+    uid: b.readUInt32LE(12),
+    gid: b.readUInt32LE(16),
+    rdev: b.readDoubleLE(48),
+    size: b.readDoubleLE(56),
+    blksize: b.readUInt32LE(28),
+    blocks: b.readDoubleLE(64),
+    atimeSec: b.readDoubleLE(72),
+    atimeNsec: b.readUInt32LE(96),
+    mtimeSec: b.readDoubleLE(80),
+    mtimeNsec: b.readUInt32LE(100),
+    ctimeSec: b.readDoubleLE(88),
+    ctimeNsec: b.readUInt32LE(104),
   };
 }
 

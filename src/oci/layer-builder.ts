@@ -4,11 +4,12 @@
 // outside the dir: `..`, absolute names, parents that are symlinks and hard links pointing outside
 // are refused with a clear error (umoci's and go-containerregistry's checks). Used by both the
 // tar reader (import, load) and the one-pass commit, so the two cannot disagree.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { check, StrataError } from '../sys/errors.js';
 import { native } from '../sys/native.js';
 import { setOpaque, makeWhiteout } from '../sys/overlay-format.js';
-import { lstatOrNull, isDir } from '../sys/stat.js';
+import { lstatOrNull, isDir, fstat } from '../sys/stat.js';
 import type { Hdr } from './tar-header.js';
 
 export class LayerError extends StrataError {
@@ -36,13 +37,15 @@ export class LayerBuilder {
   entries = 0;
   private dirs: { path: string; h: Hdr }[] = []; // dir attributes are set last: creating children changes their mtime
   private made = new Set<string>(['']);
-  private open: { fd: number; path: string; h: Hdr } | null = null;
+  private open: { fd: number; path: string; h: Hdr; hash: crypto.Hash } | null = null;
+  /** The sha256 of each regular file written, by inode: the layer's file manifest takes them from here instead of reading the files again. */
+  readonly hashes = new Map<number, string>();
 
   constructor(readonly root: string) {}
 
   /**
    * Apply one entry. For a regular file it returns the fd of the new, empty file: write the data
-   * to it, then call `endFile()`. Every other entry is complete when this returns (-1).
+   * with `write()`, then call `endFile()`. Every other entry is complete when this returns (-1).
    */
   entry(h: Hdr): number {
     try {
@@ -52,11 +55,20 @@ export class LayerBuilder {
     }
   }
 
+  /** Write the next bytes of the open file (and hash them). */
+  write(data: Buffer): void {
+    const f = this.open;
+    if (!f) return;
+    f.hash.update(data);
+    for (let off = 0; off < data.length;) off += fs.writeSync(f.fd, data, off, data.length - off);
+  }
+
   endFile(): void {
     const f = this.open;
     if (!f) return;
     this.open = null;
     try {
+      this.hashes.set(fstat(f.fd).ino, f.hash.digest('hex'));
       fs.closeSync(f.fd);
       setAttrs(f.path, f.h, false);
     } catch (err) {
@@ -146,7 +158,7 @@ export class LayerBuilder {
       case undefined:
       case null: {
         const fd = fs.openSync(real, 'wx', 0o600);
-        this.open = { fd, path: real, h };
+        this.open = { fd, path: real, h, hash: crypto.createHash('sha256') };
         return fd;
       }
       default:

@@ -14,7 +14,12 @@ export interface LayerWritten {
   digest: string;
   size: number; // bytes of the tar
   entries: number;
+  /** sha256 of each regular file of the layer dir, by inode (for its file manifest). */
+  hashes: Map<number, string>;
 }
+
+/** Hears how far a layer's writing has got: entries and tar bytes so far. */
+export type LayerProgress = (entries: number, bytes: number) => void;
 
 const CHUNK = 1 << 20;
 /** Start the blob's writeback every this many bytes, so the disk works while we read and the final fsync is short. */
@@ -23,11 +28,11 @@ const ZEROS = Buffer.alloc(CHUNK);
 
 /** Write all of `buf` to `fd` (a short write is retried, not lost). */
 export function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+  for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
 }
 
 /** Write `root` as the tar `blobPath` (created, fsynced) and as the layer dir `dirPath` (empty). */
-export function writeLayerFromTree(root: string, o: TreeOptions, blobPath: string, dirPath: string): LayerWritten {
+export function writeLayerFromTree(root: string, o: TreeOptions, blobPath: string, dirPath: string, progress?: LayerProgress): LayerWritten {
   const hash = crypto.createHash('sha256');
   const blob = fs.openSync(blobPath, 'wx', 0o644);
   const b = new LayerBuilder(dirPath);
@@ -47,6 +52,7 @@ export function writeLayerFromTree(root: string, o: TreeOptions, blobPath: strin
     for (const { h, src } of treeEntries(root, o)) {
       out(encodeHeader(h));
       const fd = b.entry(h);
+      progress?.(b.entries, size);
       if (src === undefined || fd < 0) continue;
       const want = h.size ?? 0;
       const sfd = fs.openSync(src, 'r');
@@ -58,7 +64,7 @@ export function writeLayerFromTree(root: string, o: TreeOptions, blobPath: strin
           // with zeros, in the tar and in the layer dir alike (bytes added after that are left out).
           const chunk = n > 0 ? buf.subarray(0, n) : ZEROS.subarray(0, Math.min(CHUNK, want - done));
           out(chunk);
-          writeAll(fd, chunk);
+          b.write(chunk);
           done += chunk.length;
         }
       } finally {
@@ -76,5 +82,5 @@ export function writeLayerFromTree(root: string, o: TreeOptions, blobPath: strin
   } finally {
     fs.closeSync(blob);
   }
-  return { digest: 'sha256:' + hash.digest('hex'), size, entries: b.entries };
+  return { digest: 'sha256:' + hash.digest('hex'), size, entries: b.entries, hashes: b.hashes };
 }

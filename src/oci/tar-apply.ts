@@ -6,13 +6,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { LayerBuilder, LayerError } from './layer-builder.js';
-import { writeAll } from './layer-from-tree.js';
 import type { Hdr } from './tar-header.js';
 
 export { cleanName, LayerError } from './layer-builder.js';
 
-/** A tar file, plain or gzip (told by its magic), as an uncompressed stream. */
-export function openTar(file: string): Readable {
+/** Whether a file starts with gzip's magic. */
+export function isGzip(file: string): boolean {
   const head = Buffer.alloc(2);
   const fd = fs.openSync(file, 'r');
   try {
@@ -20,15 +19,21 @@ export function openTar(file: string): Readable {
   } finally {
     fs.closeSync(fd);
   }
-  const r = fs.createReadStream(file);
-  if (head[0] !== 0x1f || head[1] !== 0x8b) return r;
+  return head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** A tar file, plain or gzip (told by its magic), as an uncompressed stream; `onRead` hears of each chunk read from the file. */
+export function openTar(file: string, onRead?: (bytes: number) => void): Readable {
+  const r = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  if (onRead) r.on('data', (d) => onRead(d.length));
+  if (!isGzip(file)) return r;
   const gunzip = zlib.createGunzip();
   r.on('error', (err) => gunzip.destroy(err));
   return r.pipe(gunzip);
 }
 
 /** Extract `input` (an uncompressed tar stream) into the empty dir `root`. */
-export async function applyLayer(input: Readable, root: string): Promise<{ entries: number }> {
+export async function applyLayer(input: Readable, root: string): Promise<{ entries: number; hashes: Map<number, string> }> {
   const b = new LayerBuilder(root);
   const extract = tar.extract();
   extract.on('entry', (h: tar.Header, source: unknown, next: (err?: Error | null) => void) => {
@@ -51,7 +56,7 @@ export async function applyLayer(input: Readable, root: string): Promise<{ entri
       stream.on('data', (chunk: Buffer) => {
         if (failed) return;
         try {
-          writeAll(fd, chunk);
+          b.write(chunk);
         } catch (err) {
           fail(err);
         }
@@ -80,5 +85,5 @@ export async function applyLayer(input: Readable, root: string): Promise<{ entri
     throw err instanceof LayerError ? err : new LayerError(`the layer tar is corrupt: ${(err as Error).message}`);
   }
   b.finish();
-  return { entries: b.entries };
+  return { entries: b.entries, hashes: b.hashes };
 }

@@ -8,7 +8,14 @@ export type Hdr = Partial<Omit<tar.Header, 'pax'>> & { name: string; pax?: Recor
 
 export const BLOCK = 512;
 const TYPEFLAG: Record<string, string> = {
-  file: '0', link: '1', symlink: '2', 'character-device': '3', 'block-device': '4', directory: '5', fifo: '6', 'contiguous-file': '7',
+  file: '0',
+  link: '1',
+  symlink: '2',
+  'character-device': '3',
+  'block-device': '4',
+  directory: '5',
+  fifo: '6',
+  'contiguous-file': '7',
 };
 const MAX_OCTAL = { 8: 0o7777777, 12: 0o77777777777 } as const;
 
@@ -42,8 +49,26 @@ export function encodeHeader(h: Hdr): Buffer {
   });
   const keys = Object.keys(pax);
   if (keys.length === 0) return main;
-  const records = Buffer.from(keys.sort().map((k) => paxRecord(k, pax[k])).join(''), 'utf8');
-  const paxHeader = ustar({ name: 'PaxHeader', prefix: '', mode: 0o644, uid: 0, gid: 0, size: records.length, mtime: 0, type: 'x', linkname: '', devmajor: 0, devminor: 0 });
+  const records = Buffer.from(
+    keys
+      .sort()
+      .map((k) => paxRecord(k, pax[k]))
+      .join(''),
+    'utf8',
+  );
+  const paxHeader = ustar({
+    name: 'PaxHeader',
+    prefix: '',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: records.length,
+    mtime: 0,
+    type: 'x',
+    linkname: '',
+    devmajor: 0,
+    devminor: 0,
+  });
   return Buffer.concat([paxHeader, records, Buffer.alloc(padding(records.length)), main]);
 }
 
@@ -74,8 +99,17 @@ function paxRecord(key: string, value: string): string {
 }
 
 interface Fields {
-  name: string; prefix: string; mode: number; uid: number; gid: number; size: number; mtime: number;
-  type: string; linkname: string; devmajor: number; devminor: number;
+  name: string;
+  prefix: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  type: string;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
 }
 
 function ustar(f: Fields): Buffer {

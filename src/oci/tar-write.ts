@@ -1,6 +1,7 @@
 // Write a tree as a tar stream (export, and tests): the entries of `treeEntries`, with file data
 // streamed at the pace of the reader.
 import fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import type tar from 'tar-stream';
 import type { Hdr } from './tar-header.js';
 import { treeEntries, type TreeOptions } from './tree-entries.js';
@@ -25,5 +26,18 @@ export function packEntry(pack: tar.Pack, h: Hdr, src?: string): Promise<void> {
     const r = fs.createReadStream(src, { highWaterMark: 1 << 20 });
     r.on('error', reject);
     r.pipe(w as unknown as NodeJS.WritableStream);
+  });
+}
+
+/** One entry into `pack` with the bytes of `data` (exactly `h.size` of them); resolves once the pack has it. */
+export function packStream(pack: tar.Pack, h: Hdr, data: Readable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const w = pack.entry(h as tar.Header, (err) => (err ? reject(err) : resolve()));
+    (w as unknown as NodeJS.EventEmitter).on('error', reject);
+    data.on('error', (err) => {
+      reject(err);
+      (w as unknown as { destroy(e: Error): void }).destroy(err);
+    });
+    data.pipe(w as unknown as NodeJS.WritableStream);
   });
 }

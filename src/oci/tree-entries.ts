@@ -5,8 +5,9 @@
 // say "moved". A generator, so that writers can be synchronous (commit) or streaming (export).
 import fs from 'node:fs';
 import { native } from '../sys/native.js';
-import { getRedirect, isOpaque, isPrivateXattr, isWhiteout } from '../sys/overlay-format.js';
-import { lstat, isDir, isLnk, isReg, type Stat } from '../sys/stat.js';
+import { isPrivateXattr } from '../sys/overlay-format.js';
+import { walkOverlay } from '../sys/overlay-walk.js';
+import { isLnk, isReg, type Stat } from '../sys/stat.js';
 import type { Hdr } from './tar-header.js';
 
 export interface TreeOptions {
@@ -18,7 +19,7 @@ export interface TreeOptions {
   lowerHas?: (path: string) => boolean;
 }
 
-/** One tar entry; `src` is the file whose bytes are its data (regular files only). */
+/** One tar entry; `src` is the file whose bytes are its data (regular files only), to be read before the next entry is asked for. */
 export interface TreeEntry {
   h: Hdr;
   src?: string;
@@ -51,28 +52,28 @@ export function* treeEntries(root: string, o: TreeOptions = {}): Generator<TreeE
     return h;
   };
 
-  function* walk(dirReal: string, rel: string, overlay: boolean): Generator<TreeEntry> {
-    const names = fs.readdirSync(dirReal).sort();
-    const stats = names.map((n) => [n, lstat(`${dirReal}/${n}`)] as const);
-    // Whiteouts first.
-    for (const [n, st] of stats) {
-      if (overlay && isWhiteout(st)) yield { h: { name: `${rel}${'.wh.' + n}`, mode: 0o644, size: 0, type: 'file', mtime: new Date(st.mtimeSec * 1000) } };
-    }
-    for (const [n, st] of stats) {
-      if (overlay && isWhiteout(st)) continue;
-      const real = `${dirReal}/${n}`;
-      const name = `${rel}${n}`;
-      const h = header(name, st, real);
-      if (isDir(st.mode)) {
+  /** The entries of the tree at `dir` (a dir of the merged view for a redirect), named `prefix` + their path. */
+  function* entriesOf(dir: string, prefix: string, overlay: boolean): Generator<TreeEntry> {
+    for (const e of walkOverlay(dir, { sorted: true, whiteoutsFirst: true, overlay })) {
+      const st = e.st;
+      const name = prefix + e.rel.slice(1);
+      if (e.whiteout) {
+        const parent = name.slice(0, name.length - e.name.length);
+        yield { h: { name: `${parent}.wh.${e.name}`, mode: 0o644, size: 0, type: 'file', mtime: new Date(st.mtimeSec * 1000) } };
+        continue;
+      }
+      const h = header(name, st, e.real);
+      if (e.dir) {
         yield { h: { ...h, name: name + '/', type: 'directory' } };
-        const redirect = overlay ? getRedirect(real) : null;
-        if (redirect !== null && o.merged) {
-          yield { h: { name: `${name}/.wh..wh..opq`, mode: 0o644, size: 0, type: 'file', mtime: h.mtime } };
-          yield* walk(`${o.merged()}/${name}`, `${name}/`, false);
+        const opq: TreeEntry = { h: { name: `${name}/.wh..wh..opq`, mode: 0o644, size: 0, type: 'file', mtime: h.mtime } };
+        if (overlay && o.merged && e.redirect() !== null) {
+          // Renamed from a lower layer: its whole merged contents, in place of the upper dir's.
+          e.descend = false;
+          yield opq;
+          yield* entriesOf(`${o.merged()}/${name}`, `${name}/`, false);
           continue;
         }
-        if (overlay && isOpaque(real) && (o.lowerHas?.('/' + name) ?? true)) yield { h: { name: `${name}/.wh..wh..opq`, mode: 0o644, size: 0, type: 'file', mtime: h.mtime } };
-        yield* walk(real, `${name}/`, overlay);
+        if (overlay && e.opaque() && (o.lowerHas?.('/' + name) ?? true)) yield opq;
       } else if (isReg(st.mode)) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? links.get(key) : undefined;
@@ -81,9 +82,9 @@ export function* treeEntries(root: string, o: TreeOptions = {}): Generator<TreeE
           continue;
         }
         if (st.nlink > 1) links.set(key, name);
-        yield { h: { ...h, type: 'file', size: st.size }, src: real };
+        yield { h: { ...h, type: 'file', size: st.size }, src: e.real };
       } else if (isLnk(st.mode)) {
-        yield { h: { ...h, type: 'symlink', linkname: fs.readlinkSync(real) } };
+        yield { h: { ...h, type: 'symlink', linkname: fs.readlinkSync(e.real) } };
       } else {
         const fmt = st.mode & S.S_IFMT;
         const type = fmt === S.S_IFCHR ? 'character-device' : fmt === S.S_IFBLK ? 'block-device' : fmt === S.S_IFIFO ? 'fifo' : null;
@@ -92,5 +93,5 @@ export function* treeEntries(root: string, o: TreeOptions = {}): Generator<TreeE
       }
     }
   }
-  yield* walk(root, '', !!o.overlay);
+  yield* entriesOf(root, '', !!o.overlay);
 }

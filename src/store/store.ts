@@ -13,7 +13,9 @@ import { open, strataRoot, checkDataFile, checkFreeSpace, type Database, type Ro
 import { parseRef, safeRef } from './reference.js';
 import { writeHashed, hexOf } from '../oci/digest.js';
 import { applyLayer } from '../oci/tar-apply.js';
-import { writeLayerFromTree, type LayerWritten } from '../oci/layer-from-tree.js';
+import { writeLayerFromTree, type LayerWritten, type LayerProgress } from '../oci/layer-from-tree.js';
+import { writeLayerFiles } from '../oci/layer-files.js';
+import { syncTree, fsyncPath } from './durable.js';
 import type { TreeOptions } from '../oci/tree-entries.js';
 import { serialize, MEDIA, type Descriptor, type ImageConfig } from '../oci/image.js';
 
@@ -80,7 +82,8 @@ export type NewContainer = Omit<ContainerRecord, 'id' | 'name' | 'created' | 'st
  *
  * Lifecycle of what it holds:
  * - A **blob** (`putBlob`) and a **layer** (`addLayer`, `addLayerFromTree`) appear only whole,
- *   under their digest; a layer dir is fsynced before it is recorded.
+ *   under their digest; a layer dir and its file manifest (`layerFilesPath`, what `system check`
+ *   compares the dir with) are on the disk (syncfs) before the layer is recorded.
  * - An **image** (`addImage`) names its layers by diffID; `tag` and `untag` move names;
  *   `deleteImage` removes it and every layer and blob no other image uses (layer GC).
  * - A **container** (`createContainer`) has its dirs (`containerPaths`); `updateContainer` changes its
@@ -110,7 +113,7 @@ export class Store {
 
   static open(root = strataRoot()): Store {
     try {
-      for (const d of ['blobs/sha256', 'layers', 'containers', 'tmp', 'db']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
+      for (const d of ['blobs/sha256', 'layers', 'layer-files', 'containers', 'tmp', 'db']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
       checkFreeSpace(path.join(root, 'db'), "strata's store");
       checkDataFile(path.join(root, 'db/data.mdb'));
       const env = open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 });
@@ -160,6 +163,11 @@ export class Store {
     return path.join(this.root, 'layers', hexOf(diffId));
   }
 
+  /** A layer dir's file manifest (see oci/layer-files), written with the layer; layers stored before manifests existed have none. */
+  layerFilesPath(diffId: string): string {
+    return path.join(this.root, 'layer-files', hexOf(diffId));
+  }
+
   containerPaths(id: string): ContainerPaths {
     const dir = path.join(this.root, 'containers', id);
     return { dir, upper: `${dir}/upper`, work: `${dir}/work`, merged: `${dir}/merged`, log: `${dir}/log` };
@@ -190,11 +198,11 @@ export class Store {
    * already stored is reused. `use` runs under the lock, so an image recorded there keeps the layer.
    */
   async addLayer<T>(tar: Readable, use: (layer: LayerRecord) => T, expect?: string): Promise<T> {
-    const { tmp, dir } = this.layerTemps();
+    const { tmp, dir, files } = this.layerTemps();
     const [toBlob, toDir] = tee(tar);
     let w: LayerWritten;
     try {
-      const [hashed, { entries }] = await Promise.all([
+      const [hashed, { entries, hashes }] = await Promise.all([
         writeHashed(toBlob, tmp).catch((err) => {
           toDir.destroy(err);
           throw err;
@@ -204,27 +212,36 @@ export class Store {
           throw err;
         }),
       ]);
-      w = { ...hashed, entries };
+      w = { ...hashed, entries, hashes };
       // A layer that is not what its image says it is is never published.
-      if (expect && w.digest !== expect) refuse('damaged', `a layer's content is ${w.digest.slice(0, 19)}, but its image says ${expect.slice(0, 19)}: the archive is damaged`);
+      if (expect && w.digest !== expect)
+        refuse('damaged', `a layer's content is ${w.digest.slice(0, 19)}, but its image says ${expect.slice(0, 19)}: the archive is damaged`);
+      this.finishLayer(dir, files, w);
     } catch (err) {
-      this.dropTemps(tmp, dir);
+      this.dropTemps(tmp, dir, files);
       throw err;
     }
-    return this.publishLayer(tmp, dir, w, use);
+    return this.publishLayer(tmp, dir, files, w, use);
   }
 
   /** A layer from a tree (an upper dir as a changeset, or a plain dir), read once (see layer-from-tree). */
-  addLayerFromTree<T>(root: string, o: TreeOptions, use: (layer: LayerRecord) => T): T {
-    const { tmp, dir } = this.layerTemps();
+  addLayerFromTree<T>(root: string, o: TreeOptions, use: (layer: LayerRecord) => T, progress?: LayerProgress): T {
+    const { tmp, dir, files } = this.layerTemps();
     let w: LayerWritten;
     try {
-      w = writeLayerFromTree(root, o, tmp, dir);
+      w = writeLayerFromTree(root, o, tmp, dir, progress);
+      this.finishLayer(dir, files, w);
     } catch (err) {
-      this.dropTemps(tmp, dir);
+      this.dropTemps(tmp, dir, files);
       throw err;
     }
-    return this.publishLayer(tmp, dir, w, use);
+    return this.publishLayer(tmp, dir, files, w, use);
+  }
+
+  /** A whole temp layer dir: its file manifest written, and both on the disk before anything refers to them. */
+  private finishLayer(dir: string, files: string, w: LayerWritten): void {
+    writeLayerFiles(dir, files, w.hashes);
+    syncTree(dir);
   }
 
   /**
@@ -253,19 +270,20 @@ export class Store {
     }
   }
 
-  private layerTemps(): { tmp: string; dir: string } {
+  private layerTemps(): { tmp: string; dir: string; files: string } {
     const dir = this.tmpPath('layer');
     fs.mkdirSync(dir, { mode: 0o755 });
-    return { tmp: this.tmpPath('layer.tar'), dir };
+    return { tmp: this.tmpPath('layer.tar'), dir, files: this.tmpPath('layer.files') };
   }
 
-  private dropTemps(tmp: string, dir: string): void {
+  private dropTemps(tmp: string, dir: string, files: string): void {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(tmp, { force: true });
+    fs.rmSync(files, { force: true });
   }
 
   /** Move a whole blob and layer dir into place, record the layer and hand it to `use`, under the lock. */
-  private publishLayer<T>(tmp: string, dir: string, w: LayerWritten, use: (layer: LayerRecord) => T): T {
+  private publishLayer<T>(tmp: string, dir: string, files: string, w: LayerWritten, use: (layer: LayerRecord) => T): T {
     let drop = false; // our temps, once the lock is released: deleting a big layer dir takes a while
     try {
       return this.locked(() => {
@@ -285,6 +303,8 @@ export class Store {
           if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
           fs.rmSync(dir, { recursive: true, force: true });
         }
+        fs.renameSync(files, this.layerFilesPath(w.digest));
+        fsyncPath(path.join(this.root, 'layers')); // the renames, before the record that relies on them
         const rec: LayerRecord = { diffId: w.digest, blob: w.digest, size: w.size, entries: w.entries };
         this.layers.putSync(w.digest, rec);
         return use(rec);
@@ -293,7 +313,7 @@ export class Store {
       drop = true;
       throw err;
     } finally {
-      if (drop) this.dropTemps(tmp, dir);
+      if (drop) this.dropTemps(tmp, dir, files);
     }
   }
 
@@ -418,6 +438,7 @@ export class Store {
     const l = this.layers.get(d);
     this.layers.removeSync(d);
     fs.rmSync(this.layerDir(d), { recursive: true, force: true });
+    fs.rmSync(this.layerFilesPath(d), { force: true });
     if (l) fs.rmSync(this.blobPath(l.blob), { force: true });
     return l?.size ?? 0;
   }

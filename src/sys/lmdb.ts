@@ -30,7 +30,6 @@ export class NoSpaceError extends StrataError {
   }
 }
 
-
 /** Free space the index wants before LMDB maps anything: on a full filesystem a mapped page can't be backed (SIGBUS). */
 export const MIN_FREE = 64 * 2 ** 20;
 
@@ -81,4 +80,3 @@ export function checkDataFile(file: string): void {
     fs.closeSync(fd);
   }
 }
-

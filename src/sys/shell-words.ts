@@ -38,7 +38,10 @@ export function pairs(args: string, legacy = true): [string, string][] {
   const w = words(args);
   if (w.length === 0) refuse('invalid', 'missing KEY=VALUE');
   if (legacy && !w[0].includes('=')) {
-    const rest = args.trim().slice(args.trim().search(/\s/) + 1).trim();
+    const rest = args
+      .trim()
+      .slice(args.trim().search(/\s/) + 1)
+      .trim();
     return [[w[0], w.length > 1 ? words(rest).join(' ') : '']];
   }
   return w.map((kv) => {

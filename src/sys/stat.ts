@@ -26,10 +26,22 @@ const buf = new Float64Array(16);
 
 function fromBuf(): Stat {
   return {
-    dev: buf[0], ino: buf[1], mode: buf[2], nlink: buf[3], uid: buf[4], gid: buf[5], rdev: buf[6],
-    size: buf[7], blksize: buf[8], blocks: buf[9],
-    atimeSec: buf[10], atimeNsec: buf[11], mtimeSec: buf[12], mtimeNsec: buf[13],
-    ctimeSec: buf[14], ctimeNsec: buf[15],
+    dev: buf[0],
+    ino: buf[1],
+    mode: buf[2],
+    nlink: buf[3],
+    uid: buf[4],
+    gid: buf[5],
+    rdev: buf[6],
+    size: buf[7],
+    blksize: buf[8],
+    blocks: buf[9],
+    atimeSec: buf[10],
+    atimeNsec: buf[11],
+    mtimeSec: buf[12],
+    mtimeNsec: buf[13],
+    ctimeSec: buf[14],
+    ctimeNsec: buf[15],
   };
 }
 

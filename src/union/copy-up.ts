@@ -10,7 +10,8 @@ import { copyData } from './copy-data.js';
 import { BackgroundCopier, type PreparedData } from './background-copy.js';
 import { isDir, isLnk, isReg, lstat } from '../sys/stat.js';
 import { relOf, type LayerStack } from './layers.js';
-import type { Entry, Node, Resolver } from './resolve.js';
+import type { Resolver } from './resolve.js';
+import type { Entry, Node } from './lower-view.js';
 import type { InodeTable } from './inodes.js';
 
 const O = fs.constants;
@@ -71,7 +72,8 @@ export class CopyUp {
   private fresh(node: Node): PreparedData | undefined {
     const d = this.prepared.get(node.path);
     const st = node.top.st;
-    if (d && d.srcReal === this.stack.real(node.top.layer, node.top.rel) && d.size === st.size && d.mtimeSec === st.mtimeSec && d.mtimeNsec === st.mtimeNsec) return d;
+    if (d && d.srcReal === this.stack.real(node.top.layer, node.top.rel) && d.size === st.size && d.mtimeSec === st.mtimeSec && d.mtimeNsec === st.mtimeNsec)
+      return d;
     return undefined;
   }
 

@@ -3,7 +3,7 @@
 // numbers collide; hard links in one layer share one; a copied-up object keeps its number.
 // Keyed by layer, then device, then inode, in nested maps with number keys: a find over a large
 // image visits every entry, and a string key per entry would cost memory and garbage.
-import type { Entry } from './resolve.js';
+import type { Entry } from './lower-view.js';
 
 const ROOT_INO = 1;
 

@@ -5,7 +5,11 @@ import fs from 'node:fs';
 import { native, RENAME_EXCHANGE, RENAME_WHITEOUT, UTIME_OMIT } from '../sys/native.js';
 import { check, fail, E, FsError } from '../sys/errors.js';
 import { LayerStack, splitPath, type LayerOptions } from './layers.js';
-import { mergedCount, Resolver, type Entry, type Node } from './resolve.js';
+import { mergedCount, Resolver } from './resolve.js';
+import type { Entry, LowerView, Node } from './lower-view.js';
+import { ProbeLowers } from './probe-lowers.js';
+import { IndexLowers } from './index-lowers.js';
+import { FallbackLowers } from './fallback-lowers.js';
 import type { ChainReader } from '../index/chain-reader.js';
 import { InodeTable } from './inodes.js';
 import { CopyUp } from './copy-up.js';
@@ -42,9 +46,20 @@ export class Union {
   /** Told of every object copied up (its merged path), so a transport can drop what the kernel cached of it. */
   onCopyUp: ((path: string, isDir: boolean) => void) | null = null;
 
+  /**
+   * With a chain index, the lower layers are answered from it; should it fail mid-mount, the
+   * mount carries on probing the layer dirs (`onChainError` hears of it once).
+   */
   constructor(opts: LayerOptions, chain: ChainReader | null = null, onChainError?: (err: Error) => void) {
     this.stack = new LayerStack(opts);
-    this.resolver = new Resolver(this.stack, chain, onChainError);
+    const probe = new ProbeLowers(this.stack);
+    const lower: LowerView = chain
+      ? new FallbackLowers(new IndexLowers(chain), probe, (err) => {
+          this.resolver.invalidate(); // its stacks came from the index
+          onChainError?.(err);
+        })
+      : probe;
+    this.resolver = new Resolver(this.stack, lower);
     this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) => {
       this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel));
       this.onCopyUp?.(node.path, node.dirs !== null);

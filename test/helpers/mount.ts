@@ -56,7 +56,10 @@ export interface StrataMount {
 }
 
 /** Mount with `strata mount` (returns when the daemon says it is ready). */
-export function mountStrata(t: T, o: { lowers: string[]; upper?: string; work?: string; mnt: string; args?: string[]; allowWarnings?: boolean; env?: Record<string, string> }): StrataMount {
+export function mountStrata(
+  t: T,
+  o: { lowers: string[]; upper?: string; work?: string; mnt: string; args?: string[]; allowWarnings?: boolean; env?: Record<string, string> },
+): StrataMount {
   const args = [CLI, 'mount', '--lower', o.lowers.join(':')];
   if (o.upper) args.push('--upper', o.upper, '--work', o.work!);
   args.push(...(o.args ?? []), o.mnt);

@@ -38,7 +38,8 @@ export const scenarios: Scenario[] = [
       const fd = fs.openSync(r + '/big', 'r+');
       fs.writeSync(fd, Buffer.from('XYZ'), 0, 3, 4096);
       fs.closeSync(fd);
-    })),
+    }),
+  ),
   s('chmod a lower file', (r, l) => step(l, 'chmod', () => fs.chmodSync(r + '/f2', 0o600))),
   s('chown a lower file', (r, l) => step(l, 'chown', () => fs.chownSync(r + '/f2', 1234, 5678))),
   s('chown keeps the setuid file data and clears setuid', (r, l) => step(l, 'chown', () => fs.chownSync(r + '/exec', 0, 0))),
@@ -94,14 +95,22 @@ export const scenarios: Scenario[] = [
     step(l, 'mknod c', () => sh('mknod', ['-m', '0600', r + '/dir2/null2', 'c', '1', '3']));
     step(l, 'mknod b', () => sh('mknod', ['-m', '0600', r + '/dir2/loop9', 'b', '7', '9']));
   }),
-  s('hard link to a lower file', (r, l) => {
-    step(l, 'link', () => fs.linkSync(r + '/f2', r + '/f2.link'));
-    step(l, 'append via link', () => fs.appendFileSync(r + '/f2.link', 'both\n'));
-  }, true),
-  s('hard link, then unlink one name', (r, l) => {
-    step(l, 'link', () => fs.linkSync(r + '/uonly', r + '/uonly2'));
-    step(l, 'unlink', () => fs.unlinkSync(r + '/uonly2'));
-  }, true),
+  s(
+    'hard link to a lower file',
+    (r, l) => {
+      step(l, 'link', () => fs.linkSync(r + '/f2', r + '/f2.link'));
+      step(l, 'append via link', () => fs.appendFileSync(r + '/f2.link', 'both\n'));
+    },
+    true,
+  ),
+  s(
+    'hard link, then unlink one name',
+    (r, l) => {
+      step(l, 'link', () => fs.linkSync(r + '/uonly', r + '/uonly2'));
+      step(l, 'unlink', () => fs.unlinkSync(r + '/uonly2'));
+    },
+    true,
+  ),
   s('unlink one name of a lower hard link pair', (r, l) => step(l, 'unlink', () => fs.unlinkSync(r + '/hl2'))),
   s('modify one name of a lower hard link pair', (r, l) => step(l, 'append', () => fs.appendFileSync(r + '/hl1', 'x\n'))),
   s('rename a lower file in its dir', (r, l) => step(l, 'rename', () => fs.renameSync(r + '/dir/a', r + '/dir/a2'))),

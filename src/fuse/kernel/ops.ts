@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../sys/native.js';
 import { E, fail } from '../../sys/errors.js';
 import type { Union, Attr } from '../../union/union.js';
-import type { Node } from '../../union/resolve.js';
+import type { Node } from '../../union/lower-view.js';
 import { NodeTable, ROOT_NODE, type FsNode } from '../../union/node-table.js';
 import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, INIT, OP, SIZE } from './protocol.js';
 import { PassthroughTable } from './passthrough.js';
@@ -154,7 +154,8 @@ export class KernelOps {
     const ino = this.nodes.get(h.nodeid)?.ino ?? fail(E.ENOENT);
     const now = (set: number, isNow: number, secOff: number, nsecOff: number): [number, number] =>
       !(valid & set) ? [0, UTIME_OMIT] : valid & isNow ? [0, UTIME_NOW] : [u64(body, secOff), body.readUInt32LE(nsecOff)];
-    const times = valid & (FATTR.ATIME | FATTR.MTIME) ? [...now(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), ...now(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60)] : undefined;
+    const times =
+      valid & (FATTR.ATIME | FATTR.MTIME) ? [...now(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), ...now(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60)] : undefined;
     this.u.changeOpen(ino, {
       ...(valid & FATTR.SIZE ? { size: u64(body, 16) } : {}),
       ...(valid & FATTR.MODE ? { mode: body.readUInt32LE(68) } : {}),
@@ -487,4 +488,3 @@ export class KernelOps {
     return id;
   }
 }
-

@@ -25,7 +25,11 @@ export interface KernelMount {
 export function serveKernel(union: Union, mountpoint: string, o: KernelServeOptions, onEnd: (why: string) => void): KernelMount {
   const fd = native.fuseOpen();
   if (fd < 0) throw new Error(`cannot open /dev/fuse: ${errnoName(-fd)}`);
-  const session = new Session(fd, { maxWrite: o.maxWrite, readdirplus: o.readdirplus, writebackCache: o.writebackCache, passthrough: o.passthrough, debug: o.debug, log: o.log }, onEnd);
+  const session = new Session(
+    fd,
+    { maxWrite: o.maxWrite, readdirplus: o.readdirplus, writebackCache: o.writebackCache, passthrough: o.passthrough, debug: o.debug, log: o.log },
+    onEnd,
+  );
   const ops = new KernelOps(union, o, session, o.log);
   session.ops = ops;
   session.prepareCopyUp = (path) => union.prepareCopyUp(path);

@@ -31,7 +31,20 @@ export interface Negotiated {
 const H = SIZE.OUT_HEADER;
 
 /** Requests that change the tree: they wait behind a background copy-up, in order. */
-const CHANGES = new Set<number>([OP.SETATTR, OP.SYMLINK, OP.MKNOD, OP.MKDIR, OP.UNLINK, OP.RMDIR, OP.RENAME, OP.RENAME2, OP.LINK, OP.CREATE, OP.SETXATTR, OP.REMOVEXATTR]);
+const CHANGES = new Set<number>([
+  OP.SETATTR,
+  OP.SYMLINK,
+  OP.MKNOD,
+  OP.MKDIR,
+  OP.UNLINK,
+  OP.RMDIR,
+  OP.RENAME,
+  OP.RENAME2,
+  OP.LINK,
+  OP.CREATE,
+  OP.SETXATTR,
+  OP.REMOVEXATTR,
+]);
 
 export class Session {
   private inBuf: Buffer;
@@ -95,7 +108,8 @@ export class Session {
     if (h.opcode === OP.INTERRUPT) return this.interrupt(body);
     if (this.ops && this.holdBack(h, body, req, queued)) return;
     this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
-    if (this.o.debug) this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} node ${h.nodeid} unique ${h.unique}${h.opcode === OP.WRITE ? ` ${body.readUInt32LE(16)} bytes` : ''}`);
+    if (this.o.debug)
+      this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} node ${h.nodeid} unique ${h.unique}${h.opcode === OP.WRITE ? ` ${body.readUInt32LE(16)} bytes` : ''}`);
     if (h.opcode === OP.FORGET || h.opcode === OP.BATCH_FORGET) {
       // Never answered: the kernel expects no reply.
       try {
@@ -166,43 +180,80 @@ export class Session {
 
   private dispatch(ops: KernelOps, h: Header, body: Buffer): number {
     switch (h.opcode) {
-      case OP.LOOKUP: return ops.lookup(h, body);
-      case OP.GETATTR: return ops.getattr(h, body);
-      case OP.SETATTR: return ops.setattr(h, body);
-      case OP.READLINK: return ops.readlink(h);
-      case OP.SYMLINK: return ops.symlink(h, body);
-      case OP.MKNOD: return ops.mknod(h, body);
-      case OP.MKDIR: return ops.mkdir(h, body);
-      case OP.UNLINK: return ops.unlink(h, body);
-      case OP.RMDIR: return ops.rmdir(h, body);
-      case OP.RENAME: return ops.rename(h, body);
-      case OP.RENAME2: return ops.rename2(h, body);
-      case OP.LINK: return ops.link(h, body);
-      case OP.OPEN: return ops.open(h, body);
-      case OP.READ: return ops.read(h, body);
-      case OP.WRITE: return ops.write(h, body);
-      case OP.STATFS: return ops.statfs();
-      case OP.RELEASE: return ops.release(h, body);
-      case OP.FSYNC: return ops.fsync(h, body);
-      case OP.SETXATTR: return ops.setxattr(h, body);
-      case OP.GETXATTR: return ops.getxattr(h, body);
-      case OP.LISTXATTR: return ops.listxattr(h, body);
-      case OP.REMOVEXATTR: return ops.removexattr(h, body);
-      case OP.FLUSH: return 0;
-      case OP.OPENDIR: return ops.opendir(h);
-      case OP.READDIR: return ops.readdir(h, body, false);
-      case OP.READDIRPLUS: return ops.readdir(h, body, true);
-      case OP.RELEASEDIR: return ops.releasedir(h, body);
-      case OP.FSYNCDIR: return 0;
-      case OP.ACCESS: return ops.access(h);
-      case OP.CREATE: return ops.create(h, body);
-      case OP.FALLOCATE: return ops.fallocate(h, body);
-      case OP.LSEEK: return ops.lseek(h, body);
-      case OP.COPY_FILE_RANGE: return ops.copyFileRange(h, body);
-      case OP.SYNCFS: return 0;
-      case OP.DESTROY: return 0;
-      case OP.IOCTL: throw { errno: E.ENOTTY };
-      default: throw { errno: E.ENOSYS };
+      case OP.LOOKUP:
+        return ops.lookup(h, body);
+      case OP.GETATTR:
+        return ops.getattr(h, body);
+      case OP.SETATTR:
+        return ops.setattr(h, body);
+      case OP.READLINK:
+        return ops.readlink(h);
+      case OP.SYMLINK:
+        return ops.symlink(h, body);
+      case OP.MKNOD:
+        return ops.mknod(h, body);
+      case OP.MKDIR:
+        return ops.mkdir(h, body);
+      case OP.UNLINK:
+        return ops.unlink(h, body);
+      case OP.RMDIR:
+        return ops.rmdir(h, body);
+      case OP.RENAME:
+        return ops.rename(h, body);
+      case OP.RENAME2:
+        return ops.rename2(h, body);
+      case OP.LINK:
+        return ops.link(h, body);
+      case OP.OPEN:
+        return ops.open(h, body);
+      case OP.READ:
+        return ops.read(h, body);
+      case OP.WRITE:
+        return ops.write(h, body);
+      case OP.STATFS:
+        return ops.statfs();
+      case OP.RELEASE:
+        return ops.release(h, body);
+      case OP.FSYNC:
+        return ops.fsync(h, body);
+      case OP.SETXATTR:
+        return ops.setxattr(h, body);
+      case OP.GETXATTR:
+        return ops.getxattr(h, body);
+      case OP.LISTXATTR:
+        return ops.listxattr(h, body);
+      case OP.REMOVEXATTR:
+        return ops.removexattr(h, body);
+      case OP.FLUSH:
+        return 0;
+      case OP.OPENDIR:
+        return ops.opendir(h);
+      case OP.READDIR:
+        return ops.readdir(h, body, false);
+      case OP.READDIRPLUS:
+        return ops.readdir(h, body, true);
+      case OP.RELEASEDIR:
+        return ops.releasedir(h, body);
+      case OP.FSYNCDIR:
+        return 0;
+      case OP.ACCESS:
+        return ops.access(h);
+      case OP.CREATE:
+        return ops.create(h, body);
+      case OP.FALLOCATE:
+        return ops.fallocate(h, body);
+      case OP.LSEEK:
+        return ops.lseek(h, body);
+      case OP.COPY_FILE_RANGE:
+        return ops.copyFileRange(h, body);
+      case OP.SYNCFS:
+        return 0;
+      case OP.DESTROY:
+        return 0;
+      case OP.IOCTL:
+        throw { errno: E.ENOTTY };
+      default:
+        throw { errno: E.ENOSYS };
     }
   }
 
@@ -224,7 +275,14 @@ export class Session {
       return this.reply(h, -E.EPROTO, 0);
     }
     let want =
-      INIT.ASYNC_READ | INIT.ATOMIC_O_TRUNC | INIT.BIG_WRITES | INIT.MAX_PAGES | INIT.PARALLEL_DIROPS | INIT.CACHE_SYMLINKS | INIT.INIT_EXT | INIT.HAS_IOCTL_DIR;
+      INIT.ASYNC_READ |
+      INIT.ATOMIC_O_TRUNC |
+      INIT.BIG_WRITES |
+      INIT.MAX_PAGES |
+      INIT.PARALLEL_DIROPS |
+      INIT.CACHE_SYMLINKS |
+      INIT.INIT_EXT |
+      INIT.HAS_IOCTL_DIR;
     if (this.o.readdirplus) want |= INIT.DO_READDIRPLUS | INIT.READDIRPLUS_AUTO;
     if (this.o.writebackCache) want |= INIT.WRITEBACK_CACHE;
     else if (this.o.passthrough) want |= INIT.PASSTHROUGH;

@@ -1,0 +1,64 @@
+// The build context: which of its files a COPY or ADD source names (never one outside it), what
+// they hold as one digest (the step's cache key), and which are tars for ADD to unpack.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DockerfileError } from './dockerfile.js';
+
+/** The context paths a source names (a `*`, `?` or `[…]` in its last part matches names there); never outside the context. */
+export function matches(ctx: string, src: string): string[] {
+  const full = path.resolve(ctx, src.replace(/^\/+/, ''));
+  if (full !== ctx && !full.startsWith(ctx + path.sep)) throw new DockerfileError(`forbidden path outside the build context: ${src}`);
+  const base = path.basename(full);
+  if (/[*?[]/.test(base)) {
+    const re = new RegExp(
+      '^' +
+        base
+          .replace(/[.+^${}()|\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.') +
+        '$',
+    );
+    const dir = path.dirname(full);
+    const hits = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((n) => re.test(n))
+          .sort()
+          .map((n) => path.join(dir, n))
+      : [];
+    if (hits.length === 0) throw new DockerfileError(`no file in the build context matches ${src}`);
+    return hits;
+  }
+  if (!fs.existsSync(full) && !fs.lstatSync(full, { throwIfNoEntry: false })) throw new DockerfileError(`file not found in the build context: ${src}`);
+  const real = fs.realpathSync(full);
+  if (real !== ctx && !real.startsWith(ctx + path.sep)) throw new DockerfileError(`forbidden path outside the build context: ${src} (a symlink out of it)`);
+  return [full];
+}
+
+/** The sha256 of what the sources hold: names, types, modes, contents, link targets (not times, as docker). */
+export function contentDigest(ctx: string, srcs: string[]): string {
+  const h = crypto.createHash('sha256');
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p);
+    h.update(`${path.relative(ctx, p)}\0${st.mode}\0`);
+    if (st.isSymbolicLink()) h.update(fs.readlinkSync(p));
+    else if (st.isFile()) h.update(fs.readFileSync(p));
+    else if (st.isDirectory()) for (const n of fs.readdirSync(p).sort()) walk(path.join(p, n));
+    h.update('\0');
+  };
+  for (const s of srcs) walk(s);
+  return h.digest('hex');
+}
+
+/** Whether a file is a tar ADD unpacks: gzip, or a plain tar (ustar magic). */
+export function isTar(p: string): boolean {
+  const fd = fs.openSync(p, 'r');
+  try {
+    const b = Buffer.alloc(262);
+    const n = fs.readSync(fd, b, 0, 262, 0);
+    return (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) || (n >= 262 && b.toString('latin1', 257, 262) === 'ustar');
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,85 @@
+// The image, build and store commands, named and shaped as docker's. Their work is in the
+// *-actions.ts files, loaded only when such a command runs.
+import { Command } from 'commander';
+
+const images = () => import('./image-actions.js');
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function imageCommands(): Record<string, Command> {
+  const importCmd = new Command('import')
+    .description('make a one-layer image from a root filesystem (a tar, plain or gzip, or a dir)')
+    .argument('<source>')
+    .option('-t, --tag <name:tag>', 'tag the image')
+    .option('-m, --message <msg>', 'commit message for the history')
+    .option('-c, --change <change>', 'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER)', collect)
+    .action(async (src: string, o) => (await images()).importImage(src, o));
+  const imagesCmd = new Command('images')
+    .description('list images (without -a, not the intermediate images of builds)')
+    .option('-a, --all', 'show intermediate images too')
+    .option('-q, --quiet', 'only image IDs')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (o) => (await images()).images(o));
+  const tag = new Command('tag')
+    .description('give an image another name')
+    .argument('<source>')
+    .argument('<target>')
+    .action(async (a: string, b: string) => (await images()).tag(a, b));
+  const rmi = new Command('rmi')
+    .description('remove images (refused while a container uses one, unless --force, which only untags it)')
+    .argument('<images...>')
+    .option('-f, --force', 'untag an image even if a container uses it')
+    .action(async (refs: string[], o) => (await images()).rmi(refs, o));
+  const image = new Command('image').description('manage images');
+  image
+    .command('prune')
+    .description('remove dangling images (with -a, every image no container uses)')
+    .option('-a, --all', 'remove all unused images, not just dangling ones')
+    .action(async (o) => (await images()).prune(o));
+  image
+    .command('waste')
+    .description('what each layer adds that a later layer deletes or overwrites (wasted space, efficiency)')
+    .argument('<image>')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (ref: string, o) => (await import('./waste-actions.js')).waste(ref, o));
+  const history = new Command('history')
+    .description('show the history of an image')
+    .argument('<image>')
+    .option('--no-trunc', 'do not truncate output')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (ref: string, o) => (await images()).history(ref, { noTrunc: o.trunc === false, format: o.format }));
+  const buildCmd = new Command('build')
+    .description('build an image from a Dockerfile and a context dir, with a layer cache')
+    .argument('<context>', 'the dir whose files COPY and ADD can use')
+    .option('-t, --tag <name:tag>', 'tag the image (repeatable)', collect)
+    .option('-f, --file <Dockerfile>', 'the Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('--build-arg <KEY=VALUE>', 'a value for an ARG (repeatable)', collect)
+    .option('--no-cache', 'run every step, using no cached result')
+    .action(async (ctx: string, o) => (await import('./build-actions.js')).build(ctx, o));
+  const save = new Command('save')
+    .description("images as one tar: an OCI image layout with docker's manifest.json (docker load, skopeo and umoci read it)")
+    .argument('<images...>')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (refs: string[], o) => (await import('./archive-actions.js')).save(refs, o));
+  const load = new Command('load')
+    .description('images from a tar made by strata save, docker save, or an OCI image layout')
+    .option('-i, --input <file>', 'read from a file instead of stdin')
+    .action(async (o) => (await import('./archive-actions.js')).load(o));
+  const builder = new Command('builder').description('manage the build cache');
+  builder
+    .command('prune')
+    .description('remove the build cache: cached steps and the intermediate images only they keep')
+    .action(async () => (await import('./build-actions.js')).builderPrune());
+  const system = new Command('system').description('manage strata');
+  system
+    .command('df')
+    .description('disk usage of images, containers and the build cache, from real layer sharing')
+    .option('-v, --verbose', 'per image and per container')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (o) => (await import('./df-actions.js')).df(o));
+  system
+    .command('check')
+    .description('verify every blob against its digest and every reference; repair what can be repaired')
+    .option('--no-repair', 'only report')
+    .action(async (o) => (await import('./check-actions.js')).check(o));
+  return { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system };
+}

@@ -1,0 +1,82 @@
+// A container's processes: run in the foreground (the supervisor of a detached container does this
+// too), start detached under a supervisor, stop (SIGTERM, then SIGKILL), exec, pause.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { refuse } from '../sys/errors.js';
+import type { ContainerRecord } from '../store/store.js';
+import { alive, execInContainer, initPid, runInContainer } from './runtime.js';
+import { cgroupFor, isFrozen, removeCgroup, setFrozen } from './freezer.js';
+import { running, type ContainerContext } from './context.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Mount, run, record the exit code, unmount: `run`, `start -a`, and the supervisor of `start`. */
+export async function runForeground(k: ContainerContext, c: ContainerRecord, rm = false): Promise<number> {
+  const spec = c.spec ?? refuse('invalid', `container ${c.name} has no command to run`);
+  const merged = k.fuse.mount(k.snapshot(c));
+  let code = 0;
+  try {
+    const started = (pid: number) => k.s.updateContainer(c.id, (now) => ({ ...now, state: 'running', pid, started: new Date().toISOString() }));
+    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), cgroup: cgroupFor(c.id), ...spec }, started);
+  } finally {
+    removeCgroup(c.id);
+    k.fuse.unmount(c.id);
+    if (rm) k.removeRecord(k.fresh(c));
+    else k.s.updateContainer(c.id, (now) => ({ ...now, state: 'exited', exitCode: code, pid: undefined, finished: new Date().toISOString() }));
+  }
+  return code;
+}
+
+/** A supervisor process runs the container (output to its log) and records its exit; resolves once it runs. */
+export async function startDetached(k: ContainerContext, c: ContainerRecord): Promise<void> {
+  const p = k.s.containerPaths(c.id);
+  const log = fs.openSync(p.log, 'a');
+  const [cmd, ...args] = k.supervisor;
+  const child = spawn(cmd, [...args, 'start', '-a', c.id], { detached: true, stdio: ['ignore', log, log], env: process.env });
+  child.unref();
+  fs.closeSync(log);
+  const end = Date.now() + 10_000;
+  while (!running(k.fresh(c))) {
+    if (Date.now() > end || (child.exitCode ?? null) !== null) refuse('failed', `container ${c.name} did not start (see ${p.log})`);
+    await sleep(25);
+  }
+}
+
+/** SIGTERM to the container's PID 1, SIGKILL after `secs`, as docker stop; then wait for the exit to be recorded. */
+export async function stopContainer(k: ContainerContext, c: ContainerRecord, secs: number): Promise<void> {
+  const pid1 = signalInit(c, 'SIGTERM');
+  const end = Date.now() + secs * 1000;
+  while (alive(c.pid) && Date.now() < end) await sleep(50);
+  const killed = alive(c.pid) && pid1 !== null;
+  if (killed) process.kill(pid1!, 'SIGKILL');
+  const done = Date.now() + 10_000;
+  while (k.s.containerById(c.id)?.state === 'running' && Date.now() < done) await sleep(50);
+  // util-linux unshare can't re-raise SIGKILL on itself and exits 1; the exit code is docker's 137.
+  if (killed && k.s.containerById(c.id)?.state === 'exited') k.s.updateContainer(c.id, (now) => ({ ...now, exitCode: 137 }));
+}
+
+/** Send `sig` to the container's PID 1, thawed first (a frozen process acts on no signal); returns that pid. */
+export function signalInit(c: ContainerRecord, sig: NodeJS.Signals): number | null {
+  if (isFrozen(c.id)) setFrozen(c.id, false);
+  const pid1 = initPid(c.pid!);
+  if (pid1) process.kill(pid1, sig);
+  return pid1;
+}
+
+/** A command in a running container's namespaces, root and working dir; its exit code. */
+export function execIn(k: ContainerContext, c: ContainerRecord, cmd: string[], o: { env?: string[]; tty?: boolean; interactive?: boolean }): Promise<number> {
+  const st = k.state(c);
+  if (!st.running) refuse('conflict', `container ${c.name} is not running`);
+  if (st.paused) refuse('conflict', `container ${c.name} is paused: unpause it first (strata unpause ${c.name})`);
+  if (st.daemonDead) refuse('failed', `the filesystem daemon of container ${c.name} has died: restart the container (strata restart ${c.name})`);
+  const pid1 = initPid(c.pid!) ?? refuse('failed', `container ${c.name} has no process`);
+  return execInContainer(pid1, [...(c.spec?.env ?? []), ...(o.env ?? [])], cmd, o.tty, o.interactive);
+}
+
+/** Freeze or thaw every process of a running container (docker pause / unpause). */
+export function pauseContainer(k: ContainerContext, c: ContainerRecord, frozen: boolean): ContainerRecord {
+  if (!running(c)) refuse('conflict', `container ${c.name} is not running`);
+  if (isFrozen(c.id) === frozen) refuse('conflict', `container ${c.name} is ${frozen ? 'already' : 'not'} paused`);
+  setFrozen(c.id, frozen);
+  return c;
+}

@@ -1,0 +1,206 @@
+// The container service: a container is a record in the store, an active snapshot of its image
+// (upper and work dirs, its merged view mounted with FUSE while it runs) and, while running, a
+// supervisor process. Every verb returns data or throws a StrataError; nothing here prints or
+// exits. The process verbs (start, stop, exec, pause) are in lifecycle.ts, the filesystem ones
+// (diff, commit, export) in fs-verbs.ts, logs in logs.ts.
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { refuse, StrataError } from '../sys/errors.js';
+import type { ProgressSink } from '../sys/progress.js';
+import type { ContainerRecord, ImageRecord, Store } from '../store/store.js';
+import { dirSize } from '../store/usage.js';
+import { running, type ContainerContext, type ContainerState } from './context.js';
+import { runSpecOf } from './runtime.js';
+import { isFrozen } from './freezer.js';
+import { FuseSnapshotter } from './snapshot-fuse.js';
+import { LocalSnapshotter } from './snapshot-local.js';
+import { execIn, pauseContainer, runForeground, signalInit, startDetached, stopContainer } from './lifecycle.js';
+import { changes, commitContainer, exportTar, type Change, type CommitRequest } from './fs-verbs.js';
+import { readLog, type LogOptions } from './logs.js';
+
+export { running, type ContainerState };
+
+/** What a new container runs with: create's and run's flags. */
+export interface RunFlags {
+  name?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  tty?: boolean;
+  interactive?: boolean;
+}
+
+export interface ContainerServiceOptions {
+  /** A line for the person about something repaired on the way (a remounted view). */
+  warn?: (line: string) => void;
+  /** The command that supervises a detached container: it is run with `start -a ID` (default: our CLI). */
+  supervisor?: string[];
+}
+
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export class Containers implements ContainerContext {
+  readonly fuse: FuseSnapshotter;
+  readonly local: LocalSnapshotter;
+  readonly supervisor: string[];
+
+  constructor(
+    readonly s: Store,
+    o: ContainerServiceOptions = {},
+  ) {
+    const describe = (key: string) => `container ${s.containerById(key)?.name ?? key.slice(0, 12)}`;
+    this.fuse = new FuseSnapshotter(s, { describe, warn: o.warn });
+    this.local = new LocalSnapshotter(s, { describe, warn: o.warn });
+    this.supervisor = o.supervisor ?? [process.execPath, CLI];
+  }
+
+  get(ref: string): ContainerRecord {
+    return this.s.container(ref);
+  }
+
+  /** The record as stored now (after a verb changed it), or the one given if it is gone. */
+  fresh(c: ContainerRecord): ContainerRecord {
+    return this.s.containerById(c.id) ?? c;
+  }
+
+  /** A container of `image` that runs `cmd` (or the image's command): the spec is made first, so a bad one leaves nothing behind. */
+  create(image: string, cmd: string[], o: RunFlags = {}): ContainerRecord {
+    const img = this.s.image(image);
+    const spec = runSpecOf(this.s.config(img).config, { cmd, env: o.env, workdir: o.workdir, user: o.user, tty: o.tty, interactive: o.interactive });
+    return this.createWith(img, { name: o.name, cmd, spec });
+  }
+
+  /** A container with a spec made by the caller (build's RUN), or none (build's COPY: nothing runs). */
+  createWith(img: ImageRecord, o: { name?: string; cmd: string[]; spec?: ContainerRecord['spec'] }): ContainerRecord {
+    const c = this.s.createContainer({ name: o.name, image: img.id, command: o.cmd, ...(o.spec ? { spec: o.spec } : {}) });
+    this.local.prepare(c.id, img);
+    return c;
+  }
+
+  /** The container's snapshot, prepared now for a container made before snapshots had records. */
+  snapshot(c: ContainerRecord): string {
+    if (!this.local.stat(c.id)) this.local.prepare(c.id, this.s.imageById(c.image) ?? refuse('not-found', `the image of container ${c.name} is gone`));
+    return c.id;
+  }
+
+  state(c: ContainerRecord): ContainerState {
+    const up = running(c);
+    return { running: up, paused: up && isFrozen(c.id), daemonDead: up && this.fuse.daemonDead(c.id) };
+  }
+
+  /** Containers, newest first (all, or only running ones), with their layer size if asked (it walks the upper dir). */
+  list(o: { all?: boolean; size?: boolean } = {}): { c: ContainerRecord; image?: ImageRecord; size?: number; virtual?: number }[] {
+    const list = this.s
+      .allContainers()
+      .filter((c) => o.all || running(c))
+      .sort((a, b) => b.created.localeCompare(a.created));
+    return list.map((c) => {
+      const image = this.s.imageById(c.image);
+      if (!o.size) return { c, image };
+      const size = dirSize(this.s.containerPaths(c.id).upper);
+      return { c, image, size, virtual: size + (image ? this.s.imageSize(image) : 0) };
+    });
+  }
+
+  /** Run it in the foreground until it exits: its exit code (128+N for a signal). `rm`: removed after. */
+  run(c: ContainerRecord, rm = false): Promise<number> {
+    return runForeground(this, c, rm);
+  }
+
+  /** Start it under a supervisor process (output to its log); resolves once it runs. */
+  async start(ref: string): Promise<ContainerRecord> {
+    const c = this.get(ref);
+    if (running(c)) refuse('conflict', `container ${c.name} is already running`);
+    await startDetached(this, c);
+    return this.fresh(c);
+  }
+
+  /** start -a: in the foreground; its exit code. */
+  attach(ref: string): Promise<number> {
+    const c = this.get(ref);
+    if (running(c)) refuse('conflict', `container ${c.name} is already running`);
+    return runForeground(this, c);
+  }
+
+  /** SIGTERM to its PID 1, SIGKILL after `secs`; a container that does not run is left as it is. */
+  async stop(ref: string, secs = 10): Promise<ContainerRecord> {
+    const c = this.get(ref);
+    if (running(c)) await stopContainer(this, c, secs);
+    return this.fresh(c);
+  }
+
+  async restart(ref: string, secs = 10): Promise<ContainerRecord> {
+    const c = this.get(ref);
+    if (running(c)) await stopContainer(this, c, secs);
+    await startDetached(this, this.fresh(c));
+    return this.fresh(c);
+  }
+
+  exec(ref: string, cmd: string[], o: { env?: string[]; tty?: boolean; interactive?: boolean } = {}): Promise<number> {
+    return execIn(this, this.get(ref), cmd, o);
+  }
+
+  pause(ref: string): ContainerRecord {
+    return pauseContainer(this, this.get(ref), true);
+  }
+
+  unpause(ref: string): ContainerRecord {
+    return pauseContainer(this, this.get(ref), false);
+  }
+
+  logs(ref: string, o: LogOptions = {}): AsyncGenerator<Buffer> {
+    return readLog(this, this.get(ref), o);
+  }
+
+  diff(ref: string): Change[] {
+    return changes(this, this.get(ref));
+  }
+
+  commit(ref: string, o: CommitRequest = {}): ImageRecord {
+    return commitContainer(this, this.get(ref), o);
+  }
+
+  /** Its merged filesystem as a tar stream (as docker export); the view stays mounted until the tar is written. */
+  export(ref: string, progress?: ProgressSink): Readable {
+    return exportTar(this, this.get(ref), progress);
+  }
+
+  /** Remove it: refused while it runs ('in-use'), unless `force`, which kills it first. */
+  remove(ref: string, o: { force?: boolean } = {}): ContainerRecord {
+    const c = this.get(ref);
+    if (running(c) && !o.force) refuse('in-use', `container ${c.name} is running; stop it first or use --force`);
+    this.removeRecord(c);
+    return c;
+  }
+
+  /** Kill what runs, unmount, remove its snapshot and record (run --rm, build's containers). */
+  removeRecord(c: ContainerRecord): void {
+    if (running(c)) signalInit(c, 'SIGKILL');
+    this.local.remove(c.id);
+    this.s.removeContainer(c.id);
+  }
+
+  /** Mount its merged view (for a person's chroot); returns where. */
+  mount(ref: string): string {
+    const c = this.get(ref);
+    return this.fuse.mount(this.snapshot(c));
+  }
+
+  umount(ref: string): void {
+    this.fuse.unmount(this.get(ref).id);
+  }
+
+  /** docker inspect's view of a container. */
+  inspect(ref: string): object {
+    const c = this.get(ref);
+    const d = this.s.containerPaths(c.id);
+    const img = this.s.imageById(c.image);
+    const LowerDir = img ? this.s.lowers(img).join(':') : '';
+    const State = { Status: c.state, ExitCode: c.exitCode ?? 0 };
+    const GraphDriver = { Name: 'strata', Data: { LowerDir, UpperDir: d.upper, WorkDir: d.work, MergedDir: d.merged } };
+    return { Id: c.id, Name: c.name, Created: c.created, Image: c.image, Path: c.command[0] ?? '', Args: c.command.slice(1), State, GraphDriver };
+  }
+}
+
+/** Whether an error says that a name names nothing (or is no valid name): inspect then tries the next kind. */
+export const notFound = (err: unknown) => err instanceof StrataError && (err.code === 'not-found' || err.code === 'invalid');
