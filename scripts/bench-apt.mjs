@@ -11,7 +11,7 @@
 // The network stays in the measurement (it is what users run): one untimed warm-up run comes
 // first so the mirror (and any proxy between) is hot. Each round runs every system once, the
 // order rotated by one system per round.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +28,13 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']; // as `str
 
 const log = (s) => process.stderr.write(s + '\n');
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-const lastLines = (s, n = 3) => String(s || '').trim().split('\n').filter(Boolean).slice(-n).join(' | ');
+const lastLines = (s, n = 3) =>
+  String(s || '')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .slice(-n)
+    .join(' | ');
 /** Run a bash command; throws an Error whose message is one line (the command's last stderr lines). */
 function sh(cmd, { timeout = 0, env = process.env } = {}) {
   const r = spawnSync('bash', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'], env, timeout: timeout || undefined, maxBuffer: 256 << 20 });
@@ -116,7 +122,8 @@ process.on('SIGTERM', () => fatal('terminated'));
 
 // ---- the systems ------------------------------------------------------------------------------------
 const strata = (flags) => ({
-  mount: (lower, u, w, mnt) => sh(`node ${q(CLI)} mount ${flags} --lower ${q(lower)} --upper ${q(u)} --work ${q(w)} ${q(mnt)}`, { env: strataEnv, timeout: 300_000 }),
+  mount: (lower, u, w, mnt) =>
+    sh(`node ${q(CLI)} mount ${flags} --lower ${q(lower)} --upper ${q(u)} --work ${q(w)} ${q(mnt)}`, { env: strataEnv, timeout: 300_000 }),
   umount: (mnt) => umountAny(mnt, `node ${q(CLI)} umount ${q(mnt)}`),
 });
 const systems = {
@@ -146,10 +153,25 @@ function containerCmd(m) {
   const setup = ['set -e', 'hostname bench'];
   setup.push(`mount -t tmpfs -o mode=755,size=65536k,nosuid bench-dev ${q(m + '/dev')}`);
   for (const d of DEVICES) setup.push(`: > ${q(`${m}/dev/${d}`)}; mount --bind /dev/${d} ${q(`${m}/dev/${d}`)}`);
-  setup.push(`ln -s /proc/self/fd ${q(m + '/dev/fd')}; ln -s /proc/self/fd/0 ${q(m + '/dev/stdin')}; ln -s /proc/self/fd/1 ${q(m + '/dev/stdout')}; ln -s /proc/self/fd/2 ${q(m + '/dev/stderr')}`);
+  setup.push(
+    `ln -s /proc/self/fd ${q(m + '/dev/fd')}; ln -s /proc/self/fd/0 ${q(m + '/dev/stdin')}; ln -s /proc/self/fd/1 ${q(m + '/dev/stdout')}; ln -s /proc/self/fd/2 ${q(m + '/dev/stderr')}`,
+  );
   setup.push(`mkdir -p ${q(m + '/dev/pts')} ${q(m + '/dev/shm')}`);
   setup.push(`mount --bind /etc/resolv.conf ${q(m + '/etc/resolv.conf')}`);
-  const inner = ['unshare', `--root=${m}`, '--wd=/', '--mount-proc', '--', '/usr/bin/env', '-i', PATH_ENV, 'DEBIAN_FRONTEND=noninteractive', '/bin/sh', '-c', WORKLOAD];
+  const inner = [
+    'unshare',
+    `--root=${m}`,
+    '--wd=/',
+    '--mount-proc',
+    '--',
+    '/usr/bin/env',
+    '-i',
+    PATH_ENV,
+    'DEBIAN_FRONTEND=noninteractive',
+    '/bin/sh',
+    '-c',
+    WORKLOAD,
+  ];
   setup.push(`exec ${inner.map(q).join(' ')}`);
   return ['unshare', ['--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--', '/bin/sh', '-c', setup.join('\n')]];
 }
@@ -160,7 +182,8 @@ function timed([cmd, argv], env = process.env) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env, timeout: TIMEOUT, killSignal: 'SIGKILL', maxBuffer: 256 << 20 });
   const t = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.error?.code === 'ETIMEDOUT' || (r.signal && t * 1000 >= TIMEOUT)) throw new Error(`timed out after ${TIMEOUT / 1000} s: ${lastLines(r.stderr) || lastLines(r.stdout)}`);
+  if (r.error?.code === 'ETIMEDOUT' || (r.signal && t * 1000 >= TIMEOUT))
+    throw new Error(`timed out after ${TIMEOUT / 1000} s: ${lastLines(r.stderr) || lastLines(r.stdout)}`);
   if (r.status !== 0) throw new Error(`exit ${r.status ?? r.signal}: ${lastLines(r.stderr) || lastLines(r.stdout)}`);
   return t;
 }
@@ -204,7 +227,10 @@ function runOnce(name, lower) {
 // ---- the image -------------------------------------------------------------------------------------
 /** The bookworm mirror from /etc/apt/sources.list or /etc/apt/sources.list.d/*.{list,sources}. */
 function mirror() {
-  const files = ['/etc/apt/sources.list', ...(fs.existsSync('/etc/apt/sources.list.d') ? fs.readdirSync('/etc/apt/sources.list.d').map((f) => `/etc/apt/sources.list.d/${f}`) : [])];
+  const files = [
+    '/etc/apt/sources.list',
+    ...(fs.existsSync('/etc/apt/sources.list.d') ? fs.readdirSync('/etc/apt/sources.list.d').map((f) => `/etc/apt/sources.list.d/${f}`) : []),
+  ];
   for (const f of files) {
     if (!fs.existsSync(f)) continue;
     const text = fs.readFileSync(f, 'utf8');
@@ -224,7 +250,8 @@ function mirror() {
   return null;
 }
 function rootfs() {
-  const dir = `${CACHE}/rootfs`, done = `${CACHE}/done`;
+  const dir = `${CACHE}/rootfs`,
+    done = `${CACHE}/done`;
   if (fs.existsSync(done)) {
     log(`bench-apt: using the cached rootfs ${dir}`);
     return dir;
@@ -234,7 +261,8 @@ function rootfs() {
   if (!fs.existsSync('/usr/sbin/debootstrap')) {
     log('bench-apt: installing debootstrap');
     try {
-      if (!trySh('DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap', { timeout: 600_000 })) sh('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap', { timeout: 600_000 });
+      if (!trySh('DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap', { timeout: 600_000 }))
+        sh('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap', { timeout: 600_000 });
     } catch (e) {
       fatal(`could not install debootstrap: ${e.message}`);
     }
@@ -319,7 +347,10 @@ const median = (a) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor(a.leng
 const fmt = (s) => `${s.toFixed(1)} s`;
 const ratio = (a, b) => (a === undefined || b === undefined ? 'n/a' : `${(a / b).toFixed(2)}x`);
 const med = Object.fromEntries(Object.entries(results).map(([n, r]) => [n, median(r.times)]));
-const failNote = (n) => (results[n].errors.length ? ` (${results[n].errors.length}/${RUNS} failed${results[n].times.length ? '' : `: ${results[n].errors[0].replace(/\|/g, '\\|')}`})` : '');
+const failNote = (n) =>
+  results[n].errors.length
+    ? ` (${results[n].errors.length}/${RUNS} failed${results[n].times.length ? '' : `: ${results[n].errors[0].replace(/\|/g, '\\|')}`})`
+    : '';
 const cell = (n) => (med[n] === undefined ? `failed: ${results[n].errors[0]?.replace(/\|/g, '\\|') ?? 'not run'}` : `${fmt(med[n])}${failNote(n)}`);
 const cellK = (n) => (med[n] === undefined ? cell(n) : `${cell(n)} (${ratio(med[n], med.kernel)})`);
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -328,9 +359,11 @@ let out = `\`apt-get update && apt-get install -y nginx\` in a Debian 12 minbase
 out += `Network kept in the measurement (the mirror is fetched every run, as users run it); one untimed warm-up run (${process.env.BENCH_WARMUP === 'all' ? 'every system' : 'kernel overlayfs'}) first so the mirror and any proxy cache are hot. `;
 out += `Rounds interleave the systems (each once per round, order rotated per round); each run on a fresh upper/work dir over the imported layer dir; timed from start to exit of the container (mount and unmount not timed, except in \`strata run\`, which mounts, runs and removes its container). `;
 out += `All rows run the same container setup as \`strata run\`: new mount/UTS/IPC/PID namespaces, a tmpfs /dev with the host's null/zero/full/random/urandom/tty bound in, the host's /etc/resolv.conf bound in, a new /proc, chroot.\n\n`;
-out += '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs | strata fuse-native (/ kernel) | strata run (/ kernel) |\n|---|---|---|---|---|---|---|---|\n';
+out +=
+  '| workload | kernel overlayfs | fuse-overlayfs | strata | strata / kernel | strata / fuse-overlayfs | strata fuse-native (/ kernel) | strata run (/ kernel) |\n|---|---|---|---|---|---|---|---|\n';
 out += `| \`apt-get update && apt-get install -y nginx\` | ${cell('kernel')} | ${cell('fuse-overlayfs')} | ${cell('strata')} | ${ratio(med.strata, med.kernel)} | ${ratio(med.strata, med['fuse-overlayfs'])} | ${cellK('strata fuse-native')} | ${cellK('strata run')} |\n`;
-for (const [n, r] of Object.entries(results)) log(`${n}: ${r.times.map((x) => x.toFixed(2)).join(' ')} s${r.errors.length ? `; failures: ${r.errors.join(' ;; ')}` : ''}`);
+for (const [n, r] of Object.entries(results))
+  log(`${n}: ${r.times.map((x) => x.toFixed(2)).join(' ')} s${r.errors.length ? `; failures: ${r.errors.join(' ;; ')}` : ''}`);
 log(`bench-apt: whole script ${total.toFixed(0)} s`);
 process.stdout.write(out);
 if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, out);

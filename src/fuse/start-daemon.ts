@@ -21,7 +21,8 @@ export interface StartOptions {
   warn?: (line: string) => void;
 }
 
-const DAEMON = fileURLToPath(new URL('./daemon-main.js', import.meta.url));
+/** The daemon's entry point: next to this file in dist/ (STRATA_DAEMON_MAIN names it where this file runs from src/, as in tests). */
+const daemonMain = () => process.env.STRATA_DAEMON_MAIN ?? fileURLToPath(new URL('./daemon-main.js', import.meta.url));
 
 export function startDaemon(spec: MountSpec, opts: DaemonOptions, o: StartOptions = {}): void {
   const { mountpoint, ...rest } = spec;
@@ -35,7 +36,7 @@ export function startDaemon(spec: MountSpec, opts: DaemonOptions, o: StartOption
     const out = o.log ?? 'ignore';
     // A small young generation: the daemon's garbage is small and short-lived, and 16 MiB semispaces
     // (V8's default) would be most of its resident memory (measured: 70 -> 47 MiB after a find over 100,000 entries).
-    const child = spawn(process.execPath, ['--max-semi-space-size=2', DAEMON, 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], {
+    const child = spawn(process.execPath, ['--max-semi-space-size=2', daemonMain(), 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], {
       detached: true,
       stdio: ['ignore', out, out, w],
       env,

@@ -3,7 +3,7 @@
 // upper dirs must match. Then each upper dir is mounted by the other implementation.
 import t from 'tap';
 import { buildFixture, copyFixture } from './fixture.js';
-import { mountKernel, mountStrata, tmpdir } from './mount.js';
+import { mountKernel, mountStrataDirect, tmpdir } from './mount.js';
 import { scenarios, type Log } from './scenarios.js';
 import { snapshot } from './tree.js';
 
@@ -31,7 +31,7 @@ export const differential = (mode: 'index' | 'no-index', transport: 'kernel' | '
           strata: copyFixture(base + '/fixture', fixture, `${dir}/strata`, extra),
         };
         const k = mountKernel(t, roots.kernel);
-        const s = mountStrata(t, { ...roots.strata, args });
+        const s = mountStrataDirect(t, { ...roots.strata, args });
         const since = Date.now() - 1000;
         const logs: Record<string, Log> = { kernel: [], strata: [] };
         sc.run(k.mnt, logs.kernel);
@@ -50,7 +50,12 @@ export const differential = (mode: 'index' | 'no-index', transport: 'kernel' | '
         const k2 = mountKernel(t, { ...roots.strata, work: roots.strata.work.replace(/work$/, 'work2'), mnt: roots.strata.mnt.replace(/mnt$/, 'mnt2') });
         t.same(snapshot(k2.mnt, mergedOpts(since)), sTree, "the kernel reads strata's upper dir as strata does");
         k2.umount();
-        const s2 = mountStrata(t, { ...roots.kernel, args, work: roots.kernel.work.replace(/work$/, 'work2'), mnt: roots.kernel.mnt.replace(/mnt$/, 'mnt2') });
+        const s2 = mountStrataDirect(t, {
+          ...roots.kernel,
+          args,
+          work: roots.kernel.work.replace(/work$/, 'work2'),
+          mnt: roots.kernel.mnt.replace(/mnt$/, 'mnt2'),
+        });
         t.same(snapshot(s2.mnt, mergedOpts(since)), kTree, "strata reads the kernel's upper dir as the kernel does");
         s2.umount();
       });

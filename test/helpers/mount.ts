@@ -6,6 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { abortConnection, findMount, mounts } from '../../src/fuse/mounts.js';
+import { startDaemon, type DaemonOptions } from '../../src/fuse/start-daemon.js';
+import { preflight } from '../../src/fuse/preflight.js';
+import { native } from '../../src/sys/native.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -16,6 +19,10 @@ if (!process.env.STRATA_ROOT) {
   process.env.STRATA_ROOT = root;
   process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
 }
+// tap puts its process-info hook in NODE_OPTIONS so that it can follow child processes for coverage;
+// every CLI and daemon process a test starts would load it (tens of ms each, hundreds of times).
+// Coverage of those processes is not measured anyway (.taprc), so they start without it.
+delete process.env.NODE_OPTIONS;
 // Node start-up reads NODE_EXTRA_CA_CERTS when set (~70 ms here); the CLI makes no TLS connection.
 const cliEnv = (() => {
   const { NODE_EXTRA_CA_CERTS: _c, ...env } = process.env;
@@ -77,6 +84,37 @@ export function mountStrata(
     umount() {
       const u = spawnSync(process.execPath, [CLI, 'umount', o.mnt], { encoding: 'utf8', timeout: 20000, env: cliEnv });
       if (u.status !== 0) throw new Error(`strata umount failed: ${u.stderr}`);
+      waitUntil(() => !isMounted(o.mnt));
+    },
+  };
+}
+
+/**
+ * The same mount without the CLI around it: the daemon is started from this process (it is still a
+ * process of its own) and unmounted with umount2. Saves two node start-ups per mount, which the
+ * differential and random suites, mounting hundreds of times, feel. `args` takes the mount
+ * flags those suites use: --no-index, --transport NAME, --attr-timeout S.
+ */
+export function mountStrataDirect(t: T, o: { lowers: string[]; upper?: string; work?: string; mnt: string; args?: string[] }): StrataMount {
+  const args = o.args ?? [];
+  const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+  const opts: DaemonOptions = { index: !args.includes('--no-index') };
+  const transport = flag('--transport');
+  if (transport) opts.transport = transport as DaemonOptions['transport'];
+  if (flag('--attr-timeout') !== undefined) opts.attrTimeout = Number(flag('--attr-timeout'));
+  process.env.STRATA_DAEMON_MAIN ??= path.join(ROOT, 'dist/fuse/daemon-main.js');
+  const warnings: string[] = [];
+  startDaemon(preflight({ lowers: o.lowers, upper: o.upper, work: o.work, mountpoint: o.mnt }), opts, { warn: (l) => warnings.push(l) });
+  t.teardown(() => forceUnmountUnder(o.mnt));
+  if (warnings.length) {
+    forceUnmountUnder(o.mnt);
+    throw new Error(`strata mount warned: ${warnings.join('; ')}`);
+  }
+  return {
+    mnt: o.mnt,
+    umount() {
+      const r = native.umount2(o.mnt, 0);
+      if (r < 0) throw new Error(`umount ${o.mnt}: errno ${-r}`);
       waitUntil(() => !isMounted(o.mnt));
     },
   };

@@ -4,7 +4,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import { buildFixture, copyFixture } from './fixture.js';
-import { mountKernel, mountStrata, tmpdir } from './mount.js';
+import { mountKernel, mountStrataDirect, tmpdir } from './mount.js';
 import { snapshot } from './tree.js';
 import { step, type Log } from './scenarios.js';
 
@@ -109,7 +109,7 @@ export const randomSuite = (transport: 'kernel' | 'fuse-native') =>
         // reads right after writing through another name, so fuse-native runs with the window closed.
         // The kernel transport keeps one node per file and needs no such help.
         const args = transport === 'fuse-native' ? ['--transport', 'fuse-native', '--attr-timeout', '0'] : [];
-        const s = mountStrata(t, { ...copyFixture(base + '/fixture', fixture, `${base}/strata`), args });
+        const s = mountStrataDirect(t, { ...copyFixture(base + '/fixture', fixture, `${base}/strata`), args });
         const list = ops(seed, 1500);
         const logs: Record<string, Log> = { kernel: [], strata: [] };
         const since = Date.now() - 1000;
