@@ -103,11 +103,17 @@ export abstract class StoreSnapshotter implements Snapshotter {
       d.merged,
       this.mountOptions(key),
       (merged) =>
-        this.s.addLayerFromTree(d.upper, { overlay: true, merged, lowerHas: this.lowerHas(key) }, (layer) => {
-          o.progress?.({ task: 'commit', item: key.slice(0, 12), done: layer.size, total: layer.size, unit: 'bytes', finished: true });
-          config.rootfs = { type: 'layers' as const, diff_ids: [...below, layer.diffId] };
-          return this.s.addImage(config, o.tag, o.parent);
-        }),
+        this.s.addLayerFromTree(
+          d.upper,
+          { overlay: true, merged, lowerHas: this.lowerHas(key) },
+          (layer) => {
+            o.progress?.({ task: 'commit', item: key.slice(0, 12), done: layer.size, total: layer.size, unit: 'bytes', finished: true });
+            config.rootfs = { type: 'layers' as const, diff_ids: [...below, layer.diffId] };
+            return this.s.addImage(config, o.tag, o.parent);
+          },
+          // the tar's bytes so far, as the one-pass writer goes
+          (_entries, bytes) => o.progress?.({ task: 'commit', item: key.slice(0, 12), done: bytes, unit: 'bytes' }),
+        ),
     );
     return img;
   }
