@@ -2,6 +2,7 @@
 // libuv on the JS thread (uv_poll: no thread-pool hop per request), read one request, write one
 // reply, and the passthrough ioctls. Every call returns a value or a negative errno.
 #include <node_api.h>
+#include "napi_args.h"
 #include <uv.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,122 +23,98 @@ struct strata_backing_map {
 #define STRATA_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct strata_backing_map)
 #define STRATA_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
-static napi_value fnum(napi_env env, double v) {
-  napi_value r;
-  napi_create_double(env, v, &r);
-  return r;
-}
-
-static double fget(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
-
-#define FARGS(n)                                                   \
-  size_t argc = n;                                                 \
-  napi_value argv[n];                                              \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-
-static int fstr(napi_env env, napi_value v, char *buf, size_t cap) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return -EINVAL;
-  if (len >= cap - 1) return -ENAMETOOLONG;
-  return 0;
-}
-
 // fuseOpen(): an fd of /dev/fuse, non-blocking (requests are read when libuv says there is one).
 static napi_value js_fuse_open(napi_env env, napi_callback_info info) {
   int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  return fnum(env, fd < 0 ? -errno : fd);
+  return num(env, fd < 0 ? -errno : fd);
 }
 
 // mount(source, target, fstype, flags, data)
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  FARGS(5);
+  ARGS(5);
   char src[256], target[4097], type[256], data[4096];
   int e;
-  if ((e = fstr(env, argv[0], src, sizeof src)) || (e = fstr(env, argv[1], target, sizeof target)) ||
-      (e = fstr(env, argv[2], type, sizeof type)) || (e = fstr(env, argv[4], data, sizeof data)))
-    return fnum(env, e);
-  unsigned long flags = (unsigned long)fget(env, argv[3]);
-  return fnum(env, mount(src, target, type, flags, data) < 0 ? -errno : 0);
+  if ((e = get_str(env, argv[0], src, sizeof src)) || (e = get_str(env, argv[1], target, sizeof target)) ||
+      (e = get_str(env, argv[2], type, sizeof type)) || (e = get_str(env, argv[4], data, sizeof data)))
+    return num(env, e);
+  unsigned long flags = (unsigned long)get_num(env, argv[3]);
+  return num(env, mount(src, target, type, flags, data) < 0 ? -errno : 0);
 }
 
 // fuseRead(fd, buffer): bytes of one request, or -EAGAIN when none is waiting, -ENODEV once unmounted.
 static napi_value js_fuse_read(napi_env env, napi_callback_info info) {
-  FARGS(2);
-  int fd = (int)fget(env, argv[0]);
+  ARGS(2);
+  int fd = (int)get_num(env, argv[0]);
   void *data;
   size_t len;
   napi_get_buffer_info(env, argv[1], &data, &len);
   for (;;) {
     ssize_t n = read(fd, data, len);
-    if (n >= 0) return fnum(env, (double)n);
-    if (errno != EINTR) return fnum(env, -errno);
+    if (n >= 0) return num(env, (double)n);
+    if (errno != EINTR) return num(env, -errno);
   }
 }
 
 // fuseWrite(fd, buffer, length): one reply (or notification) in one write.
 static napi_value js_fuse_write(napi_env env, napi_callback_info info) {
-  FARGS(3);
-  int fd = (int)fget(env, argv[0]);
+  ARGS(3);
+  int fd = (int)get_num(env, argv[0]);
   void *data;
   size_t len;
   napi_get_buffer_info(env, argv[1], &data, &len);
-  size_t n = (size_t)fget(env, argv[2]);
-  if (n > len) return fnum(env, -EINVAL);
+  size_t n = (size_t)get_num(env, argv[2]);
+  if (n > len) return num(env, -EINVAL);
   for (;;) {
     ssize_t w = write(fd, data, n);
-    if (w >= 0) return fnum(env, (double)w);
-    if (errno != EINTR) return fnum(env, -errno);
+    if (w >= 0) return num(env, (double)w);
+    if (errno != EINTR) return num(env, -errno);
   }
 }
 
 // fuseWritev(fd, header, data, dataLength): a reply whose payload lives in another buffer (reads).
 static napi_value js_fuse_writev(napi_env env, napi_callback_info info) {
-  FARGS(4);
-  int fd = (int)fget(env, argv[0]);
+  ARGS(4);
+  int fd = (int)get_num(env, argv[0]);
   struct iovec iov[2];
   size_t hl, dl;
   napi_get_buffer_info(env, argv[1], &iov[0].iov_base, &hl);
   napi_get_buffer_info(env, argv[2], &iov[1].iov_base, &dl);
-  size_t n = (size_t)fget(env, argv[3]);
-  if (n > dl) return fnum(env, -EINVAL);
+  size_t n = (size_t)get_num(env, argv[3]);
+  if (n > dl) return num(env, -EINVAL);
   iov[0].iov_len = hl;
   iov[1].iov_len = n;
   for (;;) {
     ssize_t w = writev(fd, iov, 2);
-    if (w >= 0) return fnum(env, (double)w);
-    if (errno != EINTR) return fnum(env, -errno);
+    if (w >= 0) return num(env, (double)w);
+    if (errno != EINTR) return num(env, -errno);
   }
 }
 
 // backingOpen(fuseFd, fileFd): a backing id for FOPEN_PASSTHROUGH, or -errno (EPERM without CAP_SYS_ADMIN, ...).
 static napi_value js_backing_open(napi_env env, napi_callback_info info) {
-  FARGS(2);
-  struct strata_backing_map map = {.fd = (int32_t)fget(env, argv[1]), .flags = 0, .padding = 0};
-  int id = ioctl((int)fget(env, argv[0]), STRATA_DEV_IOC_BACKING_OPEN, &map);
-  return fnum(env, id < 0 ? -errno : id);
+  ARGS(2);
+  struct strata_backing_map map = {.fd = (int32_t)get_num(env, argv[1]), .flags = 0, .padding = 0};
+  int id = ioctl((int)get_num(env, argv[0]), STRATA_DEV_IOC_BACKING_OPEN, &map);
+  return num(env, id < 0 ? -errno : id);
 }
 
 static napi_value js_backing_close(napi_env env, napi_callback_info info) {
-  FARGS(2);
-  uint32_t id = (uint32_t)fget(env, argv[1]);
-  return fnum(env, ioctl((int)fget(env, argv[0]), STRATA_DEV_IOC_BACKING_CLOSE, &id) < 0 ? -errno : 0);
+  ARGS(2);
+  uint32_t id = (uint32_t)get_num(env, argv[1]);
+  return num(env, ioctl((int)get_num(env, argv[0]), STRATA_DEV_IOC_BACKING_CLOSE, &id) < 0 ? -errno : 0);
 }
 
 // fallocate(fd, mode, offset, length) and lseek(fd, offset, whence): Node has neither.
 static napi_value js_fallocate(napi_env env, napi_callback_info info) {
-  FARGS(4);
-  int r = fallocate((int)fget(env, argv[0]), (int)fget(env, argv[1]), (off_t)fget(env, argv[2]), (off_t)fget(env, argv[3]));
-  return fnum(env, r < 0 ? -errno : 0);
+  ARGS(4);
+  int r = fallocate((int)get_num(env, argv[0]), (int)get_num(env, argv[1]), (off_t)get_num(env, argv[2]), (off_t)get_num(env, argv[3]));
+  return num(env, r < 0 ? -errno : 0);
 }
 
 static napi_value js_lseek(napi_env env, napi_callback_info info) {
-  FARGS(3);
-  off_t r = lseek((int)fget(env, argv[0]), (off_t)fget(env, argv[1]), (int)fget(env, argv[2]));
-  return fnum(env, r < 0 ? -errno : (double)r);
+  ARGS(3);
+  off_t r = lseek((int)get_num(env, argv[0]), (off_t)get_num(env, argv[1]), (int)get_num(env, argv[2]));
+  return num(env, r < 0 ? -errno : (double)r);
 }
 
 // ---- watching the fd: a uv_poll_t on the JS thread calls back when a request is waiting ----------
@@ -176,23 +153,23 @@ static void finalize_watch(napi_env env, void *data, void *hint) {
 
 // fuseWatch(fd, cb): cb(status) on the JS thread whenever fd is readable; returns a handle for fuseUnwatch.
 static napi_value js_fuse_watch(napi_env env, napi_callback_info info) {
-  FARGS(2);
+  ARGS(2);
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   watch_t *w = calloc(1, sizeof *w);
-  if (!w) return fnum(env, -ENOMEM);
+  if (!w) return num(env, -ENOMEM);
   w->env = env;
   napi_create_reference(env, argv[1], 1, &w->cb);
   napi_value name;
   napi_create_string_utf8(env, "strata:fuse", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &w->ctx);
-  int r = uv_poll_init(loop, &w->poll, (int)fget(env, argv[0]));
+  int r = uv_poll_init(loop, &w->poll, (int)get_num(env, argv[0]));
   if (r == 0) r = uv_poll_start(&w->poll, UV_READABLE, on_readable);
   if (r != 0) {
     napi_delete_reference(env, w->cb);
     napi_async_destroy(env, w->ctx);
     free(w);
-    return fnum(env, r);
+    return num(env, r);
   }
   w->poll.data = w;
   napi_value ext;
@@ -201,32 +178,25 @@ static napi_value js_fuse_watch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_fuse_unwatch(napi_env env, napi_callback_info info) {
-  FARGS(1);
+  ARGS(1);
   watch_t *w;
-  if (napi_get_value_external(env, argv[0], (void **)&w) != napi_ok || !w || w->closing) return fnum(env, -EINVAL);
+  if (napi_get_value_external(env, argv[0], (void **)&w) != napi_ok || !w || w->closing) return num(env, -EINVAL);
   w->closing = 1;
   uv_poll_stop(&w->poll);
   uv_close((uv_handle_t *)&w->poll, on_closed);
-  return fnum(env, 0);
+  return num(env, 0);
 }
 
-#define FEXPORT(name, fn)                                            \
-  do {                                                               \
-    napi_value f;                                                    \
-    napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f); \
-    napi_set_named_property(env, exports, name, f);                  \
-  } while (0)
-
 void strata_fuse_dev_init(napi_env env, napi_value exports) {
-  FEXPORT("fuseOpen", js_fuse_open);
-  FEXPORT("mount", js_mount);
-  FEXPORT("fuseRead", js_fuse_read);
-  FEXPORT("fuseWrite", js_fuse_write);
-  FEXPORT("fuseWritev", js_fuse_writev);
-  FEXPORT("fuseWatch", js_fuse_watch);
-  FEXPORT("fuseUnwatch", js_fuse_unwatch);
-  FEXPORT("backingOpen", js_backing_open);
-  FEXPORT("backingClose", js_backing_close);
-  FEXPORT("fallocate", js_fallocate);
-  FEXPORT("lseek", js_lseek);
+  EXPORT("fuseOpen", js_fuse_open);
+  EXPORT("mount", js_mount);
+  EXPORT("fuseRead", js_fuse_read);
+  EXPORT("fuseWrite", js_fuse_write);
+  EXPORT("fuseWritev", js_fuse_writev);
+  EXPORT("fuseWatch", js_fuse_watch);
+  EXPORT("fuseUnwatch", js_fuse_unwatch);
+  EXPORT("backingOpen", js_backing_open);
+  EXPORT("backingClose", js_backing_close);
+  EXPORT("fallocate", js_fallocate);
+  EXPORT("lseek", js_lseek);
 }

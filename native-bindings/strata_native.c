@@ -1,6 +1,7 @@
 // strata_native: the few syscalls Node's fs lacks. Every function is synchronous and returns a
 // value or a negative errno (never throws for a failed syscall), so hot paths pay no exception cost.
 #include <node_api.h>
+#include "napi_args.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -21,36 +22,7 @@
 #define PATH_BUF 4097
 #define NAME_BUF 256
 
-static napi_value num(napi_env env, double v) {
-  napi_value r;
-  napi_create_double(env, v, &r);
-  return r;
-}
-
 static napi_value neg_errno(napi_env env) { return num(env, -errno); }
-
-// Copies a string argument; returns 0 on success, -ENAMETOOLONG if it does not fit.
-static int get_str(napi_env env, napi_value v, char *buf, size_t cap) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return -EINVAL;
-  if (len >= cap - 1) {
-    size_t full = 0;
-    napi_get_value_string_utf8(env, v, NULL, 0, &full);
-    if (full >= cap) return -ENAMETOOLONG;
-  }
-  return 0;
-}
-
-static double get_num(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
-
-#define ARGS(n)                                                    \
-  size_t argc = n;                                                 \
-  napi_value argv[n];                                              \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
 
 #define PATH_ARG(var, i)                                           \
   char var[PATH_BUF];                                              \
@@ -384,12 +356,6 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
   return num(env, syncfs((int)get_num(env, argv[0])) < 0 ? -errno : 0);
 }
 
-#define EXPORT(name, fn)                                             \
-  do {                                                               \
-    napi_value f;                                                    \
-    napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f); \
-    napi_set_named_property(env, exports, name, f);                  \
-  } while (0)
 
 void strata_fuse_dev_init(napi_env env, napi_value exports);
 

@@ -103,7 +103,8 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
   let union: Union;
   try {
     const chain = opts.index === false ? null : openChain(spec, warn, (what, n) => say(`progress ${what}\t${n}`));
-    union = new Union({ lowers: spec.lowers, upper: spec.upper, work: spec.work }, chain, (err) =>
+    const maxIno = opts.transport === 'fuse-native' ? 0xffffffff : Number.MAX_SAFE_INTEGER;
+    union = new Union({ lowers: spec.lowers, upper: spec.upper, work: spec.work, maxIno }, chain, (err) =>
       warn(`the path index failed (${err.message}): probing the layers on disk from now on`),
     );
     union.prepareWork();

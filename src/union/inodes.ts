@@ -9,6 +9,9 @@ const ROOT_INO = 1;
 
 export class InodeTable {
   private next = ROOT_INO + 1;
+
+  /** `max`: the largest number a transport can carry (fuse-native: 32 bits; the kernel transport: 64, so never reached). */
+  constructor(private max = 0xffffffff) {}
   private byLayer: Map<number, Map<number, number>>[] = [];
 
   private inos(layer: number, dev: number): Map<number, number> {
@@ -25,7 +28,7 @@ export class InodeTable {
     let n = m.get(e.st.ino);
     if (n === undefined) {
       n = this.next++;
-      if (this.next > 0xffffffff) this.next = ROOT_INO + 1; // fuse-native passes 32 bits
+      if (this.next > this.max) this.next = ROOT_INO + 1; // wraps only at fuse-native's 32 bits
       m.set(e.st.ino, n);
     }
     return n;

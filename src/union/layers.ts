@@ -6,6 +6,8 @@ export interface LayerOptions {
   lowers: string[];
   upper?: string;
   work?: string;
+  /** The largest inode number the transport carries (default 2^32 - 1, fuse-native's limit). */
+  maxIno?: number;
 }
 
 export class LayerStack {

@@ -40,7 +40,7 @@ export interface DirEntry {
 export class Union {
   readonly stack: LayerStack;
   readonly resolver: Resolver;
-  readonly inodes = new InodeTable();
+  readonly inodes: InodeTable;
   readonly handles = new HandleTable();
   private copyUp: CopyUp;
   /** Told of every object copied up (its merged path), so a transport can drop what the kernel cached of it. */
@@ -52,6 +52,7 @@ export class Union {
    */
   constructor(opts: LayerOptions, chain: ChainReader | null = null, onChainError?: (err: Error) => void) {
     this.stack = new LayerStack(opts);
+    this.inodes = new InodeTable(opts.maxIno);
     const probe = new ProbeLowers(this.stack);
     const lower: LowerView = chain
       ? new FallbackLowers(new IndexLowers(chain), probe, (err) => {

@@ -30,6 +30,48 @@ export interface Negotiated {
 
 const H = SIZE.OUT_HEADER;
 
+type Handler = (ops: KernelOps, h: Header, body: Buffer) => number;
+const done: Handler = () => 0;
+
+/** Each opcode's handler, returning its reply's payload length (IOCTL: ENOTTY, anything else: ENOSYS). */
+const HANDLERS: Record<number, Handler> = {
+  [OP.LOOKUP]: (o, h, b) => o.lookup(h, b),
+  [OP.GETATTR]: (o, h, b) => o.getattr(h, b),
+  [OP.SETATTR]: (o, h, b) => o.setattr(h, b),
+  [OP.READLINK]: (o, h) => o.readlink(h),
+  [OP.SYMLINK]: (o, h, b) => o.symlink(h, b),
+  [OP.MKNOD]: (o, h, b) => o.mknod(h, b),
+  [OP.MKDIR]: (o, h, b) => o.mkdir(h, b),
+  [OP.UNLINK]: (o, h, b) => o.unlink(h, b),
+  [OP.RMDIR]: (o, h, b) => o.rmdir(h, b),
+  [OP.RENAME]: (o, h, b) => o.rename(h, b),
+  [OP.RENAME2]: (o, h, b) => o.rename2(h, b),
+  [OP.LINK]: (o, h, b) => o.link(h, b),
+  [OP.OPEN]: (o, h, b) => o.open(h, b),
+  [OP.READ]: (o, h, b) => o.read(h, b),
+  [OP.WRITE]: (o, h, b) => o.write(h, b),
+  [OP.STATFS]: (o) => o.statfs(),
+  [OP.RELEASE]: (o, h, b) => o.release(h, b),
+  [OP.FSYNC]: (o, h, b) => o.fsync(h, b),
+  [OP.SETXATTR]: (o, h, b) => o.setxattr(h, b),
+  [OP.GETXATTR]: (o, h, b) => o.getxattr(h, b),
+  [OP.LISTXATTR]: (o, h, b) => o.listxattr(h, b),
+  [OP.REMOVEXATTR]: (o, h, b) => o.removexattr(h, b),
+  [OP.FLUSH]: done,
+  [OP.OPENDIR]: (o, h) => o.opendir(h),
+  [OP.READDIR]: (o, h, b) => o.readdir(h, b, false),
+  [OP.READDIRPLUS]: (o, h, b) => o.readdir(h, b, true),
+  [OP.RELEASEDIR]: (o, h, b) => o.releasedir(h, b),
+  [OP.FSYNCDIR]: done,
+  [OP.ACCESS]: (o, h) => o.access(h),
+  [OP.CREATE]: (o, h, b) => o.create(h, b),
+  [OP.FALLOCATE]: (o, h, b) => o.fallocate(h, b),
+  [OP.LSEEK]: (o, h, b) => o.lseek(h, b),
+  [OP.COPY_FILE_RANGE]: (o, h, b) => o.copyFileRange(h, b),
+  [OP.SYNCFS]: done,
+  [OP.DESTROY]: done,
+};
+
 /** Requests that change the tree: they wait behind a background copy-up, in order. */
 const CHANGES = new Set<number>([
   OP.SETATTR,
@@ -179,82 +221,9 @@ export class Session {
   }
 
   private dispatch(ops: KernelOps, h: Header, body: Buffer): number {
-    switch (h.opcode) {
-      case OP.LOOKUP:
-        return ops.lookup(h, body);
-      case OP.GETATTR:
-        return ops.getattr(h, body);
-      case OP.SETATTR:
-        return ops.setattr(h, body);
-      case OP.READLINK:
-        return ops.readlink(h);
-      case OP.SYMLINK:
-        return ops.symlink(h, body);
-      case OP.MKNOD:
-        return ops.mknod(h, body);
-      case OP.MKDIR:
-        return ops.mkdir(h, body);
-      case OP.UNLINK:
-        return ops.unlink(h, body);
-      case OP.RMDIR:
-        return ops.rmdir(h, body);
-      case OP.RENAME:
-        return ops.rename(h, body);
-      case OP.RENAME2:
-        return ops.rename2(h, body);
-      case OP.LINK:
-        return ops.link(h, body);
-      case OP.OPEN:
-        return ops.open(h, body);
-      case OP.READ:
-        return ops.read(h, body);
-      case OP.WRITE:
-        return ops.write(h, body);
-      case OP.STATFS:
-        return ops.statfs();
-      case OP.RELEASE:
-        return ops.release(h, body);
-      case OP.FSYNC:
-        return ops.fsync(h, body);
-      case OP.SETXATTR:
-        return ops.setxattr(h, body);
-      case OP.GETXATTR:
-        return ops.getxattr(h, body);
-      case OP.LISTXATTR:
-        return ops.listxattr(h, body);
-      case OP.REMOVEXATTR:
-        return ops.removexattr(h, body);
-      case OP.FLUSH:
-        return 0;
-      case OP.OPENDIR:
-        return ops.opendir(h);
-      case OP.READDIR:
-        return ops.readdir(h, body, false);
-      case OP.READDIRPLUS:
-        return ops.readdir(h, body, true);
-      case OP.RELEASEDIR:
-        return ops.releasedir(h, body);
-      case OP.FSYNCDIR:
-        return 0;
-      case OP.ACCESS:
-        return ops.access(h);
-      case OP.CREATE:
-        return ops.create(h, body);
-      case OP.FALLOCATE:
-        return ops.fallocate(h, body);
-      case OP.LSEEK:
-        return ops.lseek(h, body);
-      case OP.COPY_FILE_RANGE:
-        return ops.copyFileRange(h, body);
-      case OP.SYNCFS:
-        return 0;
-      case OP.DESTROY:
-        return 0;
-      case OP.IOCTL:
-        throw { errno: E.ENOTTY };
-      default:
-        throw { errno: E.ENOSYS };
-    }
+    const handler = HANDLERS[h.opcode];
+    if (handler) return handler(ops, h, body);
+    throw { errno: h.opcode === OP.IOCTL ? E.ENOTTY : E.ENOSYS };
   }
 
   private reply(h: Header, error: number, len: number): void {
