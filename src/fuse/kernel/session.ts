@@ -135,16 +135,14 @@ export class Session {
       if (n === -E.EINTR) continue;
       if (n === -E.ENODEV || n === -E.ECONNABORTED) return this.stop('unmounted');
       if (n < 0) return this.stop(`reading /dev/fuse failed: ${errnoName(-n)}`);
-      if (n < SIZE.IN_HEADER) {
-        this.o.log(`a request of ${n} bytes is shorter than its header: ignored`);
-        continue;
-      }
       this.handle(this.inBuf.subarray(0, n));
       this.flushNotifications();
     }
   }
 
-  private handle(req: Buffer, queued = false): void {
+  /** One request (exposed for tests, which feed it bytes without a kernel). */
+  handle(req: Buffer, queued = false): void {
+    if (req.length < SIZE.IN_HEADER) return this.o.log(`a request of ${req.length} bytes is shorter than its header: ignored`);
     const h = readHeader(req);
     const body = req.subarray(SIZE.IN_HEADER, Math.min(h.len, req.length));
     if (h.opcode === OP.INTERRUPT) return this.interrupt(body);
