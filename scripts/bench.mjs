@@ -192,21 +192,20 @@ if (!only || new RegExp(only).test('index figures')) {
   const entries = JSON.parse(sh(`${envRoot} node ${CLI} index build --format json ${lowers.join(' ')}`)).at(-1).entries;
   indexFigures.push([`first index build: ${count} layers, ${entries} entries in the chain (\`strata index build\`)`, build]);
   // As users run it (the installed `strata`, which skips the CA bundle), and as `node dist/cli/main.js`.
-  for (const [label, env, cmd] of [
-    [' (`strata mount`)', '', 'strata'],
-    [' (`strata mount --transport fuse-native`)', '', 'strata --transport fuse-native'],
-    [' (`node dist/cli/main.js mount`, NODE_EXTRA_CA_CERTS as set here)', '', `node ${CLI}`],
+  for (const [label, bin, flags] of [
+    [' (`strata mount`)', 'strata', ''],
+    [' (`strata mount --transport fuse-native`)', 'strata', '--transport fuse-native'],
+    [' (`node dist/cli/main.js mount`, NODE_EXTRA_CA_CERTS as set here)', `node ${CLI}`, ''],
   ]) {
     const times = [];
     for (let i = 0; i < RUNS; i++) {
       const d = fresh();
-      const [bin, ...flags] = cmd.split(' ');
-      times.push(timeIt(`${envRoot} ${env}${bin} mount ${flags.join(' ')} --lower ${lowers.join(':')} ${d}/mnt`));
+      times.push(timeIt(`${envRoot} ${bin} mount ${flags} --lower ${lowers.join(':')} ${d}/mnt`));
       if (i === RUNS - 1 && bin === 'strata') {
         const pid = sh(`pgrep -f -- 'mount ${d}/mnt '`).trim().split('\n')[0];
         // RssAnon is the daemon's own memory; RssFile counts the index pages it has mapped (page cache, reclaimable).
         const rss = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-        const which = flags.length ? ` (${flags.join(' ')})` : ' (kernel transport)';
+        const which = flags ? ` (${flags})` : ' (kernel transport)';
         const mem = (when) => {
           indexFigures.push([`daemon resident memory ${when}${which}: total (VmRSS)`, rss('VmRSS'), 'MiB']);
           indexFigures.push([`daemon resident memory ${when}${which}: its own (RssAnon)`, rss('RssAnon'), 'MiB']);

@@ -57,7 +57,6 @@ const HANDLERS: Record<number, Handler> = {
   [OP.GETXATTR]: (o, h, b) => o.getxattr(h, b),
   [OP.LISTXATTR]: (o, h, b) => o.listxattr(h, b),
   [OP.REMOVEXATTR]: (o, h, b) => o.removexattr(h, b),
-  [OP.FLUSH]: done,
   [OP.OPENDIR]: (o, h) => o.opendir(h),
   [OP.READDIR]: (o, h, b) => o.readdir(h, b, false),
   [OP.READDIRPLUS]: (o, h, b) => o.readdir(h, b, true),
@@ -221,6 +220,8 @@ export class Session {
   private dispatch(ops: KernelOps, h: Header, body: Buffer): number {
     const handler = HANDLERS[h.opcode];
     if (handler) return handler(ops, h, body);
+    // FLUSH is ENOSYS on purpose: there is nothing to do at close (RELEASE closes the backing fd), and
+    // after one ENOSYS the kernel stops sending it, which saves a round trip per close(2).
     throw { errno: h.opcode === OP.IOCTL ? E.ENOTTY : E.ENOSYS };
   }
 
