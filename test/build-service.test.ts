@@ -4,26 +4,17 @@
 // COPY's way followed inside the image, never on the host. No RUN here: that needs a FUSE mount.
 // (From src/ the FUSE daemon cannot even start, so these builds show that COPY mounts nothing.)
 import t from 'tap';
+import { storeWithBusybox } from './helpers/store.js';
 import fs from 'node:fs';
-import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { ROOT, tmpdir } from './helpers/mount.js';
-import { Store, parseRef } from '../src/store/store.js';
+import { tmpdir } from './helpers/mount.js';
+import { parseRef } from '../src/store/store.js';
 import { newConfig } from '../src/oci/image.js';
-import { openTar } from '../src/oci/tar-apply.js';
 import { Containers } from '../src/container/service.js';
 import { build, type BuildEvent } from '../src/build/builder.js';
 
 t.setTimeout(120_000);
 const base = tmpdir(t, 'strata-bsvc-');
-execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [`${base}/busybox.tar`]);
-const s = Store.open(`${base}/root`);
-t.teardown(() => s.close());
-const config = newConfig();
-await s.addLayer(openTar(`${base}/busybox.tar`), (layer) => {
-  config.rootfs.diff_ids = [layer.diffId];
-  return s.addImage(config, parseRef('base'));
-});
+const { s } = await storeWithBusybox(t, base, 'base');
 const k = new Containers(s);
 
 const ctx = `${base}/ctx`;

@@ -3,12 +3,9 @@
 // refusals carry. Nothing here runs a container, so no FUSE mount is made.
 import t from 'tap';
 import fs from 'node:fs';
-import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT, tmpdir } from './helpers/mount.js';
-import { Store, parseRef } from '../src/store/store.js';
-import { newConfig } from '../src/oci/image.js';
-import { openTar } from '../src/oci/tar-apply.js';
+import { tmpdir } from './helpers/mount.js';
+import { storeWithBusybox } from './helpers/store.js';
 import { Containers } from '../src/container/service.js';
 import { StrataError } from '../src/sys/errors.js';
 import type { ProgressEvent } from '../src/sys/progress.js';
@@ -18,14 +15,7 @@ import { lstat } from '../src/sys/stat.js';
 
 t.setTimeout(120_000);
 const base = tmpdir(t, 'strata-ctr-');
-execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [`${base}/busybox.tar`]);
-const s = Store.open(`${base}/root`);
-t.teardown(() => s.close());
-const config = newConfig({ Cmd: ['/bin/sh'] });
-await s.addLayer(openTar(`${base}/busybox.tar`), (layer) => {
-  config.rootfs.diff_ids = [layer.diffId];
-  return s.addImage(config, parseRef('busybox'));
-});
+const { s } = await storeWithBusybox(t, base, 'busybox', { Cmd: ['/bin/sh'] });
 const k = new Containers(s);
 const codeOf = async (fn: () => unknown) => {
   try {

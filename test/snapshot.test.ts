@@ -2,13 +2,11 @@
 // remove, on a store with a real busybox image. The mount description is checked by mounting it
 // with the kernel's overlayfs, which must show what the in-process view wrote.
 import t from 'tap';
+import { storeWithBusybox } from './helpers/store.js';
 import fs from 'node:fs';
-import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT, tmpdir, mountKernel } from './helpers/mount.js';
-import { Store, parseRef, type ImageRecord } from '../src/store/store.js';
-import { newConfig } from '../src/oci/image.js';
-import { openTar } from '../src/oci/tar-apply.js';
+import { tmpdir, mountKernel } from './helpers/mount.js';
+import { parseRef } from '../src/store/store.js';
 import { LocalSnapshotter } from '../src/container/snapshot-local.js';
 import { StrataError, FsError, E } from '../src/sys/errors.js';
 import { ROOT as CALLER } from '../src/union/union.js';
@@ -17,14 +15,7 @@ import { lstat } from '../src/sys/stat.js';
 
 t.setTimeout(120_000);
 const base = tmpdir(t, 'strata-snap-');
-execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [`${base}/busybox.tar`]);
-const s = Store.open(`${base}/root`);
-t.teardown(() => s.close());
-const config = newConfig();
-const img: ImageRecord = await s.addLayer(openTar(`${base}/busybox.tar`), (layer) => {
-  config.rootfs.diff_ids = [layer.diffId];
-  return s.addImage(config, parseRef('busybox'));
-});
+const { s, img } = await storeWithBusybox(t, base, 'busybox');
 const code = (fn: () => unknown) => {
   try {
     fn();

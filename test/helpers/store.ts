@@ -1,6 +1,10 @@
 // strata's store commands run as a user runs them: a separate process, bound to one STRATA_ROOT.
-import { spawnSync } from 'node:child_process';
-import { CLI, forceUnmountUnder } from './mount.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { Store, parseRef, type ImageRecord } from '../../src/store/store.js';
+import { newConfig, type RunConfig } from '../../src/oci/image.js';
+import { openTar } from '../../src/oci/tar-apply.js';
+import { CLI, ROOT, forceUnmountUnder } from './mount.js';
 
 export function storeCli(root: string) {
   const env: NodeJS.ProcessEnv = { ...process.env, STRATA_ROOT: root };
@@ -21,4 +25,20 @@ export function storeCli(root: string) {
     forceUnmountUnder(root);
   };
   return { env, strata, ok, upperOf, cleanup };
+}
+
+/**
+ * An in-process store in `base/root` holding a busybox image tagged `tag` (for the service tests,
+ * which call the services directly instead of the CLI); closed in teardown.
+ */
+export async function storeWithBusybox(t: { teardown(fn: () => unknown): void }, base: string, tag = 'busybox', run?: RunConfig) {
+  execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [`${base}/busybox.tar`]);
+  const s = Store.open(`${base}/root`);
+  t.teardown(() => s.close());
+  const config = newConfig(run);
+  const img: ImageRecord = await s.addLayer(openTar(`${base}/busybox.tar`), (layer) => {
+    config.rootfs.diff_ids = [layer.diffId];
+    return s.addImage(config, parseRef(tag));
+  });
+  return { s, img };
 }
