@@ -140,12 +140,12 @@ export class Session {
   }
 
   /** One request (exposed for tests, which feed it bytes without a kernel). */
-  handle(req: Buffer, queued = false): void {
+  handle(req: Buffer, queued = false, mayPrepare = true): void {
     if (req.length < SIZE.IN_HEADER) return this.o.log(`a request of ${req.length} bytes is shorter than its header: ignored`);
     const h = readHeader(req);
     const body = req.subarray(SIZE.IN_HEADER, Math.min(h.len, req.length));
     if (h.opcode === OP.INTERRUPT) return this.interrupt(body);
-    if (this.ops && this.holdBack(h, body, req, queued)) return;
+    if (this.ops && this.holdBack(h, body, req, queued, mayPrepare)) return;
     this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
     if (this.o.debug)
       this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} node ${h.nodeid} unique ${h.unique}${h.opcode === OP.WRITE ? ` ${body.readUInt32LE(16)} bytes` : ''}`);
@@ -180,30 +180,33 @@ export class Session {
    * Whether this request waits: behind a copy-up in progress (if it changes the tree), or because
    * it starts one. A waiting request is copied out of the read buffer, which the next read reuses.
    */
-  private holdBack(h: Header, body: Buffer, req: Buffer, queued: boolean): boolean {
+  private holdBack(h: Header, body: Buffer, req: Buffer, queued: boolean, mayPrepare: boolean): boolean {
     if (this.inFlight) {
       if (!CHANGES.has(h.opcode) && !(h.opcode === OP.OPEN && this.ops!.copyUpTarget(h, body))) return false;
       if (queued) this.queue.unshift(req);
       else this.queue.push(Buffer.from(req));
       return true;
     }
-    const target = this.ops!.copyUpTarget(h, body);
+    const target = mayPrepare ? this.ops!.copyUpTarget(h, body) : null;
     const p = target ? this.prepareCopyUp?.(target) : null;
     if (!p) return false;
     this.queue.unshift(queued ? req : Buffer.from(req));
     this.inFlight = p.then(
-      () => this.resume(),
+      () => this.resume(true),
       (err) => {
+        // The request that wanted it runs now, copying in the foreground: it gets the real error
+        // (a full disk, say), where starting the background copy again would loop forever.
         this.o.log(`a background copy-up of ${target} failed: ${(err as Error).message ?? err}`);
-        this.resume();
+        this.resume(false);
       },
     );
     return true;
   }
 
   /** The copy-up is done: the waiting requests run in order (the first one finds its data ready). */
-  private resume(): void {
+  private resume(prepared: boolean): void {
     this.inFlight = null;
+    if (!prepared && this.queue.length && !this.closed) this.handle(this.queue.shift()!, true, false);
     while (this.queue.length && !this.inFlight && !this.closed) this.handle(this.queue.shift()!, true);
     this.flushNotifications();
   }
