@@ -255,6 +255,10 @@ export class Store {
       try {
         this.lockFd = fs.openSync(path.join(this.root, 'lock'), 'a', 0o600);
         check(native.flock(this.lockFd, LOCK_EX));
+        // LMDB reads come from a snapshot that may predate the lock: another command may have
+        // committed while this one waited for it. Read afresh, or a deletion decided under the lock
+        // could miss a tag made just before (the concurrency test found it).
+        this.env.resetReadTxn();
       } catch (err) {
         this.lockDepth--;
         throw err;
