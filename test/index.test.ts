@@ -1,7 +1,7 @@
 // The LMDB path index, with no FUSE: a Union answering from a chain index must see exactly what a
 // Union probing every layer sees; the index must be reused, derived, rebuilt and distrusted when it
 // should be.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { buildFixture } from './helpers/fixture.js';
@@ -47,7 +47,7 @@ function errno(fn: () => unknown): string {
   }
 }
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function setup(t: Test) {
   const base = tmpdir(t, 'strata-index-');
   const fx = buildFixture(base + '/fixture');
   fs.mkdirSync(base + '/work');

@@ -1,7 +1,7 @@
 // The lower views on their own, with no Resolver and no FUSE: probing the layer dirs and reading a
 // chain index answer every question alike over the same layers, and the fallback wrapper hands
 // over from a failing index to probing once, re-resolving dirs the index made.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import { buildFixture } from './helpers/fixture.js';
 import { tmpdir } from './helpers/mount.js';
@@ -33,7 +33,7 @@ function answers(v: LowerView, rel: string): unknown {
   return out;
 }
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function setup(t: Test) {
   const base = tmpdir(t, 'strata-lower-view-');
   const fx = buildFixture(base + '/fixture');
   const db = IndexDb.open(base + '/root');

@@ -43,7 +43,7 @@ t.test('an upper dir round-trips through an OCI changeset', async (t) => {
   const tarFile = base + '/layer.tar';
   const pack = tar.pack();
   const out = fs.createWriteStream(tarFile);
-  const done = new Promise((r) => out.on('finish', r));
+  const done = new Promise<void>((r) => out.on('finish', () => r()));
   (pack as unknown as Readable).pipe(out);
   await writeTree(fx.upper, pack, { overlay: true });
   await done;

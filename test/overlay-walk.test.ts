@@ -1,7 +1,7 @@
 // The one overlay walk, and its users (the index build and verify, the chain index, the tar
 // writer, dirSize), over a tree 3,000 levels deep: far deeper than a path the kernel takes in one
 // syscall, and deep enough to overflow any walk that recursed.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import { treeEntries } from '../src/oci/tree-entries.js';
 const DEPTH = 3000;
 
 /** A fresh dir, removed with rm(1), which unlike fs.rmSync copes with paths longer than PATH_MAX. */
-function scratch(t: Parameters<Parameters<typeof t.test>[1]>[0], prefix: string): string {
+function scratch(t: Test, prefix: string): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   t.teardown(() => void spawnSync('rm', ['-rf', d]));
   return d;
@@ -93,7 +93,7 @@ t.test('a tree 3,000 levels deep: walked, sized, indexed, verified and written a
     stream.on('end', next);
     stream.resume();
   });
-  const done = new Promise((resolve, reject) => extract.on('finish', resolve).on('error', reject));
+  const done = new Promise<void>((resolve, reject) => extract.on('finish', () => resolve()).on('error', reject));
   pack.pipe(extract);
   const written = await writeTree(base + '/tree', pack, { overlay: true });
   await done;
