@@ -31,6 +31,15 @@ export const ROOT: Caller = { uid: 0, gid: 0 };
 /** Attributes as the merged view reports them: a Stat with our inode number and dev 0. */
 export type Attr = Stat;
 
+/** Attribute changes of a setattr: each field only when asked for; times as utimensat takes them. */
+export interface AttrChange {
+  size?: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  times?: [number, number, number, number];
+}
+
 export interface DirEntry {
   name: string;
   ino: number;
@@ -509,7 +518,7 @@ export class Union {
   }
 
   /** setattr of an open file with no name left; it lives in the upper dir already (it was opened for writing or copied up). */
-  changeOpen(ino: number, c: { size?: number; mode?: number; uid?: number; gid?: number; times?: [number, number, number, number] }): void {
+  changeOpen(ino: number, c: AttrChange): void {
     this.writable();
     const fd = this.openFd(ino);
     if (c.size !== undefined) fs.ftruncateSync(fd, c.size);

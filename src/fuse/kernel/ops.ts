@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../sys/native.js';
 import { E, fail } from '../../sys/errors.js';
-import type { Union, Attr } from '../../union/union.js';
+import type { Union, Attr, AttrChange } from '../../union/union.js';
 import type { Node } from '../../union/lower-view.js';
 import { NodeTable, ROOT_NODE, type FsNode } from '../../union/node-table.js';
 import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, INIT, OP, SIZE } from './protocol.js';
@@ -36,6 +36,21 @@ const H: number = SIZE.OUT_HEADER;
 interface Listing {
   path: string;
   names: { name: string; ino: number; mode: number }[] | null;
+}
+
+/** What a SETATTR asks for, read once from fuse_setattr_in (times as utimensat takes them, with UTIME_OMIT/UTIME_NOW). */
+function setattrChange(valid: number, body: Buffer): AttrChange {
+  const time = (set: number, now: number, secOff: number, nsecOff: number): [number, number] =>
+    !(valid & set) ? [0, UTIME_OMIT] : valid & now ? [0, UTIME_NOW] : [u64(body, secOff), body.readUInt32LE(nsecOff)];
+  return {
+    ...(valid & FATTR.SIZE ? { size: u64(body, 16) } : {}),
+    ...(valid & FATTR.MODE ? { mode: body.readUInt32LE(68) } : {}),
+    ...(valid & FATTR.UID ? { uid: body.readUInt32LE(76) } : {}),
+    ...(valid & FATTR.GID ? { gid: body.readUInt32LE(80) } : {}),
+    ...(valid & (FATTR.ATIME | FATTR.MTIME)
+      ? { times: [...time(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), ...time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60)] as AttrChange['times'] }
+      : {}),
+  };
 }
 
 export class KernelOps {
@@ -72,12 +87,22 @@ export class KernelOps {
     return { node, attr };
   }
 
-  /** Write a fuse_entry_out for `name` (now in the union) at `off`; returns 128. */
-  private entry(parent: number, name: string, off = H): number {
-    const n = this.u.resolver.get(this.childPath(parent, name));
+  /** Write the fuse_entry_out of resolved name `n` at `off` (its node counted as looked up); returns its attributes. */
+  private writeEntryOf(parent: number, name: string, n: Node, off: number): Attr {
     const { node, attr } = this.entryFor(parent, name, n);
     writeEntry(this.buf.out, off, node.id, 0, this.o.entry, this.o.attr, attr);
+    return attr;
+  }
+
+  /** Write a fuse_entry_out for `name` (now in the union) at `off`; returns 128. */
+  private entry(parent: number, name: string, off = H): number {
+    this.writeEntryOf(parent, name, this.u.resolver.get(this.childPath(parent, name)), off);
     return SIZE.ENTRY_OUT;
+  }
+
+  /** A file handle the kernel names, if we still hold it (0: none, answer by node). */
+  private liveFh(fh: number): number {
+    return fh && this.u.handles.get(fh) ? fh : 0;
   }
 
   private attrOut(a: Attr): number {
@@ -103,8 +128,7 @@ export class KernelOps {
       writeEntry(this.buf.out, H, 0, 0, this.o.negative, 0, null);
       return SIZE.ENTRY_OUT;
     }
-    const { node, attr } = this.entryFor(h.nodeid, name, n);
-    writeEntry(this.buf.out, H, node.id, 0, this.o.entry, this.o.attr, attr);
+    this.writeEntryOf(h.nodeid, name, n, H);
     return SIZE.ENTRY_OUT;
   }
 
@@ -120,50 +144,27 @@ export class KernelOps {
   getattr(h: Header, body: Buffer): number {
     const flags = body.length >= 16 ? body.readUInt32LE(0) : 0;
     const fh = flags & GETATTR_FH ? u64(body, 8) : 0;
-    return this.attrOut(this.attrOfNode(h.nodeid, fh && this.u.handles.get(fh) ? fh : 0));
+    return this.attrOut(this.attrOfNode(h.nodeid, this.liveFh(fh)));
   }
 
   setattr(h: Header, body: Buffer): number {
     const valid = body.readUInt32LE(0);
-    const fh = valid & FATTR.FH ? u64(body, 8) : 0;
+    const fh = this.liveFh(valid & FATTR.FH ? u64(body, 8) : 0);
+    const c = setattrChange(valid, body);
     const p = this.nodes.pathOf(h.nodeid);
-    if (p === null) return this.setattrOpen(h, body, valid, fh);
-    if (valid & FATTR.SIZE) {
-      const size = u64(body, 16);
-      if (fh && this.u.handles.get(fh)) this.u.ftruncate(fh, size);
-      else this.u.truncate(p ?? fail(E.ENOENT), size);
+    if (p === null) {
+      // A file with no name left (unlinked while open): changed through its open handles.
+      this.u.changeOpen(this.nodes.get(h.nodeid)?.ino ?? fail(E.ENOENT), c);
+    } else {
+      if (c.size !== undefined) {
+        if (fh) this.u.ftruncate(fh, c.size);
+        else this.u.truncate(p, c.size);
+      }
+      if (c.uid !== undefined || c.gid !== undefined) this.u.chown(p, c.uid ?? 0xffffffff, c.gid ?? 0xffffffff);
+      if (c.mode !== undefined) this.u.chmod(p, c.mode);
+      if (c.times) this.u.utimens(p, ...c.times);
     }
-    if (valid & (FATTR.UID | FATTR.GID)) {
-      const uid = valid & FATTR.UID ? body.readUInt32LE(76) : 0xffffffff;
-      const gid = valid & FATTR.GID ? body.readUInt32LE(80) : 0xffffffff;
-      this.u.chown(p ?? fail(E.ENOENT), uid, gid);
-    }
-    if (valid & FATTR.MODE) this.u.chmod(p ?? fail(E.ENOENT), body.readUInt32LE(68));
-    if (valid & (FATTR.ATIME | FATTR.MTIME)) {
-      const time = (set: number, now: number, secOff: number, nsecOff: number): [number, number] =>
-        !(valid & set) ? [0, UTIME_OMIT] : valid & now ? [0, UTIME_NOW] : [u64(body, secOff), body.readUInt32LE(nsecOff)];
-      const [as, an] = time(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56);
-      const [ms, mn] = time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60);
-      this.u.utimens(p ?? fail(E.ENOENT), as, an, ms, mn);
-    }
-    return this.attrOut(this.attrOfNode(h.nodeid, fh && this.u.handles.get(fh) ? fh : 0));
-  }
-
-  /** setattr of a file with no name left (unlinked while open), through its open handles. */
-  private setattrOpen(h: Header, body: Buffer, valid: number, fh: number): number {
-    const ino = this.nodes.get(h.nodeid)?.ino ?? fail(E.ENOENT);
-    const now = (set: number, isNow: number, secOff: number, nsecOff: number): [number, number] =>
-      !(valid & set) ? [0, UTIME_OMIT] : valid & isNow ? [0, UTIME_NOW] : [u64(body, secOff), body.readUInt32LE(nsecOff)];
-    const times =
-      valid & (FATTR.ATIME | FATTR.MTIME) ? [...now(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), ...now(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60)] : undefined;
-    this.u.changeOpen(ino, {
-      ...(valid & FATTR.SIZE ? { size: u64(body, 16) } : {}),
-      ...(valid & FATTR.MODE ? { mode: body.readUInt32LE(68) } : {}),
-      ...(valid & FATTR.UID ? { uid: body.readUInt32LE(76) } : {}),
-      ...(valid & FATTR.GID ? { gid: body.readUInt32LE(80) } : {}),
-      ...(times ? { times: times as [number, number, number, number] } : {}),
-    });
-    return this.attrOut(this.attrOfNode(h.nodeid, fh && this.u.handles.get(fh) ? fh : 0));
+    return this.attrOut(this.attrOfNode(h.nodeid, fh));
   }
 
   readlink(h: Header): number {
@@ -411,8 +412,7 @@ export class KernelOps {
           const n = this.u.resolver.lookup(this.childPath(h.nodeid, e.name));
           if (!n) writeEntry(out, pos, 0, 0, 0, 0, null);
           else {
-            const { node, attr } = this.entryFor(h.nodeid, e.name, n);
-            writeEntry(out, pos, node.id, 0, this.o.entry, this.o.attr, attr);
+            const attr = this.writeEntryOf(h.nodeid, e.name, n, pos);
             ino = attr.ino;
             mode = attr.mode;
           }

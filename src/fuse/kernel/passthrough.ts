@@ -43,33 +43,28 @@ export class PassthroughTable {
   /** The open flags and backing id for a new open of `nodeId` whose backing fd is `fd`. */
   opened(nodeId: number, fh: number, fd: number): OpenReply {
     const cached = { flags: this.keepCache ? FOPEN.KEEP_CACHE : 0, backingId: 0 };
-    const io = this.byNode.get(nodeId);
-    let reply: OpenReply;
     if (!this.enabled()) return cached;
     const st = fstat(fd);
     const backing = `${st.dev}:${st.ino}`;
-    if (io?.mode === 'cached') reply = cached;
-    else if (io?.mode === 'passthrough')
-      // The kernel takes only passthrough opens of this inode, with its one backing file: a copied-up
-      // file is opened so, but with DIRECT_IO, which sends its reads and writes to us (and so to the upper copy).
-      reply = { flags: FOPEN.PASSTHROUGH | (io.backing === backing ? 0 : FOPEN.DIRECT_IO), backingId: io.backingId };
-    else {
-      const id = native.backingOpen(this.fuseFd, fd);
-      if (id < 0) {
-        if (!this.warned) this.log(`passthrough refused by the kernel (${errnoName(-id)}): serving file data ourselves`);
-        this.warned = true;
-        reply = cached;
-        this.byNode.set(nodeId, { mode: 'cached', opens: 0, backingId: 0, backing });
-      } else {
-        reply = { flags: FOPEN.PASSTHROUGH, backingId: id };
-        this.byNode.set(nodeId, { mode: 'passthrough', opens: 0, backingId: id, backing });
-      }
-    }
-    const now = this.byNode.get(nodeId);
-    if (!now) this.byNode.set(nodeId, { mode: 'cached', opens: 1, backingId: 0, backing });
-    else now.opens++;
+    const io = this.byNode.get(nodeId) ?? this.first(nodeId, fd, backing);
+    io.opens++;
     this.byFh.set(fh, nodeId);
-    return reply;
+    if (io.mode === 'cached') return cached;
+    // The kernel takes only passthrough opens of this inode, with its one backing file: a copied-up
+    // file is opened so, but with DIRECT_IO, which sends its reads and writes to us (and so to the upper copy).
+    return { flags: FOPEN.PASSTHROUGH | (io.backing === backing ? 0 : FOPEN.DIRECT_IO), backingId: io.backingId };
+  }
+
+  /** A node's first open sets its mode: passthrough with a new backing id, or cached where the kernel refuses one. */
+  private first(nodeId: number, fd: number, backing: string): NodeIo {
+    const id = native.backingOpen(this.fuseFd, fd);
+    if (id < 0 && !this.warned) {
+      this.log(`passthrough refused by the kernel (${errnoName(-id)}): serving file data ourselves`);
+      this.warned = true;
+    }
+    const io: NodeIo = id < 0 ? { mode: 'cached', opens: 0, backingId: 0, backing } : { mode: 'passthrough', opens: 0, backingId: id, backing };
+    this.byNode.set(nodeId, io);
+    return io;
   }
 
   /** An open file was released: at the node's last, its backing id goes and its mode is free again. */
