@@ -450,6 +450,8 @@ export class KernelOps {
 
   /** The merged path whose copy-up this request would start (a write, a metadata change, a link), or null. */
   copyUpTarget(h: Header, body: Buffer): string | null {
+    // A node keyed by its upper file is in the upper dir already: nothing to copy, and no path to resolve.
+    if (h.opcode !== OP.RENAME && h.opcode !== OP.RENAME2 && this.nodes.get(h.opcode === OP.LINK ? u64(body, 0) : h.nodeid)?.key) return null;
     switch (h.opcode) {
       case OP.OPEN: {
         const flags = body.readUInt32LE(0);

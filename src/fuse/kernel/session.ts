@@ -90,13 +90,10 @@ const CHANGES = new Set<number>([
 export class Session {
   private inBuf: Buffer;
   readonly out: Buffer;
-  private notifyBuf = Buffer.alloc(4096);
   private pending: Buffer[] = [];
   private watch: object | null = null;
   negotiated: Negotiated | null = null;
   ops: KernelOps | null = null;
-  /** Requests answered, by opcode (for the debug log and tests). */
-  readonly counts = new Map<number, number>();
   private closed = false;
   /** A background copy-up in progress, and the changing requests (copied) that wait behind it. */
   private inFlight: Promise<void> | null = null;
@@ -146,7 +143,6 @@ export class Session {
     const body = req.subarray(SIZE.IN_HEADER, Math.min(h.len, req.length));
     if (h.opcode === OP.INTERRUPT) return this.interrupt(body);
     if (this.ops && this.holdBack(h, body, req, queued, mayPrepare)) return;
-    this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
     if (this.o.debug)
       this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} node ${h.nodeid} unique ${h.unique}${h.opcode === OP.WRITE ? ` ${body.readUInt32LE(16)} bytes` : ''}`);
     if (h.opcode === OP.FORGET || h.opcode === OP.BATCH_FORGET) {
@@ -293,9 +289,5 @@ export class Session {
       const r = native.fuseWrite(this.fd, b, b.length);
       if (r < 0 && r !== -E.ENOENT) this.o.log(`a cache invalidation failed: ${errnoName(-r)}`);
     }
-  }
-
-  get notifyScratch(): Buffer {
-    return this.notifyBuf;
   }
 }
