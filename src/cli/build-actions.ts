@@ -1,12 +1,10 @@
 // `strata build` and `strata builder prune`: call the build service, print its events as docker's
 // classic builder prints them.
 import { build as runBuild, type BuildEvent } from '../build/builder.js';
-import { cacheEntries, pruneCache } from '../build/cache.js';
+import { pruneCache } from '../build/cache.js';
 import { Containers } from '../container/service.js';
 import { intermediates, withStore } from './image-actions.js';
 import { humanSize, shortId } from './format.js';
-
-export { cacheEntries };
 
 export interface BuildOptions {
   tag?: string[];
@@ -43,7 +41,7 @@ export function build(context: string, o: BuildOptions): Promise<void> {
 /** docker builder prune: forget every cached step and remove the intermediate images only the cache kept. */
 export function builderPrune(): Promise<void> {
   return withStore((s) => {
-    const r = pruneCache(s, intermediates(s));
+    const r = pruneCache(s, () => intermediates(s));
     for (const id of r.deleted) console.log(`deleted: ${id}`);
     console.log(`Deleted build cache objects: ${r.forgotten}\n\nTotal reclaimed space: ${humanSize(r.freed)}`);
   });

@@ -1,7 +1,7 @@
 // The image commands: import, images, tag, rmi, prune, history. Each parses, calls the image
 // service (src/image) and prints in docker's formats.
 import { withStore } from './with-store.js';
-import type { ImageRecord, Store } from '../store/store.js';
+import type { ImageRecord } from '../store/store.js';
 import { importImage as importService } from '../image/import.js';
 import { listImages } from '../image/list.js';
 import { tagImage, removeImage, pruneImages } from '../image/remove.js';
@@ -12,8 +12,6 @@ import { ago, humanSize, shortId, table } from './format.js';
 export { withStore } from './with-store.js';
 export { intermediates } from '../image/list.js';
 export { inspectImage } from '../image/info.js';
-
-export const imageSize = (s: Store, img: ImageRecord) => s.imageSize(img);
 
 export function importImage(src: string, o: { tag?: string; message?: string; change?: string[] }): Promise<void> {
   return withStore(async (s) => {

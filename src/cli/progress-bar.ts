@@ -2,18 +2,9 @@
 // cleared when the work ends. Output that is not a terminal gets no bars (and no escape codes).
 import cliProgress from 'cli-progress';
 import type { ProgressEvent, ProgressSink } from '../sys/progress.js';
+import { humanSize } from './format.js';
 
 const units = (e: ProgressEvent) => (e.unit ?? 'bytes') === 'bytes';
-
-function human(n: number): string {
-  const u = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < u.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${Number(n.toPrecision(3))}${u[i]}`;
-}
 
 export interface ProgressBars {
   sink: ProgressSink;
@@ -42,7 +33,7 @@ export function progressBars(stream: NodeJS.WriteStream = process.stderr): Progr
   const bars = new Map<string, cliProgress.SingleBar>();
   const sink: ProgressSink = (e) => {
     const key = `${e.task}\0${e.item ?? ''}`;
-    const amount = units(e) ? `${human(e.done)}${e.total ? ` / ${human(e.total)}` : ''}` : `${e.done}${e.total ? ` / ${e.total}` : ''} ${e.unit}`;
+    const amount = units(e) ? `${humanSize(e.done)}${e.total ? ` / ${humanSize(e.total)}` : ''}` : `${e.done}${e.total ? ` / ${e.total}` : ''} ${e.unit}`;
     const payload = { label: `${e.task}${e.item ? ` ${e.item}` : ''}`, amount };
     let bar = bars.get(key);
     if (!bar) {

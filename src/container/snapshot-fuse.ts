@@ -23,8 +23,4 @@ export class FuseSnapshotter extends StoreSnapshotter {
   daemonDead(key: string): boolean {
     return isDead(this.dirs(key).merged);
   }
-
-  mountpoint(key: string): string {
-    return this.dirs(key).merged;
-  }
 }

@@ -103,7 +103,7 @@ export function checkStore(s: Store, o: { repair?: boolean } = {}, sink: Progres
     }
     for (const hex of listDir(path.join(s.root, 'layer-files'))) {
       if (!s.layer('sha256:' + hex))
-        fix(`file manifest ${hex.slice(0, 12)} belongs to no layer: removed`, () => fs.rmSync(path.join(s.root, 'layer-files', hex), { force: true }));
+        fix(`file manifest ${hex.slice(0, 12)} belongs to no layer: removed`, () => fs.rmSync(s.layerFilesPath('sha256:' + hex), { force: true }));
     }
     for (const hex of listDir(blobDir)) {
       if (usedBlobs.has(hex) || corrupt.has(hex)) continue;

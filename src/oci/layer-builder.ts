@@ -33,6 +33,11 @@ export function cleanName(name: string): string {
   return parts.join('/');
 }
 
+/** Write all of `buf` to `fd` (a short write is retried, not lost). */
+export function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
+}
+
 export class LayerBuilder {
   entries = 0;
   private dirs: { path: string; h: Hdr }[] = []; // dir attributes are set last: creating children changes their mtime
@@ -60,7 +65,7 @@ export class LayerBuilder {
     const f = this.open;
     if (!f) return;
     f.hash.update(data);
-    for (let off = 0; off < data.length;) off += fs.writeSync(f.fd, data, off, data.length - off);
+    writeAll(f.fd, data);
   }
 
   endFile(): void {

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { native, SYNC_FILE_RANGE_WRITE } from '../sys/native.js';
-import { LayerBuilder } from './layer-builder.js';
+import { LayerBuilder, writeAll } from './layer-builder.js';
 import { encodeHeader, padding, trailer } from './tar-header.js';
 import { treeEntries, type TreeOptions } from './tree-entries.js';
 
@@ -25,11 +25,6 @@ const CHUNK = 1 << 20;
 /** Start the blob's writeback every this many bytes, so the disk works while we read and the final fsync is short. */
 const WRITEBACK = 32 << 20;
 const ZEROS = Buffer.alloc(CHUNK);
-
-/** Write all of `buf` to `fd` (a short write is retried, not lost). */
-export function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
-}
 
 /** Write `root` as the tar `blobPath` (created, fsynced) and as the layer dir `dirPath` (empty). */
 export function writeLayerFromTree(root: string, o: TreeOptions, blobPath: string, dirPath: string, progress?: LayerProgress): LayerWritten {

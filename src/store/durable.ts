@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { native } from '../sys/native.js';
 import { walkOverlay } from '../sys/overlay-walk.js';
+import { isReg } from '../sys/stat.js';
 
 /** Flush everything written under `dir` (and the rest of its filesystem) to the disk. */
 export function syncTree(dir: string): void {
@@ -15,7 +16,7 @@ export function syncTree(dir: string): void {
   }
   // syncfs failed (it reports writeback errors): fsync each file and dir, which names the one that fails.
   fsyncPath(dir);
-  for (const e of walkOverlay(dir, { overlay: false })) if (e.dir || (e.st.mode & fs.constants.S_IFMT) === fs.constants.S_IFREG) fsyncPath(e.real);
+  for (const e of walkOverlay(dir, { overlay: false })) if (e.dir || isReg(e.st.mode)) fsyncPath(e.real);
 }
 
 export function fsyncPath(p: string): void {

@@ -308,7 +308,9 @@ export class Store {
           fs.rmSync(dir, { recursive: true, force: true });
         }
         fs.renameSync(files, this.layerFilesPath(w.digest));
-        fsyncPath(path.join(this.root, 'layers')); // the renames, before the record that relies on them
+        // the renames, before the record that relies on them
+        fsyncPath(path.join(this.root, 'layers'));
+        fsyncPath(path.join(this.root, 'layer-files'));
         const rec: LayerRecord = { diffId: w.digest, blob: w.digest, size: w.size, entries: w.entries };
         this.layers.putSync(w.digest, rec);
         return use(rec);

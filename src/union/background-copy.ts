@@ -2,7 +2,7 @@
 // request that needs the copy waits for it, every other request goes on being served.
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { FsError } from '../sys/errors.js';
+import { E, FsError } from '../sys/errors.js';
 import type { CopyJob } from './copy-worker.js';
 
 const O = fs.constants;
@@ -32,7 +32,7 @@ export class BackgroundCopier {
       if (this.waiting.size === 0) w.unref();
     });
     w.on('error', (err) => {
-      for (const done of this.waiting.values()) done(5); // EIO
+      for (const done of this.waiting.values()) done(E.EIO);
       this.waiting.clear();
       this.worker = null;
       process.stderr.write(`strata: the copy-up worker failed: ${err.message}\n`);

@@ -4,7 +4,7 @@
 // kernel overlayfs keeps it.
 import fs from 'node:fs';
 import { native } from '../sys/native.js';
-import { FsError } from '../sys/errors.js';
+import { E, FsError } from '../sys/errors.js';
 
 const CHUNK = 1 << 30;
 const SEEK_DATA = 3;
@@ -26,7 +26,7 @@ function* dataRanges(fd: number, size: number): Generator<[number, number]> {
   let off = 0;
   while (off < size) {
     const data = native.lseek(fd, off, SEEK_DATA);
-    if (data === -6) return; // ENXIO: only a hole from here on
+    if (data === -E.ENXIO) return; // only a hole from here on
     if (data < 0) return yield [off, size]; // no SEEK_DATA here: copy it all
     const hole = native.lseek(fd, data, SEEK_HOLE);
     const end = hole < 0 ? size : Math.min(hole, size);

@@ -109,10 +109,9 @@ export class CopyUp {
     const tmp = ready?.tmp ?? this.tmpPath();
     const st = src.st;
     try {
-      if (ready) {
-        // the data was copied ahead, in the background
-      } else if (isReg(st.mode)) this.copyFile(srcReal, tmp, opts.noData ? 0 : st.size);
-      else if (isDir(st.mode)) fs.mkdirSync(tmp, { mode: st.mode & 0o7777 });
+      if (isReg(st.mode)) {
+        if (!ready) this.copyFile(srcReal, tmp, opts.noData ? 0 : st.size); // else: copied ahead, in the background
+      } else if (isDir(st.mode)) fs.mkdirSync(tmp, { mode: st.mode & 0o7777 });
       else if (isLnk(st.mode)) fs.symlinkSync(fs.readlinkSync(srcReal, { encoding: 'buffer' }), tmp);
       else check(native.mknod(tmp, st.mode, st.rdev));
       copyXattrs(srcReal, tmp);

@@ -108,8 +108,7 @@ export class Union {
 
   fgetattr(fh: number): Attr {
     const h = this.handle(fh);
-    const st = fstat(h.fd);
-    return toAttr(st, h.ino, st.nlink);
+    return this.fstatAttr(h.fd, h.ino);
   }
 
   readlink(path: string): string {
@@ -340,14 +339,7 @@ export class Union {
     this.copyUp.ensure(this.resolver.get(tdir));
     const srcReal = this.real(up);
     const dstReal = this.stack.upperPath(to);
-    if (src.dirs) {
-      if (lowerDirs.length > 0) {
-        // redirect_dir: the moved dir keeps merging with its lower origin.
-        if (getRedirect(srcReal) === null) setRedirect(srcReal, lowerDirs[0].rel);
-      } else if (this.resolver.lowerHas(dstParent, tname)) {
-        setOpaque(srcReal); // a pure upper dir must not merge with what lies below its new name
-      }
-    }
+    this.markMoved(srcReal, !!src.dirs, lowerDirs, dstParent, tname);
     if (dst?.dirs && pureUpper(dst) && this.list(dst).length > 0) fail(E.ENOTEMPTY);
     const dstSt = lstatOrNull(dstReal);
     if (dstSt?.mode !== undefined && isDir(dstSt.mode)) {
