@@ -253,3 +253,47 @@ print(os.read(fd, 100), st.st_size, oct(st.st_mode & 0o7777), st.st_nlink, sorte
     'no hidden name anywhere',
   );
 });
+
+t.test('setuid and setgid bits drop as kernel overlayfs drops them (the daemon does it: HANDLE_KILLPRIV_V2)', async (t) => {
+  const base = tmpdir(t, 'strata-kp-');
+  fs.chmodSync(base, 0o755); // the unprivileged writer must reach the mounts
+  const files: [string, number, number][] = [
+    ['suid', 0o4755, 65534], // written by its owner: loses setuid
+    ['sgid', 0o2775, 65534], // setgid with group execute: lost on a write
+    ['sgidnx', 0o2765, 65534], // setgid without group execute: kept
+    ['trunc', 0o4755, 65534], // opened O_TRUNC by its owner: loses setuid
+    ['ftrunc', 0o4755, 65534], // truncate(1) by its owner: loses setuid
+    ['chowned', 0o4755, 0], // chown by root: loses setuid
+    ['rootwrite', 0o4755, 0], // written by root (CAP_FSETID): keeps it
+    ['upper', 0o4755, 65534], // a file of the upper layer, written by its owner
+  ];
+  const make = (side: string) => {
+    const d = `${base}/${side}`;
+    for (const x of ['l', 'upper', 'work', 'mnt']) fs.mkdirSync(`${d}/${x}`, { recursive: true });
+    for (const [name, mode, uid] of files) {
+      const where = name === 'upper' ? 'upper' : 'l';
+      fs.writeFileSync(`${d}/${where}/${name}`, 'data\n');
+      fs.chownSync(`${d}/${where}/${name}`, uid, uid);
+      fs.chmodSync(`${d}/${where}/${name}`, mode);
+    }
+    return { lowers: [`${d}/l`], upper: `${d}/upper`, work: `${d}/work`, mnt: `${d}/mnt` };
+  };
+  const k = mountKernel(t, make('kernel')).mnt;
+  // Passthrough writes would go to the backing file as the daemon (root), which keeps the bits:
+  // a write open of a setid file is served by the daemon, as every write is with --no-passthrough.
+  const s = mountStrata(t, make('strata')).mnt;
+  const np = mountStrata(t, { ...make('strata-np'), args: ['--no-passthrough'] }).mnt;
+  const modes: Record<string, string> = {};
+  for (const m of [k, s, np]) {
+    const nobody = (cmd: string) => {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd], { cwd: m, encoding: 'utf8' });
+      t.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+    };
+    nobody('echo x >> suid && echo x >> sgid && echo x >> sgidnx && : > trunc && truncate -s 2 ftrunc && echo x >> upper');
+    sh(m, 'chown 65534 chowned && echo x >> rootwrite');
+    modes[m] = files.map(([name]) => `${name} ${(fs.statSync(`${m}/${name}`).mode & 0o7777).toString(8)}`).join(', ');
+  }
+  t.equal(modes[k], 'suid 755, sgid 775, sgidnx 2765, trunc 755, ftrunc 755, chowned 755, rootwrite 4755, upper 755', 'kernel overlayfs');
+  t.equal(modes[s], modes[k], 'strata drops the same bits');
+  t.equal(modes[np], modes[k], 'and so it does without passthrough');
+});

@@ -53,7 +53,16 @@ t.test('inode numbers wrap only at the limit the transport sets', async (t) => {
     [2, 3, 4, 2],
     'a table limited to 4 wraps after 4',
   );
-  const wide = new InodeTable(Number.MAX_SAFE_INTEGER);
-  for (let i = 0; i < 10; i++) wide.of(entry(100 + i));
-  t.equal(wide.of(entry(200)), 12, 'the kernel transport just counts on');
+  // The kernel transport computes numbers: layer in the high bits, backing inode in the low 44.
+  const wide = new InodeTable(Number.MAX_SAFE_INTEGER, [5, 7, 7]);
+  t.equal(wide.of(entry(200)), 2 * 2 ** 44 + 200, 'layer 1, inode 200: computed');
+  t.equal(wide.of({ ...entry(200), layer: 2 }), 3 * 2 ** 44 + 200, 'the same backing inode in another layer: another number');
+  for (let i = 0; i < 1000; i++) wide.of(entry(100 + i));
+  t.equal(wide.size, 0, 'computed numbers take no room in the table');
+  const nested = { ...entry(300), st: { ...entry(300).st, dev: 9 } };
+  t.equal(wide.of(nested), 2, 'an object on another device than its layer root is numbered from the table');
+  t.equal(wide.of({ ...entry(2 ** 44), rel: '/big' }), 3, 'so is a backing number of 2^44 or more');
+  wide.alias(entry(200), 0, 5, 42);
+  t.equal(wide.of({ layer: 0, rel: '/f200', st: { ...attr(42), dev: 5 } }), 2 * 2 ** 44 + 200, 'a copy-up keeps its lower number');
+  t.equal(wide.size, 3, 'the table holds only those three');
 });

@@ -34,13 +34,21 @@ export function startDaemon(spec: MountSpec, opts: DaemonOptions, o: StartOption
   let outcome = '';
   try {
     const out = o.log ?? 'ignore';
-    // A small young generation: the daemon's garbage is small and short-lived, and 16 MiB semispaces
-    // (V8's default) would be most of its resident memory (measured: 70 -> 47 MiB after a find over 100,000 entries).
-    const child = spawn(process.execPath, ['--max-semi-space-size=2', daemonMain(), 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)], {
-      detached: true,
-      stdio: ['ignore', out, out, w],
-      env,
-    });
+    // V8 tuned for a small resident set: 2 MiB semispaces (V8's default 16 MiB would be most of the
+    // daemon's memory) and --optimize-for-size, whose GC keeps the old space near its live data.
+    // Measured after a find over a 100-layer chain of 100,302 entries: RssAnon 75-110 MiB without
+    // the second flag, 42-46 MiB with it, and no slower (untar, cold and warm find). Extra flags
+    // for profiling come from STRATA_DAEMON_NODE_FLAGS (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR1).
+    const extra = process.env.STRATA_DAEMON_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(
+      process.execPath,
+      ['--max-semi-space-size=2', '--optimize-for-size', ...extra, daemonMain(), 'mount', mountpoint, JSON.stringify(rest), JSON.stringify(opts)],
+      {
+        detached: true,
+        stdio: ['ignore', out, out, w],
+        env,
+      },
+    );
     child.unref();
     fs.closeSync(w);
     const buf = Buffer.alloc(4096);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { E, FsError } from '../sys/errors.js';
 import type { CopyJob } from './copy-worker.js';
+import type { CopyUpSync } from './copy-up-sync.js';
 
 const O = fs.constants;
 
@@ -42,7 +43,7 @@ export class BackgroundCopier {
   }
 
   /** Copy `size` bytes of `srcReal` into a new file `tmp`; resolves once they are on disk. */
-  copy(srcReal: string, tmp: string, size: number): Promise<void> {
+  copy(srcReal: string, tmp: string, size: number, sync: CopyUpSync): Promise<void> {
     const srcFd = fs.openSync(srcReal, O.O_RDONLY | O.O_NOATIME);
     let dstFd: number;
     try {
@@ -62,7 +63,7 @@ export class BackgroundCopier {
         fs.rmSync(tmp, { force: true });
         reject(new FsError(errno));
       });
-      w.postMessage({ id, srcFd, dstFd, size } satisfies CopyJob);
+      w.postMessage({ id, srcFd, dstFd, size, sync } satisfies CopyJob);
     });
   }
 

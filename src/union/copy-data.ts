@@ -13,12 +13,30 @@ let scratch: Buffer | null = null;
 
 type Method = 'copy_file_range' | 'read_write';
 
-export function copyData(srcFd: number, dstFd: number, size: number): 'clone' | Method {
+/** Below this size a file is copied with one read and one write: a reflink or range copy saves nothing. */
+const SMALL = 64 << 10;
+
+export function copyData(srcFd: number, dstFd: number, size: number, blocks = Infinity): 'clone' | Method {
+  if (size <= SMALL && blocks * 512 >= size) return copySmall(srcFd, dstFd, size);
   if (size > 0 && native.ficlone(dstFd, srcFd) === 0) return 'clone';
   let method: Method = 'copy_file_range';
   for (const [start, end] of dataRanges(srcFd, size)) method = copyRange(srcFd, dstFd, start, end, method);
   fs.ftruncateSync(dstFd, size); // the size itself, and a hole at the end stays a hole
   return method;
+}
+
+/** A small file that is not sparse: one read, one write (the loop only if the source changed meanwhile). */
+function copySmall(srcFd: number, dstFd: number, size: number): 'read_write' {
+  scratch ??= Buffer.allocUnsafe(1 << 20);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(srcFd, scratch, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  let w = 0;
+  while (w < off) w += fs.writeSync(dstFd, scratch, w, off - w, w);
+  return 'read_write';
 }
 
 /** [start, end) of each range of `fd` that holds data; the whole file where the filesystem cannot tell. */

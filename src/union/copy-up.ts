@@ -7,6 +7,7 @@ import { native } from '../sys/native.js';
 import { check, fail, E } from '../sys/errors.js';
 import { isPrivateXattr } from '../sys/overlay-format.js';
 import { copyData } from './copy-data.js';
+import { copyUpSyncFor, syncCopiedData, type CopyUpSync } from './copy-up-sync.js';
 import { BackgroundCopier, type PreparedData } from './background-copy.js';
 import { isDir, isLnk, isReg, lstat } from '../sys/stat.js';
 import { relOf, type LayerStack } from './layers.js';
@@ -30,6 +31,7 @@ export class CopyUp {
   private prepared = new Map<string, PreparedData>();
   private inFlight = new Map<string, Promise<void>>();
   private copier = new BackgroundCopier();
+  private syncMode: CopyUpSync | null = null;
 
   constructor(
     private stack: LayerStack,
@@ -57,7 +59,7 @@ export class CopyUp {
     const srcReal = this.stack.real(src.layer, src.rel);
     const tmp = this.tmpPath();
     const p = this.copier
-      .copy(srcReal, tmp, src.st.size)
+      .copy(srcReal, tmp, src.st.size, this.sync())
       .then(() => {
         const old = this.prepared.get(node.path);
         if (old) fs.rmSync(old.tmp, { force: true });
@@ -66,6 +68,11 @@ export class CopyUp {
       .finally(() => this.inFlight.delete(node.path));
     this.inFlight.set(node.path, p);
     return p;
+  }
+
+  /** How copied data is made durable before its rename (see copy-up-sync.ts), found out once. */
+  private sync(): CopyUpSync {
+    return (this.syncMode ??= copyUpSyncFor(this.stack.tmpDir));
   }
 
   /** Data prepared for this node's lower file, if it is still what the lower file holds. */
@@ -110,7 +117,7 @@ export class CopyUp {
     const st = src.st;
     try {
       if (isReg(st.mode)) {
-        if (!ready) this.copyFile(srcReal, tmp, opts.noData ? 0 : st.size); // else: copied ahead, in the background
+        if (!ready) this.copyFile(srcReal, tmp, opts.noData ? 0 : st.size, st.blocks); // else: copied ahead, in the background
       } else if (isDir(st.mode)) fs.mkdirSync(tmp, { mode: st.mode & 0o7777 });
       else if (isLnk(st.mode)) fs.symlinkSync(fs.readlinkSync(srcReal, { encoding: 'buffer' }), tmp);
       else check(native.mknod(tmp, st.mode, st.rdev));
@@ -131,14 +138,14 @@ export class CopyUp {
     return upper;
   }
 
-  private copyFile(src: string, tmp: string, size: number): void {
+  private copyFile(src: string, tmp: string, size: number, blocks: number): void {
     const sfd = fs.openSync(src, O.O_RDONLY | O.O_NOATIME);
     let dfd = -1;
     try {
       dfd = fs.openSync(tmp, O.O_WRONLY | O.O_CREAT | O.O_EXCL, 0o600);
       if (size > 0) {
-        copyData(sfd, dfd, size);
-        fs.fsyncSync(dfd); // the rename must never publish data that is not on disk
+        copyData(sfd, dfd, size, blocks);
+        syncCopiedData(dfd, size, this.sync()); // the rename must never publish data that is not on disk
       }
     } finally {
       fs.closeSync(sfd);

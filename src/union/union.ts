@@ -15,7 +15,7 @@ import { InodeTable } from './inodes.js';
 import { CopyUp } from './copy-up.js';
 import { HandleTable } from './handles.js';
 import { isPrivateXattr, makeWhiteout, setOpaque, setRedirect, getRedirect } from '../sys/overlay-format.js';
-import { fstat, isDir, isLnk, lstat, lstatOrNull, type Stat } from '../sys/stat.js';
+import { fstat, isDir, isLnk, isReg, lstat, lstatOrNull, type Stat } from '../sys/stat.js';
 
 const O = fs.constants;
 const O_ACCMODE = 3;
@@ -38,6 +38,8 @@ export interface AttrChange {
   uid?: number;
   gid?: number;
   times?: [number, number, number, number];
+  /** Drop setuid/setgid afterwards (a chown, or a truncate by a caller without CAP_FSETID). */
+  killSetid?: true;
 }
 
 export interface DirEntry {
@@ -61,7 +63,10 @@ export class Union {
    */
   constructor(opts: LayerOptions, chain: ChainReader | null = null, onChainError?: (err: Error) => void) {
     this.stack = new LayerStack(opts);
-    this.inodes = new InodeTable(opts.maxIno);
+    this.inodes = new InodeTable(
+      opts.maxIno,
+      this.stack.roots.map((r) => lstatOrNull(r)?.dev ?? -1),
+    );
     const probe = new ProbeLowers(this.stack);
     const lower: LowerView = chain
       ? new FallbackLowers(new IndexLowers(chain), probe, (err) => {
@@ -489,6 +494,22 @@ export class Union {
     check(native.lremovexattr(this.real(e), name));
   }
 
+  /**
+   * Drop setuid, and setgid where group execute is set, as a write, truncate or chown by a caller
+   * without CAP_FSETID must (FUSE_HANDLE_KILLPRIV_V2 leaves it to the daemon, which is root: its
+   * own writes keep the bits). Through the handle when there is one, else the path's upper file.
+   * `mode` is the file's mode when the caller has just read it. True when bits were dropped.
+   */
+  killSetid(path: string | null, fh: number, mode?: number): boolean {
+    if (mode !== undefined && !setidToKill(mode)) return false;
+    if (fh) return dropSetid(this.handle(fh).fd);
+    if (path === null) return false;
+    const e = this.upper(path);
+    const kill = isReg(e.st.mode) ? setidToKill(e.st.mode) : 0;
+    if (kill) fs.chmodSync(this.real(e), e.st.mode & 0o7777 & ~kill);
+    return kill !== 0;
+  }
+
   /** The upper entry of a path, copied up if needed. */
   private upper(path: string): Entry {
     this.writable();
@@ -517,6 +538,7 @@ export class Union {
     if (c.uid !== undefined || c.gid !== undefined) fs.fchownSync(fd, c.uid ?? -1, c.gid ?? -1);
     if (c.mode !== undefined) fs.fchmodSync(fd, c.mode & 0o7777);
     if (c.times) check(native.futimens(fd, ...c.times));
+    if (c.killSetid) dropSetid(fd);
   }
 
   private openFd(ino: number): number {
@@ -554,4 +576,17 @@ function toAttr(st: Stat, ino: number, nlink: number): Attr {
     ctimeSec: st.ctimeSec,
     ctimeNsec: st.ctimeNsec,
   };
+}
+
+const S_ISUID = 0o4000;
+const S_IXGRP = 0o010;
+
+/** The set-id bits a write or chown by an unprivileged caller drops from `mode` (setgid only with group execute). */
+const setidToKill = (mode: number) => mode & (S_ISUID | (mode & S_IXGRP ? S_ISGID : 0));
+
+function dropSetid(fd: number): boolean {
+  const mode = fs.fstatSync(fd).mode;
+  const kill = setidToKill(mode);
+  if (kill) fs.fchmodSync(fd, mode & 0o7777 & ~kill);
+  return kill !== 0;
 }

@@ -7,7 +7,7 @@ import { E, fail } from '../../sys/errors.js';
 import type { Union, Attr, AttrChange } from '../../union/union.js';
 import type { Node } from '../../union/lower-view.js';
 import { NodeTable, ROOT_NODE, type FsNode } from '../../union/node-table.js';
-import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, INIT, OP, SIZE } from './protocol.js';
+import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, INIT, OP, OPEN_KILL_SUIDGID, SIZE, WRITE_KILL_SUIDGID } from './protocol.js';
 import { PassthroughTable } from './passthrough.js';
 import { cstr, direntSize, direntType, u64, writeAttrOut, writeEntry, writeU64, type Header } from './wire.js';
 
@@ -28,6 +28,7 @@ export interface ReplyBuffer {
 }
 
 const O = fs.constants;
+const O_ACCMODE = 3;
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 const H: number = SIZE.OUT_HEADER;
@@ -44,6 +45,7 @@ function setattrChange(valid: number, body: Buffer): AttrChange {
     !(valid & set) ? [0, UTIME_OMIT] : valid & now ? [0, UTIME_NOW] : [u64(body, secOff), body.readUInt32LE(nsecOff)];
   return {
     ...(valid & FATTR.SIZE ? { size: u64(body, 16) } : {}),
+    ...(valid & FATTR.KILL_SUIDGID ? { killSetid: true } : {}),
     ...(valid & FATTR.MODE ? { mode: body.readUInt32LE(68) } : {}),
     ...(valid & FATTR.UID ? { uid: body.readUInt32LE(76) } : {}),
     ...(valid & FATTR.GID ? { gid: body.readUInt32LE(80) } : {}),
@@ -164,7 +166,9 @@ export class KernelOps {
       if (c.mode !== undefined) this.u.chmod(p, c.mode);
       if (c.times) this.u.utimens(p, ...c.times);
     }
-    return this.attrOut(this.attrOfNode(h.nodeid, fh));
+    const attr = this.attrOfNode(h.nodeid, fh);
+    if (c.killSetid && p !== null && this.u.killSetid(p, fh, attr.mode)) return this.attrOut(this.attrOfNode(h.nodeid, fh));
+    return this.attrOut(attr);
   }
 
   readlink(h: Header): number {
@@ -256,8 +260,8 @@ export class KernelOps {
   }
 
   /** A file handle's open flags: passthrough where the kernel takes it, else cached (see passthrough.ts). */
-  private fileOpenOut(nodeId: number, fh: number, at = H): number {
-    const r = this.passthrough.opened(nodeId, fh, this.u.handles.get(fh)!.fd);
+  private fileOpenOut(nodeId: number, fh: number, flags: number, at = H): number {
+    const r = this.passthrough.opened(nodeId, fh, this.u.handles.get(fh)!.fd, (flags & O_ACCMODE) !== O.O_RDONLY);
     return this.openOut(fh, r.flags, r.backingId, at);
   }
 
@@ -265,7 +269,8 @@ export class KernelOps {
     const flags = body.readUInt32LE(0);
     const p = this.nodes.pathOf(h.nodeid);
     const fh = p !== null ? this.u.open(p, flags) : this.u.reopen(this.nodes.get(h.nodeid)?.ino ?? fail(E.ENOENT), flags);
-    return this.fileOpenOut(h.nodeid, fh);
+    if (body.readUInt32LE(4) & OPEN_KILL_SUIDGID) this.u.killSetid(p, fh); // O_TRUNC by a caller without CAP_FSETID
+    return this.fileOpenOut(h.nodeid, fh, flags);
   }
 
   create(h: Header, body: Buffer): number {
@@ -273,6 +278,7 @@ export class KernelOps {
     const mode = body.readUInt32LE(4);
     const [name] = cstr(body, 16, body.length);
     const fh = this.u.create(this.childPath(h.nodeid, name), mode, flags, this.caller(h));
+    if (body.readUInt32LE(12) & OPEN_KILL_SUIDGID) this.u.killSetid(null, fh);
     try {
       this.entry(h.nodeid, name);
     } catch (err) {
@@ -280,7 +286,7 @@ export class KernelOps {
       throw err;
     }
     const nodeId = this.nodes.child(h.nodeid, name)!.id;
-    this.fileOpenOut(nodeId, fh, H + SIZE.ENTRY_OUT);
+    this.fileOpenOut(nodeId, fh, flags, H + SIZE.ENTRY_OUT);
     return SIZE.ENTRY_OUT + SIZE.OPEN_OUT;
   }
 
@@ -295,6 +301,7 @@ export class KernelOps {
     const fh = u64(body, 0);
     const off = u64(body, 8);
     const size = body.readUInt32LE(16);
+    if (body.readUInt32LE(20) & WRITE_KILL_SUIDGID) this.u.killSetid(null, fh);
     const n = this.u.write(fh, body.subarray(40, 40 + size), size, off);
     this.buf.out.writeUInt32LE(n, H);
     this.buf.out.writeUInt32LE(0, H + 4);
@@ -339,7 +346,8 @@ export class KernelOps {
   getxattr(h: Header, body: Buffer): number {
     const size = body.readUInt32LE(0);
     const [name] = cstr(body, 8, body.length);
-    const v = this.u.getxattr(this.pathOf(h.nodeid), name) ?? fail(E.ENODATA);
+    const v = this.u.getxattr(this.pathOf(h.nodeid), name);
+    if (v === null) return -E.ENODATA; // the usual answer (security.capability before writes): not worth a throw
     return this.sized(v, size);
   }
 

@@ -40,19 +40,30 @@ export class PassthroughTable {
     private log: (line: string) => void,
   ) {}
 
-  /** The open flags and backing id for a new open of `nodeId` whose backing fd is `fd`. */
-  opened(nodeId: number, fh: number, fd: number): OpenReply {
+  /**
+   * The open flags and backing id for a new open of `nodeId` whose backing fd is `fd`. A write
+   * open of a setuid or setgid file never writes in passthrough: the kernel would write as the
+   * daemon (root), so the bits would stay; its writes come to us, flagged to drop them.
+   */
+  opened(nodeId: number, fh: number, fd: number, writable: boolean): OpenReply {
     const cached = { flags: this.keepCache ? FOPEN.KEEP_CACHE : 0, backingId: 0 };
     if (!this.enabled()) return cached;
     const st = fstat(fd);
     const backing = `${st.dev}:${st.ino}`;
-    const io = this.byNode.get(nodeId) ?? this.first(nodeId, fd, backing);
+    const setidWrite = writable && (st.mode & 0o4000 || (st.mode & 0o2010) === 0o2010);
+    const io = this.byNode.get(nodeId) ?? (setidWrite ? this.cachedNode(nodeId, backing) : this.first(nodeId, fd, backing));
     io.opens++;
     this.byFh.set(fh, nodeId);
     if (io.mode === 'cached') return cached;
     // The kernel takes only passthrough opens of this inode, with its one backing file: a copied-up
     // file is opened so, but with DIRECT_IO, which sends its reads and writes to us (and so to the upper copy).
-    return { flags: FOPEN.PASSTHROUGH | (io.backing === backing ? 0 : FOPEN.DIRECT_IO), backingId: io.backingId };
+    return { flags: FOPEN.PASSTHROUGH | (io.backing === backing && !setidWrite ? 0 : FOPEN.DIRECT_IO), backingId: io.backingId };
+  }
+
+  private cachedNode(nodeId: number, backing: string): NodeIo {
+    const io: NodeIo = { mode: 'cached', opens: 0, backingId: 0, backing };
+    this.byNode.set(nodeId, io);
+    return io;
   }
 
   /** A node's first open sets its mode: passthrough with a new backing id, or cached where the kernel refuses one. */
@@ -62,7 +73,8 @@ export class PassthroughTable {
       this.log(`passthrough refused by the kernel (${errnoName(-id)}): serving file data ourselves`);
       this.warned = true;
     }
-    const io: NodeIo = id < 0 ? { mode: 'cached', opens: 0, backingId: 0, backing } : { mode: 'passthrough', opens: 0, backingId: id, backing };
+    if (id < 0) return this.cachedNode(nodeId, backing);
+    const io: NodeIo = { mode: 'passthrough', opens: 0, backingId: id, backing };
     this.byNode.set(nodeId, io);
     return io;
   }

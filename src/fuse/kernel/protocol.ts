@@ -141,6 +141,8 @@ export const GETATTR_FH = 1 << 0;
 export const FSYNC_FDATASYNC = 1 << 0;
 export const RELEASE_FLUSH = 1 << 0;
 export const WRITE_KILL_SUIDGID = 1 << 2;
+/** fuse_open_in.open_flags / fuse_create_in.open_flags */
+export const OPEN_KILL_SUIDGID = 1 << 0;
 
 export const SIZE = {
   IN_HEADER: 40,

@@ -165,6 +165,7 @@ export class Session {
       if (errno === E.EIO && !(err as { errno?: number })?.errno) this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} failed: ${(err as Error)?.stack ?? err}`);
       return this.reply(h, -errno, 0);
     }
+    if (len < 0) return this.reply(h, len, 0); // an errno answered without a throw
     if (h.opcode === OP.DESTROY) {
       this.reply(h, 0, 0);
       return this.stop('destroyed');
@@ -249,7 +250,8 @@ export class Session {
       INIT.PARALLEL_DIROPS |
       INIT.CACHE_SYMLINKS |
       INIT.INIT_EXT |
-      INIT.HAS_IOCTL_DIR;
+      INIT.HAS_IOCTL_DIR |
+      INIT.HANDLE_KILLPRIV_V2; // the kernel stops asking for security.capability before each write
     if (this.o.readdirplus) want |= INIT.DO_READDIRPLUS | INIT.READDIRPLUS_AUTO;
     if (this.o.writebackCache) want |= INIT.WRITEBACK_CACHE;
     else if (this.o.passthrough) want |= INIT.PASSTHROUGH;
