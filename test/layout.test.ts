@@ -16,10 +16,11 @@ const MAY_IMPORT: Record<string, string[]> = {
   union: ['sys', 'index'],
   store: ['sys', 'oci'],
   image: ['sys', 'oci', 'store'],
+  registry: ['sys', 'oci', 'store', 'image'],
   fuse: ['sys', 'union', 'index'],
   container: ['sys', 'oci', 'store', 'image', 'union', 'index', 'fuse'],
   build: ['sys', 'oci', 'store', 'image', 'container', 'union'],
-  cli: ['sys', 'oci', 'store', 'image', 'container', 'build', 'union', 'index', 'fuse'],
+  cli: ['sys', 'oci', 'store', 'image', 'registry', 'container', 'build', 'union', 'index', 'fuse'],
   types: [],
 };
 
