@@ -10,11 +10,13 @@ export interface ProgressBars {
   sink: ProgressSink;
   /** Remove the bars (call once the work is done, before printing its result). */
   stop(): void;
+  /** A line of output above the bars (or just the line, without a terminal). */
+  log(line: string): void;
 }
 
 /** Bars on `stream` if it is a terminal; otherwise a sink that draws nothing. */
 export function progressBars(stream: NodeJS.WriteStream = process.stderr): ProgressBars {
-  if (!stream.isTTY) return { sink: () => {}, stop: () => {} };
+  if (!stream.isTTY) return { sink: () => {}, stop: () => {}, log: (l) => void process.stdout.write(l + '\n') };
   const multi = new cliProgress.MultiBar(
     {
       stream,
@@ -48,5 +50,5 @@ export function progressBars(stream: NodeJS.WriteStream = process.stderr): Progr
       bars.delete(key);
     }
   };
-  return { sink, stop: () => multi.stop() };
+  return { sink, stop: () => multi.stop(), log: (l) => multi.log(l + '\n') };
 }

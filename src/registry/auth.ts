@@ -26,7 +26,8 @@ export function parseChallenge(header: string | undefined): Challenge | null {
   const scheme = m[1].toLowerCase();
   if (scheme !== 'basic' && scheme !== 'bearer') return null;
   const params: Record<string, string> = {};
-  for (const p of m[2].matchAll(/([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g)) params[p[1].toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
+  for (const p of m[2].matchAll(/([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g))
+    params[p[1].toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
   return { scheme, params };
 }
 
@@ -77,7 +78,10 @@ export class Authenticator {
     const res = await this.http.send({ method: 'GET', url: url.toString(), headers });
     const body = await readBody(res, 1 << 20);
     if (res.status === 401 || res.status === 403)
-      throw new StrataError('failed', `${url.host} refused the credentials for ${this.http.host}${this.credential ? ` (user ${this.credential.username})` : ''}: ${res.status}`);
+      throw new StrataError(
+        'failed',
+        `${url.host} refused the credentials for ${this.http.host}${this.credential ? ` (user ${this.credential.username})` : ''}: ${res.status}`,
+      );
     if (res.status !== 200) throw new StrataError('failed', `the token service ${url.host} answered ${res.status}: ${body.toString('utf8').slice(0, 200)}`);
     let doc: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {

@@ -73,7 +73,10 @@ export class Registry {
       if (res.status !== 401) return res;
       res.resume();
       if (round > 0 || !(await this.auth.challenged(res.headers['www-authenticate'] as string | undefined, scope)))
-        throw new StrataError('failed', `${this.o.host} refused the credentials${this.o.credential ? ` of ${this.o.credential.username}` : ' (none given: run strata login first)'}`);
+        throw new StrataError(
+          'failed',
+          `${this.o.host} refused the credentials${this.o.credential ? ` of ${this.o.credential.username}` : ' (none given: run strata login first)'}`,
+        );
     }
   }
 
@@ -90,8 +93,14 @@ export class Registry {
     const bytes = await readBody(res, 4 << 20);
     const digest = sha256(bytes);
     if (ref.startsWith('sha256:') && digest !== ref)
-      throw new StrataError('damaged', `the manifest ${this.o.host}/${repo}@${ref.slice(0, 19)}… does not match its digest (it hashes to ${digest.slice(0, 19)}…)`);
-    const mediaType = String(res.headers['content-type'] ?? '').split(';')[0].trim() || mediaTypeIn(bytes);
+      throw new StrataError(
+        'damaged',
+        `the manifest ${this.o.host}/${repo}@${ref.slice(0, 19)}… does not match its digest (it hashes to ${digest.slice(0, 19)}…)`,
+      );
+    const mediaType =
+      String(res.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim() || mediaTypeIn(bytes);
     return { bytes, mediaType, digest };
   }
 
@@ -106,7 +115,12 @@ export class Registry {
 
   async putManifest(repo: string, ref: string, m: { bytes: Buffer; mediaType: string }): Promise<string> {
     const res = await this.call(
-      { method: 'PUT', url: `/v2/${repo}/manifests/${ref}`, headers: { 'Content-Type': m.mediaType, 'Content-Length': String(m.bytes.length) }, body: () => m.bytes },
+      {
+        method: 'PUT',
+        url: `/v2/${repo}/manifests/${ref}`,
+        headers: { 'Content-Type': m.mediaType, 'Content-Length': String(m.bytes.length) },
+        body: () => m.bytes,
+      },
       pushScope(repo),
     );
     res.resume();
@@ -139,7 +153,11 @@ export class Registry {
   /** Mount a blob from another repository of this registry; true when the registry did (201). */
   async mountBlob(repo: string, digest: string, from: string): Promise<boolean> {
     const res = await this.call(
-      { method: 'POST', url: `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, headers: { 'Content-Length': '0' } },
+      {
+        method: 'POST',
+        url: `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+        headers: { 'Content-Length': '0' },
+      },
       `${pushScope(repo)} ${pullScope(from)}`,
     );
     res.resume();

@@ -95,7 +95,8 @@ function runHelper(name: string, verb: 'get' | 'store' | 'erase', input: string)
   const prog = `docker-credential-${name}`;
   const r = spawnSync(prog, [verb], { input, encoding: 'utf8', timeout: 30000 });
   if (r.error) {
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new StrataError('failed', `the credential helper ${prog} named in ${dockerConfigPath()} is not installed`);
+    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new StrataError('failed', `the credential helper ${prog} named in ${dockerConfigPath()} is not installed`);
     throw new StrataError('failed', `the credential helper ${prog} failed: ${r.error.message}`);
   }
   return { ok: r.status === 0, out: (r.stdout || r.stderr || '').trim() };

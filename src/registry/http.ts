@@ -46,7 +46,12 @@ export class RegistryHttp {
   constructor(readonly o: HttpOptions) {
     const secure = o.base.startsWith('https:');
     this.agent = secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 8, ca: o.ca?.length ? [...tls.rootCertificates, ...o.ca] : undefined, rejectUnauthorized: !o.insecureTls })
+      ? new https.Agent({
+          keepAlive: true,
+          maxSockets: 8,
+          ca: o.ca?.length ? [...tls.rootCertificates, ...o.ca] : undefined,
+          rejectUnauthorized: !o.insecureTls,
+        })
       : new http.Agent({ keepAlive: true, maxSockets: 8 });
     this.attempts = o.attempts ?? 5;
   }
@@ -86,10 +91,8 @@ export class RegistryHttp {
     const mod = url.protocol === 'https:' ? https : http;
     const sameHost = url.origin === new URL(this.o.base).origin;
     return new Promise((resolve, reject) => {
-      const r = mod.request(
-        url,
-        { method: req.method, headers: req.headers, agent: sameHost ? this.agent : undefined, timeout: 60000 },
-        (res) => resolve(Object.assign(res, { status: res.statusCode ?? 0 })),
+      const r = mod.request(url, { method: req.method, headers: req.headers, agent: sameHost ? this.agent : undefined, timeout: 60000 }, (res) =>
+        resolve(Object.assign(res, { status: res.statusCode ?? 0 })),
       );
       r.on('timeout', () => r.destroy(Object.assign(new Error('no answer for 60 s'), { code: 'ETIMEDOUT' })));
       r.on('error', reject);

@@ -24,6 +24,16 @@ export interface LayerRecord {
   blob: string;
   size: number; // bytes of the uncompressed tar
   entries: number;
+  /** Compressed forms of this layer known to be in registries (pulled from, or pushed to there). */
+  sources?: LayerSource[];
+}
+
+/** A compressed blob of a layer and the repositories (HOST/PATH) known to hold it. */
+export interface LayerSource {
+  digest: string;
+  size: number;
+  mediaType: string;
+  repos: string[];
 }
 
 export interface ImageRecord {
@@ -33,6 +43,8 @@ export interface ImageRecord {
   created: string;
   /** The image a build step started from: an untagged image with children is a build's intermediate, not dangling. */
   parent?: string;
+  /** NAME@sha256:… of the manifests registries serve it by (pulled or pushed), as docker's RepoDigests. */
+  repoDigests?: string[];
 }
 
 /** A build step's result, by the hash of what made it (parent image, instruction, files, args). */
@@ -144,11 +156,25 @@ export class Store {
   private cleanTmp(): void {
     for (const n of this.staleTemps()) {
       try {
+        // layers a killed pull had started to add (see pendingLayers): those no image uses go
+        if (n.startsWith('pending-')) this.dropUnusedLayers(readLines(path.join(this.root, 'tmp', n)));
         fs.rmSync(path.join(this.root, 'tmp', n), { recursive: true, force: true });
       } catch {
         /* another command cleaned it */
       }
     }
+  }
+
+  /**
+   * A note of the layers a long command (a pull) is adding, in tmp/: should it be killed, the next
+   * command drops those of them no image uses (cleanTmp). Each is noted before it is added.
+   */
+  pendingLayers(): { add(diffId: string): void; done(): void } {
+    const file = this.tmpPath('pending');
+    return {
+      add: (d) => fs.appendFileSync(file, d + '\n', { mode: 0o600 }),
+      done: () => fs.rmSync(file, { force: true }),
+    };
   }
 
   tmpPath(what: string): string {
@@ -374,6 +400,11 @@ export class Store {
     return [...this.images.getRange()].map((e) => e.value);
   }
 
+  /** The image ID a tag points at, if the tag exists. */
+  tagged(ref: string): string | undefined {
+    return this.tags.get(parseRef(ref));
+  }
+
   tagsOf(id: string): string[] {
     return [...this.tags.getRange()].filter((e) => e.value === id).map((e) => e.key);
   }
@@ -437,6 +468,31 @@ export class Store {
 
   allLayers(): LayerRecord[] {
     return [...this.layers.getRange()].map((e) => e.value);
+  }
+
+  /** Note that a registry serves this image by `ref` (NAME@sha256:…): docker's RepoDigests. */
+  addRepoDigest(id: string, ref: string): void {
+    this.locked(() => {
+      const img = this.images.get(id);
+      if (!img) return;
+      const name = ref.slice(0, ref.indexOf('@'));
+      const kept = (img.repoDigests ?? []).filter((r) => r.slice(0, r.indexOf('@')) !== name);
+      this.images.putSync(id, { ...img, repoDigests: [...kept, ref] });
+    });
+  }
+
+  /** Note a compressed form of a layer and a repository (HOST/PATH) that holds it. */
+  addLayerSource(diffId: string, src: { digest: string; size: number; mediaType: string; repo: string }): void {
+    this.locked(() => {
+      const l = this.layers.get(diffId);
+      if (!l) return;
+      const sources = [...(l.sources ?? [])];
+      const i = sources.findIndex((x) => x.digest === src.digest);
+      if (i < 0) sources.push({ digest: src.digest, size: src.size, mediaType: src.mediaType, repos: [src.repo] });
+      else if (!sources[i].repos.includes(src.repo)) sources[i] = { ...sources[i], repos: [...sources[i].repos, src.repo] };
+      else return;
+      this.layers.putSync(diffId, { ...l, sources });
+    });
   }
 
   /** A layer's record, dir and blob; returns its size. The caller holds the lock. */
@@ -562,4 +618,12 @@ function tee(src: Readable): [PassThrough, PassThrough] {
   src.on('end', () => outs.forEach((o) => o.end()));
   src.on('error', (err) => outs.forEach((o) => o.destroy(err)));
   return [outs[0], outs[1]];
+}
+
+function readLines(file: string): string[] {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
 }

@@ -1,0 +1,156 @@
+// strata push: the image's layers (three at a time), its config, then an OCI manifest. For each
+// layer the cheapest way that works:
+// - a compressed form strata knows (pulled from, or pushed before) that the target repository
+//   already has: "Layer already exists" (one HEAD);
+// - one another repository of the same registry holds: a cross-repository mount, "Mounted from";
+// - else the layer's tar is gzipped (deterministically, so the same tar gives the same digest
+//   again) into a temp file, uploaded in one PUT or in chunks, and its digest kept, so the next
+//   push of it compresses nothing.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StrataError } from '../sys/errors.js';
+import { noProgress, type ProgressSink } from '../sys/progress.js';
+import { MEDIA } from '../oci/image.js';
+import type { LayerRecord, Store } from '../store/store.js';
+import { familiarName, parseImageRef } from '../store/reference.js';
+import { MANIFEST_TYPES, type Registry } from './client.js';
+import { connect, type ConnectOptions } from './connect.js';
+import { LAYER_TYPES } from './decompress.js';
+import { pool } from './pull.js';
+
+export interface PushOptions extends ConnectOptions {
+  parallel?: number;
+  /** Blobs bigger than this go up in PATCHes of this size (default 64 MiB). */
+  chunkSize?: number;
+  say?: (line: string) => void;
+  progress?: ProgressSink;
+}
+
+export interface Pushed {
+  ref: string;
+  digest: string;
+  size: number;
+  /** What happened to each layer, bottom first. */
+  layers: ('exists' | 'mounted' | 'pushed')[];
+}
+
+const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
+
+export async function push(s: Store, refText: string, o: PushOptions = {}): Promise<Pushed> {
+  const say = o.say ?? (() => {});
+  const ref = parseImageRef(refText);
+  if (ref.digest) throw new StrataError('invalid', 'push takes NAME[:TAG], not a digest');
+  const tag = ref.tag ?? 'latest';
+  const local = `${familiarName(ref)}:${tag}`;
+  const img = s.image(local);
+  const reg = await connect(ref.domain, o);
+  const repo = `${ref.domain}/${ref.path}`;
+  try {
+    say(`The push refers to repository [${ref.domain === 'docker.io' ? 'docker.io/' + ref.path : repo}]`);
+    const layers = img.layers.map((d) => s.layer(d) ?? fail(`layer ${short(d)} of ${local} is missing from the store (run strata system check)`));
+    for (const l of [...layers].reverse()) say(`${short(l.diffId)}: Preparing`);
+    const results: Pushed['layers'] = new Array(layers.length);
+    const descs: { mediaType: string; digest: string; size: number }[] = new Array(layers.length);
+    await pool(
+      layers.map((l, i) => async () => {
+        const r = await pushLayer(s, reg, ref.path, repo, l, o);
+        results[i] = r.how;
+        descs[i] = r.desc;
+        say(`${short(l.diffId)}: ${r.how === 'exists' ? 'Layer already exists' : r.how === 'mounted' ? `Mounted from ${r.from}` : 'Pushed'}`);
+      }),
+      o.parallel ?? 3,
+    );
+    const configRaw = fs.readFileSync(s.blobPath(img.id));
+    if (!(await reg.hasBlob(ref.path, img.id, `repository:${ref.path}:pull,push`)))
+      await reg.uploadBlob(ref.path, img.id, configRaw.length, () => bufferStream(configRaw), o.chunkSize);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MANIFEST_TYPES.ociManifest,
+        config: { mediaType: MEDIA.config, digest: img.id, size: configRaw.length },
+        layers: descs,
+      }),
+    );
+    const digest = await reg.putManifest(ref.path, tag, { bytes: manifest, mediaType: MANIFEST_TYPES.ociManifest });
+    s.addRepoDigest(img.id, `${familiarName(ref)}@${digest}`);
+    say(`${tag}: digest: ${digest} size: ${manifest.length}`);
+    return { ref: local, digest, size: manifest.length, layers: results };
+  } finally {
+    reg.close();
+  }
+}
+
+function fail(msg: string): never {
+  throw new StrataError('damaged', msg);
+}
+
+async function pushLayer(
+  s: Store,
+  reg: Registry,
+  path: string,
+  repo: string,
+  l: LayerRecord,
+  o: PushOptions,
+): Promise<{ how: 'exists' | 'mounted' | 'pushed'; from?: string; desc: { mediaType: string; digest: string; size: number } }> {
+  const scope = `repository:${path}:pull,push`;
+  const host = repo.slice(0, repo.indexOf('/'));
+  const sources = l.sources ?? [];
+  // Known there already: a HEAD says so.
+  for (const src of sources) if (src.repos.includes(repo) && (await reg.hasBlob(path, src.digest, scope))) return { how: 'exists', desc: descOf(src) };
+  // In another repository of this registry: mount it.
+  for (const src of sources)
+    for (const other of src.repos.filter((r) => r !== repo && r.startsWith(host + '/'))) {
+      const from = other.slice(host.length + 1);
+      if (await reg.mountBlob(path, src.digest, from)) {
+        s.addLayerSource(l.diffId, { ...src, repo });
+        return { how: 'mounted', from, desc: descOf(src) };
+      }
+    }
+  // Pushed to this registry by someone else, perhaps (the same bytes have the same digest).
+  for (const src of sources)
+    if (!src.repos.includes(repo) && (await reg.hasBlob(path, src.digest, scope))) {
+      s.addLayerSource(l.diffId, { ...src, repo });
+      return { how: 'exists', desc: descOf(src) };
+    }
+  const gz = await gzipLayer(s, l, o.progress ?? noProgress);
+  try {
+    if (!(await reg.hasBlob(path, gz.digest, scope)))
+      await reg.uploadBlob(path, gz.digest, gz.size, (a, b) => fs.createReadStream(gz.file, { start: a, end: b - 1 }), o.chunkSize);
+    const src = { digest: gz.digest, size: gz.size, mediaType: LAYER_TYPES.ociGzip, repo };
+    s.addLayerSource(l.diffId, src);
+    return { how: 'pushed', desc: descOf(src) };
+  } finally {
+    fs.rmSync(gz.file, { force: true });
+  }
+}
+
+const descOf = (src: { mediaType: string; digest: string; size: number }) => ({ mediaType: src.mediaType, digest: src.digest, size: src.size });
+
+/** The layer's tar gzipped into a temp file of the store, hashed on the way. */
+async function gzipLayer(s: Store, l: LayerRecord, progress: ProgressSink): Promise<{ file: string; digest: string; size: number }> {
+  const file = s.tmpPath('push.tar.gz');
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  let read = 0;
+  const src = fs.createReadStream(s.blobPath(l.blob), { highWaterMark: 1 << 20 });
+  src.on('data', (c) => progress({ task: 'push', item: short(l.diffId), done: (read += c.length), total: l.size }));
+  const hashed = new Transform({
+    transform(c: Buffer, _e, cb) {
+      hash.update(c);
+      size += c.length;
+      cb(null, c);
+    },
+  });
+  try {
+    await pipeline(src, zlib.createGzip({ level: 6 }), hashed, fs.createWriteStream(file, { mode: 0o600 }));
+  } catch (err) {
+    fs.rmSync(file, { force: true });
+    throw err;
+  }
+  return { file, digest: 'sha256:' + hash.digest('hex'), size };
+}
+
+const bufferStream = (b: Buffer) => Readable.from([b]);
