@@ -1,6 +1,6 @@
 // `npm start`: a tour of the union mount. Two small lower layers and an upper dir are stacked,
 // files are changed through the mount, and the upper dir shows what a container layer records.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +12,10 @@ fs.chmodSync(base, 0o755);
 const [base0, app, upper, work, mnt] = ['base', 'app', 'upper', 'work', 'merged'].map((n) => `${base}/${n}`);
 
 const say = (s: string) => process.stdout.write(`\n\x1b[1m${s}\x1b[0m\n`);
+let env: NodeJS.ProcessEnv = process.env;
 const run = (cmd: string, ...args: string[]) => {
   process.stdout.write(`$ ${[cmd, ...args].map((a) => (/[\s'$]/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env });
   process.stdout.write(r.stdout + r.stderr);
   if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}`);
 };
@@ -117,9 +118,49 @@ strata('images');
 say('12. Disk use: the base layer is stored once and shared; what each image adds of its own');
 strata('system', 'df', '-v');
 
-say('13. The merged view stays mounted: chroot into it by hand');
+say('13. Through a registry: push the image to a local registry (distribution 2.8), pull it into a fresh store, run it');
+const reg = startRegistry(`${base}/registry`);
+try {
+  const remote = `${reg.host}/demo/app:1`;
+  strata('tag', 'demo:latest', remote);
+  strata('push', remote);
+  strata('push', remote); // a second push sends nothing: every layer is there
+  env = { ...process.env, STRATA_ROOT: `${base}/second-store` };
+  process.stdout.write(`(now with STRATA_ROOT=${env.STRATA_ROOT}, an empty store)\n`);
+  strata('pull', remote);
+  strata('run', '--rm', remote, 'ls', '-l', '/data');
+  strata('images');
+  env = process.env;
+} finally {
+  reg.stop();
+}
+
+say('14. The merged view stays mounted: chroot into it by hand');
 strata('mount', name);
 const merged = spawnSync(process.execPath, [cli, 'inspect', name], { encoding: 'utf8' });
 const mergedDir = JSON.parse(merged.stdout)[0].GraphDriver.Data.MergedDir;
 process.stdout.write(`\n  chroot ${mergedDir} /bin/sh\n  strata umount ${name}     # when done; strata rm ${name} removes the container\n`);
 process.stdout.write(`\nDemo files are in ${base}\n`);
+
+/** Debian's docker-registry on a free loopback port, storing in `dir`; stopped at the end of the demo. */
+function startRegistry(dir: string): { host: string; stop(): void } {
+  fs.mkdirSync(dir, { recursive: true });
+  const config = `${dir}/config.yml`;
+  fs.writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:0\n  secret: strata-demo\n`,
+  );
+  const log = fs.openSync(`${dir}/registry.log`, 'w');
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', log, log], detached: true });
+  child.unref();
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const m = /listening on 127\.0\.0\.1:(\d+)/.exec(fs.readFileSync(`${dir}/registry.log`, 'utf8'));
+    if (m) {
+      process.stdout.write(`(docker-registry serve, listening on 127.0.0.1:${m[1]})\n`);
+      return { host: `127.0.0.1:${m[1]}`, stop: () => void process.kill(child.pid!, 'SIGTERM') };
+    }
+    if (Date.now() > deadline) throw new Error(`docker-registry did not start: ${fs.readFileSync(`${dir}/registry.log`, 'utf8')}`);
+    spawnSync('sleep', ['0.1']);
+  }
+}
