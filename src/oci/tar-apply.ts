@@ -1,5 +1,6 @@
 // Apply an OCI layer tar stream to an empty dir (import, load, pull): tar-stream parses, the
 // LayerBuilder writes, file data with plain synchronous writes (this process serves no mount).
+import { StrataError } from '../sys/errors.js';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -82,7 +83,8 @@ export async function applyLayer(input: Readable, root: string): Promise<{ entri
     await pipeline(input, extract as unknown as NodeJS.WritableStream);
   } catch (err) {
     b.abort();
-    throw err instanceof LayerError ? err : new LayerError(`the layer tar is corrupt: ${(err as Error).message}`);
+    // an error of the source itself (a download refused for its digest, say) is told as it is
+    throw err instanceof StrataError ? err : new LayerError(`the layer tar is corrupt: ${(err as Error).message}`);
   }
   b.finish();
   return { entries: b.entries, hashes: b.hashes };

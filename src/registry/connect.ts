@@ -85,7 +85,7 @@ export async function connect(host: string, o: ConnectOptions = {}): Promise<Reg
   const secure = new Registry({ ...base, plainHttp: false });
   if (!insecure && !isLoopback(host)) return secure;
   try {
-    const res = await secure.http.send({ method: 'GET', url: '/v2/', once: true });
+    const res = await secure.http.send({ method: 'GET', url: '/v2/' }, o.onRetry); // a refused connection is retried: the registry may be restarting
     res.resume();
     return secure;
   } catch (err) {

@@ -380,6 +380,14 @@ export class Store {
 
   /** An image by NAME[:TAG], full or short ID (with or without sha256:). */
   image(ref: string): ImageRecord {
+    const at = ref.indexOf('@sha256:');
+    if (at > 0) {
+      // NAME@sha256:… as a registry serves it (docker's RepoDigests)
+      const name = parseRef(ref.slice(0, at)).replace(/:[^:/]+$/, '');
+      const want = `${name}${ref.slice(at)}`;
+      for (const img of this.allImages()) if (img.repoDigests?.includes(want)) return img;
+      return refuse('not-found', `no such image: ${ref}`);
+    }
     const tagged = /^[a-f0-9]{64}$/.test(ref.replace(/^sha256:/, '')) ? undefined : this.tags.get(safeRef(ref));
     if (tagged) return this.images.get(tagged) ?? refuse('damaged', `image ${ref} is tagged but its record is missing (run strata system check)`);
     const hex = ref.replace(/^sha256:/, '');

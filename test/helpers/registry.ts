@@ -1,12 +1,11 @@
 // Real registries for the registry-client tests: Debian's docker-registry 2.8.2 (distribution) on 127.0.0.1
-// with its data in a temp dir, an in-process token server for bearer auth, a fault-injecting reverse proxy,
-// and images built with umoci and pushed with skopeo, so that strata meets what other tools produce.
+// with its data in a temp dir, a token server for bearer auth, a fault-injecting reverse proxy, and images
+// built with umoci and pushed with skopeo, so that strata meets what other tools produce.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
@@ -101,7 +100,7 @@ export interface Access {
 export interface RegistryOptions {
   /** user → password, checked with htpasswd (bcrypt) Basic auth. */
   htpasswd?: Record<string, string>;
-  /** Bearer token auth through an in-process token server. */
+  /** Bearer token auth through a token server (a child process) at tokenUrl. */
   token?: boolean;
   /** user → password the token server accepts (HTTP Basic). */
   tokenUsers?: Record<string, string>;
@@ -129,6 +128,8 @@ export interface Reg {
   /** Wait until the access log has been quiet for a moment, so that requests() holds what was answered. */
   settle(): Promise<void>;
   stderr(): string;
+  /** The running registry's process id (undefined while stopped). */
+  readonly pid: number | undefined;
   /** Kill the registry (SIGTERM, SIGKILL after 3 s), keeping its data; pass SIGKILL for an abrupt stop. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Start again on the same port with the same data. */
@@ -151,9 +152,23 @@ export function parseAccessLine(line: string): Served | undefined {
 
 // Processes still running when the test process exits (a failed test that skipped teardown).
 const live = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
+  for (const d of liveDirs) fs.rmSync(d, { recursive: true, force: true });
 });
+
+/** A temp dir for a server's files, removed by `removeDir` after the server stopped (or when this process exits). */
+function serverDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  liveDirs.add(d);
+  return d;
+}
+
+function removeDir(d: string): void {
+  fs.rmSync(d, { recursive: true, force: true });
+  liveDirs.delete(d);
+}
 
 /** Kills `pid` if this process dies without teardown (e.g. tap's timeout), which runs no exit hook. */
 function orphanGuard(pid: number): ChildProcess {
@@ -187,10 +202,10 @@ function selfSigned(dir: string, name: string, cn: string, san?: string): { cert
   return { cert, key };
 }
 
-const q = (s: string) => JSON.stringify(s); // a JSON string is a YAML string
+const yamlStr = (s: string) => JSON.stringify(s); // a JSON string is a YAML string
 
 export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-registry-'));
+  const dir = serverDir('strata-registry-');
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir);
   let tok: TokenServer | undefined;
@@ -199,29 +214,41 @@ export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg>
   t.teardown(async () => {
     await stop();
     await tok?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   const auth: string[] = [];
   if (o.htpasswd && o.token) throw new Error('startRegistry: htpasswd and token auth are exclusive');
   if (o.htpasswd) {
     const file = path.join(dir, 'htpasswd');
-    fs.writeFileSync(file, Object.entries(o.htpasswd).map(([u, pw]) => `${u}:${bcrypt.hashSync(pw, 5)}\n`).join(''));
-    auth.push('auth:', '  htpasswd:', `    realm: ${BASIC_REALM}`, `    path: ${q(file)}`);
+    fs.writeFileSync(
+      file,
+      Object.entries(o.htpasswd)
+        .map(([u, pw]) => `${u}:${bcrypt.hashSync(pw, 5)}\n`)
+        .join(''),
+    );
+    auth.push('auth:', '  htpasswd:', `    realm: ${BASIC_REALM}`, `    path: ${yamlStr(file)}`);
   }
   if (o.token) {
     tok = await startTokenServer(dir, o.tokenUsers ?? {}, !!o.anonymousPull);
-    auth.push('auth:', '  token:', `    realm: ${q(tok.url)}`, `    service: ${TOKEN_SERVICE}`, `    issuer: ${TOKEN_ISSUER}`, `    rootcertbundle: ${q(tok.certFile)}`);
+    auth.push(
+      'auth:',
+      '  token:',
+      `    realm: ${yamlStr(tok.url)}`,
+      `    service: ${TOKEN_SERVICE}`,
+      `    issuer: ${TOKEN_ISSUER}`,
+      `    rootcertbundle: ${yamlStr(tok.certFile)}`,
+    );
   }
   const tls: string[] = [];
   let caFile: string | undefined;
   if (o.tls) {
-    // In a directory of its own: skopeo's --cert-dir takes every *.crt there as a CA.
-    const certs = path.join(dir, 'certs');
-    fs.mkdirSync(certs);
-    const c = selfSigned(certs, 'ca', 'localhost', 'DNS:localhost,IP:127.0.0.1');
-    caFile = c.cert;
-    tls.push('  tls:', `    certificate: ${q(c.cert)}`, `    key: ${q(c.key)}`);
+    const c = selfSigned(dir, 'tls', 'localhost', 'DNS:localhost,IP:127.0.0.1');
+    // Alone in a directory: skopeo's --cert-dir takes each *.crt there as a CA (and a *.key as a client key).
+    fs.mkdirSync(path.join(dir, 'certs'));
+    caFile = path.join(dir, 'certs/ca.crt');
+    fs.copyFileSync(c.cert, caFile);
+    tls.push('  tls:', `    certificate: ${yamlStr(c.cert)}`, `    key: ${yamlStr(c.key)}`);
   }
   const config = (addr: string) =>
     [
@@ -232,7 +259,7 @@ export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg>
       '    disabled: false',
       'storage:',
       '  filesystem:',
-      `    rootdirectory: ${q(dataDir)}`,
+      `    rootdirectory: ${yamlStr(dataDir)}`,
       '  delete:',
       '    enabled: true',
       'http:',
@@ -272,15 +299,17 @@ export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg>
     });
     let listening: (p: number) => void;
     const portSeen = new Promise<number>((resolve) => (listening = resolve));
+    let mine = ''; // this run's, not an earlier run's 'listening on'
     c.stderr!.setEncoding('utf8').on('data', (s: string) => {
       if (stderr.length < 1_000_000) stderr += s;
-      const m = /msg="listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (mine.length < 100_000) mine += s;
+      const m = /msg="listening on 127\.0\.0\.1:(\d+)/.exec(mine);
       if (m) listening(Number(m[1]));
     });
     const deadline = Date.now() + START_TIMEOUT_MS;
     const fail = async (why: string) => {
-      await kill(c, 'SIGKILL');
-      return new Error(`docker-registry ${why}; stderr:\n${stderr}`);
+      await stop('SIGKILL');
+      return new Error(`docker-registry ${why}; stderr:\n${mine}`);
     };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), START_TIMEOUT_MS)));
@@ -313,34 +342,40 @@ export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg>
   }
 
   async function settle(): Promise<void> {
+    // The line is written before the response is flushed, but reaches us through a pipe.
+    await sleep(50);
     const until = Date.now() + 2000;
     while (Date.now() - lastLine < 100 && Date.now() < until) await sleep(25);
   }
 
   await launch();
   const host = `127.0.0.1:${port}`;
-  return {
+  const reg: Reg = {
     host,
     url: `${o.tls ? 'https' : 'http'}://${host}`,
     caFile,
     dataDir,
     tokenUrl: tok?.url,
     get tokensIssued() {
-      return tok?.issued ?? 0;
+      return tok ? tok.requests().filter((r) => r.status === 200).length : 0;
     },
-    tokenRequests: () => [...(tok?.requests ?? [])],
+    tokenRequests: () => tok?.requests() ?? [],
     requests: () => [...served],
     resetRequests: () => {
       served = [];
     },
     settle,
     stderr: () => stderr,
+    get pid() {
+      return child?.pid;
+    },
     stop,
     restart: async () => {
       await stop();
       await launch();
     },
   };
+  return reg;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -356,20 +391,264 @@ async function kill(c: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The token server (distribution's token auth, docs/spec/auth/token.md): RS256 JWTs in the libtrust `kid`
-// header mode, signed with the key of the one certificate in the registry's rootcertbundle.
+// The token server and the fault proxy run in a node child process of their own: tests run strata's CLI
+// with spawnSync, which blocks this process's event loop, so a server in here could not answer it. They
+// take commands from a file the test appends to and record each request in a file before answering it,
+// both synchronous, so a fault set before a request applies to it and a client holding an answer finds its
+// record. The child is plain JS (no TypeScript loader there), kept below as a string.
+
+const AUX_SOURCE = String.raw`
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+
+const [kind, cfgJson] = process.argv.slice(2);
+const cfg = JSON.parse(cfgJson);
+// The test process holds our stdin: when it is gone (killed without its teardown), so are we.
+process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
+const record = (rec) => fs.appendFileSync(cfg.logFile, JSON.stringify(rec) + '\n');
+const server = http.createServer(kind === 'token' ? tokenHandler() : proxyHandler());
+let origin = ''; // ours, for the proxy's Locations
+server.listen(0, '127.0.0.1', () => {
+  origin = 'http://127.0.0.1:' + server.address().port;
+  process.stdout.write('listening ' + server.address().port + '\n');
+});
+
+const CODES = { 401: 'UNAUTHORIZED', 403: 'DENIED', 404: 'NAME_UNKNOWN', 405: 'UNSUPPORTED', 429: 'TOOMANYREQUESTS', 503: 'UNAVAILABLE' };
+const errorBody = (status, message) => JSON.stringify({ errors: [{ code: CODES[status] || 'UNKNOWN', message, detail: null }] });
+
+// distribution's token auth (docs/spec/auth/token.md): RS256 JWTs with a libtrust kid header, signed with
+// the key of the one certificate in the registry's rootcertbundle; aud must be a string, not an array.
+function tokenHandler() {
+  const priv = crypto.createPrivateKey(fs.readFileSync(cfg.keyFile));
+  const b64 = (x) => Buffer.from(x).toString('base64url');
+  const header = b64(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: cfg.kid }));
+  const sign = (claims) => {
+    const input = header + '.' + b64(JSON.stringify(claims));
+    return input + '.' + b64(crypto.sign('sha256', Buffer.from(input), priv));
+  };
+  // 'repository:a/b:pull,push': the type ends at the first ':', the actions start after the last one.
+  const parseScope = (s) => {
+    const i = s.indexOf(':');
+    const j = s.lastIndexOf(':');
+    return i < 0 || j <= i ? undefined : { type: s.slice(0, i), name: s.slice(i + 1, j), actions: s.slice(j + 1).split(',').filter(Boolean) };
+  };
+  return (req, res) => {
+    const u = new URL(req.url || '/', 'http://x');
+    const scopes = u.searchParams.getAll('scope').flatMap((s) => s.split(' ').filter(Boolean));
+    const rec = { service: u.searchParams.get('service') ?? undefined, scopes, status: 0, access: [] };
+    const answer = (status, message) => {
+      rec.status = status;
+      record(rec);
+      res.writeHead(status, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="strata-test-token"' });
+      res.end(errorBody(status, message));
+    };
+    if (u.pathname !== '/token') return answer(404, 'not found');
+    // containers/image and docker ask with GET; the OAuth2 POST form is for identity tokens, not served here.
+    if (req.method !== 'GET') return answer(405, 'only GET');
+    if (rec.service !== undefined && rec.service !== cfg.service) return answer(400, 'unknown service ' + rec.service);
+    let access = scopes.map(parseScope).filter(Boolean);
+    const authz = req.headers.authorization || '';
+    if (authz) {
+      const m = /^basic\s+(\S+)$/i.exec(authz);
+      const cred = m ? Buffer.from(m[1], 'base64').toString('utf8') : '';
+      const colon = cred.indexOf(':');
+      rec.user = colon < 0 ? '' : cred.slice(0, colon);
+      if (colon < 0 || !Object.hasOwn(cfg.users, rec.user) || cfg.users[rec.user] !== cred.slice(colon + 1)) return answer(401, 'invalid credentials');
+    } else if (cfg.anonymousPull) {
+      access = access.filter((a) => a.type === 'repository' && a.actions.includes('pull')).map((a) => ({ ...a, actions: ['pull'] }));
+    } else {
+      return answer(401, 'authentication required');
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const token = sign({ iss: cfg.issuer, sub: rec.user || '', aud: cfg.service, exp: now + 300, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access });
+    rec.status = 200;
+    rec.access = access;
+    record(rec);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
+  };
+}
+
+function proxyHandler() {
+  const target = cfg.target;
+  const targetHost = target.slice(0, target.lastIndexOf(':'));
+  const targetPort = Number(target.slice(target.lastIndexOf(':') + 1));
+  const targetOrigin = 'http://' + target;
+  const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']);
+  const BLOB_PATH = /^\/v2\/.+\/blobs\/(sha256:[0-9a-f]{64})$/;
+  let early = [];
+  let corrupt = new Set();
+  let drops = new Map();
+  let controlRead = 0;
+  // Commands are whole lines; a line still being written waits for the next request.
+  const readControl = () => {
+    const buf = fs.readFileSync(cfg.controlFile);
+    const end = buf.lastIndexOf(10) + 1;
+    if (end <= controlRead) return;
+    const lines = buf.subarray(controlRead, end).toString('utf8').split('\n').filter(Boolean);
+    controlRead = end;
+    for (const c of lines.map((l) => JSON.parse(l))) {
+      if (c.op === 'early') early.push({ left: c.n, status: c.status, retryAfter: c.retryAfter, match: c.match && new RegExp(c.match.source, c.match.flags) });
+      else if (c.op === 'corrupt') corrupt.add(c.digest);
+      else if (c.op === 'drop') drops.set(c.digest, { bytes: c.bytes, left: c.times });
+      else if (c.op === 'clear') {
+        early = [];
+        corrupt = new Set();
+        drops = new Map();
+      }
+    }
+  };
+  return (req, res) => {
+    readControl();
+    const uri = req.url || '/';
+    const qi = uri.indexOf('?');
+    const rec = { method: req.method, path: qi < 0 ? uri : uri.slice(0, qi), query: qi < 0 ? '' : uri.slice(qi), status: 0 };
+    const f = early.find((e) => e.left > 0 && (!e.match || e.match.test(rec.method + ' ' + rec.path)));
+    if (f) {
+      f.left--;
+      rec.status = f.status;
+      rec.fault = f.retryAfter === undefined ? 'fail' : 'throttle';
+      const headers = { 'content-type': 'application/json; charset=utf-8', 'docker-distribution-api-version': 'registry/2.0' };
+      if (f.retryAfter !== undefined) headers['retry-after'] = String(f.retryAfter);
+      const body = errorBody(f.status, f.retryAfter === undefined ? 'injected fault ' + f.status : 'too many requests');
+      // Read the request body first, so that an upload's client sees the answer and not a reset.
+      req.resume();
+      req.on('end', () => {
+        record(rec);
+        res.writeHead(f.status, headers).end(body);
+      });
+      return;
+    }
+    const headers = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
+    headers.host = target;
+    const up = http.request({ host: targetHost, port: targetPort, method: req.method, path: uri, headers, agent: false }, (ur) => {
+      rec.status = ur.statusCode;
+      const out = {};
+      for (const [k, v] of Object.entries(ur.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
+      // The registry builds absolute Locations from the Host it was sent.
+      const loc = ur.headers.location;
+      if (loc && loc.startsWith(targetOrigin)) out.location = origin + loc.slice(targetOrigin.length);
+      const m = req.method === 'GET' && (rec.status === 200 || rec.status === 206) ? BLOB_PATH.exec(rec.path) : null;
+      const drop = m ? drops.get(m[1]) : undefined;
+      const flip = m !== null && corrupt.has(m[1]);
+      if (drop && drop.left > 0) {
+        drop.left--;
+        rec.fault = 'drop';
+      } else if (flip) rec.fault = 'corrupt';
+      record(rec);
+      res.writeHead(rec.status, out);
+      if (!rec.fault) return void ur.pipe(res);
+      const flipAt = Math.floor(Number(ur.headers['content-length'] || 0) / 2);
+      let offset = 0;
+      ur.on('data', (chunk) => {
+        if (offset < 0) return;
+        if (flip && flipAt >= offset && flipAt < offset + chunk.length) {
+          chunk = Buffer.from(chunk);
+          chunk[flipAt - offset] ^= 0xff;
+        }
+        if (rec.fault === 'drop' && offset + chunk.length >= drop.bytes) {
+          // Headers and a short body, then FIN: a connection lost mid-blob. end() flushes what was written
+          // (destroy() could discard it).
+          ur.destroy();
+          res.flushHeaders();
+          const part = chunk.subarray(0, drop.bytes - offset);
+          if (part.length) res.write(part);
+          res.socket && res.socket.end();
+          offset = -1;
+          return;
+        }
+        offset += chunk.length;
+        if (!res.write(chunk)) {
+          ur.pause();
+          res.once('drain', () => ur.resume());
+        }
+      });
+      ur.on('end', () => offset >= 0 && res.end());
+    });
+    up.on('error', () => {
+      if (res.headersSent) return void res.destroy();
+      rec.status = 502;
+      record(rec);
+      res.writeHead(502, { 'content-type': 'application/json' }).end(errorBody(502, 'fault proxy: registry unreachable'));
+    });
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  };
+}
+`;
+
+interface Aux {
+  port: number;
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+async function startAux(dir: string, kind: 'token' | 'proxy', cfg: object): Promise<Aux> {
+  const script = path.join(dir, 'aux-server.mjs');
+  fs.writeFileSync(script, AUX_SOURCE);
+  // Not tap's hooks (NODE_OPTIONS): this process is not under test.
+  const { NODE_OPTIONS: _o, ...env } = process.env;
+  const c = spawn(process.execPath, [script, kind, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  live.add(c);
+  c.once('close', () => live.delete(c));
+  let stderr = '';
+  c.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    if (stderr.length < 1_000_000) stderr += s;
+  });
+  let out = '';
+  let timer: NodeJS.Timeout | undefined;
+  const port = await new Promise<number>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the ${kind} server did not start within ${START_TIMEOUT_MS} ms; stderr:\n${stderr}`)), START_TIMEOUT_MS);
+    c.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const m = /^listening (\d+)\n/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    c.once('close', (code, signal) => reject(new Error(`the ${kind} server exited (${code ?? signal}); stderr:\n${stderr}`)));
+  }).catch(async (e: Error) => {
+    await kill(c, 'SIGKILL');
+    throw e;
+  });
+  clearTimeout(timer);
+  return { port, stderr: () => stderr, close: () => kill(c, 'SIGTERM') };
+}
+
+/** The whole lines of a file of JSON lines, from byte `from`. */
+function readJsonLines<R>(file: string, from = 0): R[] {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch {
+    return [];
+  }
+  const end = buf.lastIndexOf(10) + 1;
+  if (end <= from) return [];
+  return buf
+    .subarray(from, end)
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as R);
+}
+
+const fileSize = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
 
 interface TokenServer {
   url: string;
   certFile: string;
-  issued: number;
-  requests: TokenRequest[];
+  requests(): TokenRequest[];
   close(): Promise<void>;
 }
 
 /** libtrust's key ID: SHA-256 of the DER SubjectPublicKeyInfo, first 240 bits, base32, 12 groups of 4. */
 export function libtrustKeyId(pub: crypto.KeyObject): string {
-  const h = crypto.createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest().subarray(0, 30);
+  const h = crypto
+    .createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest()
+    .subarray(0, 30);
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   let bits = 0;
   let v = 0;
@@ -385,76 +664,12 @@ export function libtrustKeyId(pub: crypto.KeyObject): string {
   return s.match(/.{4}/g)!.join(':');
 }
 
-/** 'repository:a/b:pull,push' → {type, name, actions}; a name never holds ':', but take the last one anyway. */
-function parseScope(s: string): Access | undefined {
-  const i = s.indexOf(':');
-  const j = s.lastIndexOf(':');
-  if (i < 0 || j <= i) return undefined;
-  return { type: s.slice(0, i), name: s.slice(i + 1, j), actions: s.slice(j + 1).split(',').filter(Boolean) };
-}
-
 async function startTokenServer(dir: string, users: Record<string, string>, anonymousPull: boolean): Promise<TokenServer> {
   const { cert, key } = selfSigned(dir, 'token-signer', 'strata test token signer');
-  const priv = crypto.createPrivateKey(fs.readFileSync(key));
   const kid = libtrustKeyId(new crypto.X509Certificate(fs.readFileSync(cert)).publicKey);
-  const b64 = (x: string | Buffer) => Buffer.from(x).toString('base64url');
-  const sign = (claims: object) => {
-    const input = b64(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid })) + '.' + b64(JSON.stringify(claims));
-    return input + '.' + b64(crypto.sign('sha256', Buffer.from(input), priv));
-  };
-  const ts: TokenServer = { url: '', certFile: cert, issued: 0, requests: [], close: async () => {} };
-  const deny = (res: http.ServerResponse, status: number, message: string) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="strata-test-token"' });
-    res.end(JSON.stringify({ errors: [{ code: status === 401 ? 'UNAUTHORIZED' : 'DENIED', message }] }));
-  };
-  const server = http.createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    const scopes = u.searchParams.getAll('scope').flatMap((s) => s.split(' ').filter(Boolean));
-    const service = u.searchParams.get('service') ?? undefined;
-    const rec: TokenRequest = { service, scopes, status: 0, access: [] };
-    ts.requests.push(rec);
-    const answer = (status: number, message: string) => {
-      rec.status = status;
-      deny(res, status, message);
-    };
-    if (u.pathname !== '/token') return answer(404, 'not found');
-    // containers/image and docker ask with GET; the OAuth2 POST form is for identity tokens, not served here.
-    if (req.method !== 'GET') return answer(405, 'only GET');
-    if (service !== undefined && service !== TOKEN_SERVICE) return answer(400, `unknown service ${service}`);
-    const authz = req.headers.authorization ?? '';
-    let access: Access[] = scopes.map(parseScope).filter((a): a is Access => !!a);
-    if (authz) {
-      const m = /^basic\s+(\S+)$/i.exec(authz);
-      const cred = m ? Buffer.from(m[1], 'base64').toString('utf8') : '';
-      const colon = cred.indexOf(':');
-      const user = colon < 0 ? '' : cred.slice(0, colon);
-      rec.user = user;
-      if (colon < 0 || !Object.hasOwn(users, user) || users[user] !== cred.slice(colon + 1)) return answer(401, 'invalid credentials');
-    } else if (anonymousPull) {
-      access = access.filter((a) => a.type === 'repository' && a.actions.includes('pull')).map((a) => ({ ...a, actions: ['pull'] }));
-    } else {
-      return answer(401, 'authentication required');
-    }
-    const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: TOKEN_ISSUER, sub: rec.user ?? '', aud: TOKEN_SERVICE, exp: now + 300, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access };
-    const token = sign(claims);
-    ts.issued++;
-    rec.status = 200;
-    rec.access = access;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  ts.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
-  ts.close = () => closeServer(server);
-  return ts;
-}
-
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  const logFile = path.join(dir, 'token-requests.jsonl');
+  const aux = await startAux(dir, 'token', { keyFile: key, kid, users, anonymousPull, service: TOKEN_SERVICE, issuer: TOKEN_ISSUER, logFile });
+  return { url: `http://127.0.0.1:${aux.port}/token`, certFile: cert, requests: () => readJsonLines<TokenRequest>(logFile), close: aux.close };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -478,125 +693,39 @@ export interface Proxy {
   dropBlobAfter(digest: string, bytes: number, times?: number): void;
   /** Remove every fault still pending. */
   clearFaults(): void;
+  /** Every request answered so far (recorded before its answer was sent). */
   requests(): ProxyServed[];
   resetRequests(): void;
 }
 
-const ERROR_CODES: Record<number, string> = { 401: 'UNAUTHORIZED', 403: 'DENIED', 404: 'NAME_UNKNOWN', 405: 'UNSUPPORTED', 429: 'TOOMANYREQUESTS', 503: 'UNAVAILABLE' };
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']);
-const BLOB_PATH = /^\/v2\/.+\/blobs\/(sha256:[0-9a-f]{64})$/;
-
-function errorBody(status: number, message: string): string {
-  return JSON.stringify({ errors: [{ code: ERROR_CODES[status] ?? 'UNKNOWN', message, detail: null }] });
-}
-
 export async function startFaultProxy(t: T, target: string): Promise<Proxy> {
-  const [targetHost, targetPort] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
-  const targetOrigin = `http://${target}`;
-  let origin = '';
-  let served: ProxyServed[] = [];
-  let early: { left: number; status: number; retryAfter?: number; match?: RegExp }[] = [];
-  let corrupt = new Set<string>();
-  let drops = new Map<string, { bytes: number; left: number }>();
-
-  const server = http.createServer((req, res) => {
-    const uri = req.url ?? '/';
-    const qi = uri.indexOf('?');
-    const rec: ProxyServed = { method: req.method ?? 'GET', path: qi < 0 ? uri : uri.slice(0, qi), query: qi < 0 ? '' : uri.slice(qi), status: 0 };
-    served.push(rec);
-    const line = `${rec.method} ${rec.path}`;
-
-    const f = early.find((e) => e.left > 0 && (!e.match || e.match.test(line)));
-    if (f) {
-      f.left--;
-      rec.status = f.status;
-      rec.fault = f.retryAfter === undefined ? 'fail' : 'throttle';
-      const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json; charset=utf-8', 'docker-distribution-api-version': 'registry/2.0' };
-      if (f.retryAfter !== undefined) headers['retry-after'] = String(f.retryAfter);
-      const body = errorBody(f.status, f.retryAfter === undefined ? `injected fault ${f.status}` : 'too many requests');
-      // Read the request body first, so that an upload's client sees the answer and not a reset.
-      req.resume();
-      req.on('end', () => res.writeHead(f.status, headers).end(body));
-      return;
-    }
-
-    const headers: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
-    headers.host = target;
-    const up = http.request({ host: targetHost, port: targetPort, method: req.method, path: uri, headers, agent: false }, (ur) => {
-      rec.status = ur.statusCode ?? 0;
-      const out: http.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(ur.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
-      // The registry builds absolute Locations from the Host it was sent.
-      const loc = ur.headers.location;
-      if (loc?.startsWith(targetOrigin)) out.location = origin + loc.slice(targetOrigin.length);
-      res.writeHead(rec.status, out);
-
-      const digest = req.method === 'GET' && (rec.status === 200 || rec.status === 206) ? BLOB_PATH.exec(rec.path)?.[1] : undefined;
-      const drop = digest ? drops.get(digest) : undefined;
-      const flip = digest !== undefined && corrupt.has(digest);
-      if (!drop?.left && !flip) {
-        ur.pipe(res);
-        return;
-      }
-      const length = Number(ur.headers['content-length'] ?? 0);
-      const flipAt = Math.floor(length / 2);
-      if (drop?.left) {
-        drop.left--;
-        rec.fault = 'drop';
-      } else rec.fault = 'corrupt';
-      let offset = 0;
-      ur.on('data', (chunk: Buffer) => {
-        if (flip && flipAt >= offset && flipAt < offset + chunk.length) {
-          chunk = Buffer.from(chunk);
-          chunk[flipAt - offset] ^= 0xff;
-        }
-        if (rec.fault === 'drop' && offset + chunk.length >= drop!.bytes) {
-          // The client has the headers and a short body; ending the socket here is a connection lost mid-blob.
-          ur.destroy();
-          res.write(chunk.subarray(0, drop!.bytes - offset), () => res.socket?.destroy());
-          offset = Infinity;
-          return;
-        }
-        offset += chunk.length;
-        if (!res.write(chunk)) {
-          ur.pause();
-          res.once('drain', () => ur.resume());
-        }
-      });
-      ur.on('end', () => {
-        if (offset !== Infinity) res.end();
-      });
-    });
-    up.on('error', () => {
-      if (!res.headersSent) {
-        rec.status = 502;
-        res.writeHead(502, { 'content-type': 'application/json' }).end(errorBody(502, 'fault proxy: registry unreachable'));
-      } else res.destroy();
-    });
-    res.on('close', () => up.destroy());
-    req.pipe(up);
+  const dir = serverDir('strata-proxy-');
+  const controlFile = path.join(dir, 'control.jsonl');
+  const logFile = path.join(dir, 'requests.jsonl');
+  fs.writeFileSync(controlFile, '');
+  const aux = await startAux(dir, 'proxy', { target, controlFile, logFile }).catch((e: Error) => {
+    removeDir(dir);
+    throw e;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  origin = `http://${host}`;
-  t.teardown(() => closeServer(server));
-
+  t.teardown(async () => {
+    await aux.close();
+    removeDir(dir);
+  });
+  const send = (c: object) => fs.appendFileSync(controlFile, JSON.stringify(c) + '\n');
+  const re = (m?: RegExp) => m && { source: m.source, flags: m.flags };
+  let from = 0;
+  const host = `127.0.0.1:${aux.port}`;
   return {
     host,
-    url: origin,
-    failNext: (n, status, match) => void early.push({ left: n, status, match }),
-    throttleNext: (n, retryAfter, match) => void early.push({ left: n, status: 429, retryAfter, match }),
-    corruptBlob: (digest) => void corrupt.add(digest),
-    dropBlobAfter: (digest, bytes, times = 1) => void drops.set(digest, { bytes, left: times }),
-    clearFaults: () => {
-      early = [];
-      corrupt = new Set();
-      drops = new Map();
-    },
-    requests: () => [...served],
+    url: `http://${host}`,
+    failNext: (n, status, match) => send({ op: 'early', n, status, match: re(match) }),
+    throttleNext: (n, retryAfter, match) => send({ op: 'early', n, status: 429, retryAfter, match: re(match) }),
+    corruptBlob: (digest) => send({ op: 'corrupt', digest }),
+    dropBlobAfter: (digest, bytes, times = 1) => send({ op: 'drop', digest, bytes, times }),
+    clearFaults: () => send({ op: 'clear' }),
+    requests: () => readJsonLines<ProxyServed>(logFile, from),
     resetRequests: () => {
-      served = [];
+      from = fileSize(logFile);
     },
   };
 }
@@ -604,8 +733,14 @@ export async function startFaultProxy(t: T, target: string): Promise<Proxy> {
 // ---------------------------------------------------------------------------------------------------------
 // Images made by the real tools: umoci builds OCI layouts, skopeo converts and pushes them.
 
-/** path → content; a path ending in '/' is a directory, null deletes the path (a whiteout in that layer). */
-export type LayerFiles = Record<string, string | Buffer | null>;
+/** A file's content, with its mode (0o644 otherwise), or a symlink. */
+export type FileSpec = string | Buffer | { data: string | Buffer; mode?: number } | { symlink: string };
+
+/**
+ * path → content; a path ending in '/' is a directory, null deletes the path (a whiteout in that layer).
+ * undefined is skipped, so that an array of differently shaped literals is still LayerFiles[].
+ */
+export type LayerFiles = Record<string, FileSpec | null | undefined>;
 
 export interface Descriptor {
   mediaType: string;
@@ -658,7 +793,16 @@ export function makeLayout(t: T, files: LayerFiles | LayerFiles[] | ((platform: 
     const itag = o.arches ? `${tag}-${platform.replace(/\//g, '-')}` : tag;
     const image = `${layout}:${itag}`;
     run('umoci', ['new', '--image', image]);
-    run('umoci', ['config', '--image', image, '--os', 'linux', '--architecture', platform.split('/')[0], ...(o.cmd ?? ['/bin/sh']).flatMap((c) => ['--config.cmd', c])]);
+    run('umoci', [
+      'config',
+      '--image',
+      image,
+      '--os',
+      'linux',
+      '--architecture',
+      platform.split('/')[0],
+      ...(o.cmd ?? ['/bin/sh']).flatMap((c) => ['--config.cmd', c]),
+    ]);
     const spec = typeof files === 'function' ? files(platform) : files;
     (Array.isArray(spec) ? spec : [spec]).forEach((layer, i) => {
       const bundle = path.join(dir, `bundle-${itag}-${i}`);
@@ -693,11 +837,17 @@ export function makeLayout(t: T, files: LayerFiles | LayerFiles[] | ((platform: 
 function writeFiles(rootfs: string, files: LayerFiles): void {
   for (const [p, content] of Object.entries(files)) {
     const dest = path.join(rootfs, p);
+    if (content === undefined) continue;
     if (content === null) fs.rmSync(dest, { recursive: true, force: true });
     else if (p.endsWith('/')) fs.mkdirSync(dest, { recursive: true });
     else {
       fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.writeFileSync(dest, content);
+      fs.rmSync(dest, { force: true });
+      if (typeof content === 'object' && 'symlink' in content) fs.symlinkSync(content.symlink, dest);
+      else if (typeof content === 'object' && 'data' in content) {
+        fs.writeFileSync(dest, content.data);
+        fs.chmodSync(dest, content.mode ?? 0o644);
+      } else fs.writeFileSync(dest, content);
     }
   }
 }
