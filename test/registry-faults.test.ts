@@ -2,6 +2,9 @@
 // a dropped download (resumed with Range), the registry killed mid-pull and restarted, and strata
 // itself SIGKILLed mid-pull and mid-push (the next command cleans up; system check stays clean).
 import t from 'tap';
+
+import type { Test } from 'tap';
+type Tap = Test;
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -19,7 +22,7 @@ fs.mkdirSync(bigDir);
 fs.writeFileSync(`${bigDir}/random.bin`, crypto.randomBytes(24 << 20));
 
 /** A registry holding `big:1` (busybox + the random layer) pushed by a first store; returns its layer digests. */
-async function seeded(tt: typeof t) {
+async function seeded(tt: Tap) {
   const reg = await startRegistry(tt);
   const s = storeCli(`${base}/seed-${crypto.randomBytes(3).toString('hex')}`);
   tt.teardown(s.cleanup);
@@ -36,7 +39,7 @@ async function seeded(tt: typeof t) {
 }
 
 /** An empty store, and a check that it holds no image, no stray layer, no temp file and passes system check. */
-function emptyStore(tt: typeof t, name: string) {
+function emptyStore(tt: Tap, name: string) {
   const s = storeCli(`${base}/${name}`);
   tt.teardown(s.cleanup);
   const clean = (what: string) => {
