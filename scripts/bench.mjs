@@ -272,6 +272,82 @@ if (!only || new RegExp(only).test('store figures')) {
   for (const [name, v] of storeFigures) log(`${name}: ${v}`);
 }
 
+// ---- registry figures (strata against skopeo + umoci, on a loopback docker-registry) -------------
+// An image of 1 GiB in 5 layers (each half random bytes, half base64 text: gzip shrinks the text
+// only, as with real images). Push: strata push against skopeo copy of the same image from an OCI
+// layout (`strata save`), both gzipping. Pull: into an empty store (layers applied) against
+// skopeo copy to an OCI layout plus umoci unpack. Each run gets a fresh registry, so nothing is
+// already there; the last figure is a pull whose layers the store already has.
+const registryFigures = [];
+if (!only || new RegExp(only).test('registry figures')) {
+  const startRegistry = (dir) => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      `${dir}/config.yml`,
+      `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:0\n  secret: bench\n`,
+    );
+    const pid = Number(sh(`cd ${dir} && (setsid docker-registry serve config.yml > log 2>&1 & echo $!)`).trim());
+    for (let i = 0; i < 150; i++) {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(fs.readFileSync(`${dir}/log`, 'utf8'));
+      if (m) return { host: `127.0.0.1:${m[1]}`, stop: () => sh(`kill ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 0.05; done`) };
+      sh('sleep 0.1');
+    }
+    throw new Error(`docker-registry did not start: ${fs.readFileSync(`${dir}/log`, 'utf8')}`);
+  };
+  const regWork = fs.mkdtempSync(path.join(work, 'registry-'));
+  const src = `${regWork}/src-store`;
+  const S = (root) => `STRATA_ROOT=${root} strata`;
+  sh(`${ROOT}/scripts/make-busybox-rootfs ${regWork}/busybox.tar && ${S(src)} import ${regWork}/busybox.tar -t base`);
+  const per = Math.floor(GiB / 5);
+  let from = 'base';
+  for (let i = 1; i <= 5; i++) {
+    sh(`${S(src)} create --name l${i} ${from} true`);
+    const up = JSON.parse(sh(`${S(src)} inspect l${i}`))[0].GraphDriver.Data.UpperDir;
+    sh(`head -c ${per >> 1} /dev/urandom > ${up}/random${i}.bin && head -c ${Math.floor((per >> 1) * 0.75)} /dev/urandom | base64 > ${up}/text${i}.txt`);
+    sh(`${S(src)} commit l${i} big:${i} && ${S(src)} rm l${i}`);
+    from = `big:${i}`;
+  }
+  sh(`${S(src)} save -o ${regWork}/big.tar big:5 && mkdir ${regWork}/layout && tar -C ${regWork}/layout -xf ${regWork}/big.tar`);
+  const tagOf = JSON.parse(fs.readFileSync(`${regWork}/layout/index.json`, 'utf8')).manifests[0].annotations?.['org.opencontainers.image.ref.name'] ?? 'big:5';
+  const push = [],
+    skopeoPush = [],
+    pull = [],
+    skopeoPull = [],
+    present = [];
+  for (let i = 0; i < RUNS; i++) {
+    const reg = startRegistry(`${regWork}/reg${i}`);
+    try {
+      sh(`${S(src)} tag big:5 ${reg.host}/bench/strata:1`);
+      push.push(timeIt(`${S(src)} push ${reg.host}/bench/strata:1`));
+      skopeoPush.push(timeIt(`skopeo copy -q --dest-tls-verify=false --dest-compress oci:${regWork}/layout:${tagOf} docker://${reg.host}/bench/skopeo:1`));
+      const dst = `${regWork}/pull-store${i}`;
+      dropCaches();
+      pull.push(timeIt(`${S(dst)} pull ${reg.host}/bench/strata:1`));
+      dropCaches();
+      skopeoPull.push(
+        timeIt(
+          `skopeo copy -q --src-tls-verify=false docker://${reg.host}/bench/strata:1 oci:${regWork}/out${i}:1 && umoci unpack --image ${regWork}/out${i}:1 ${regWork}/bundle${i}`,
+        ),
+      );
+      present.push(timeIt(`${S(dst)} pull ${reg.host}/bench/strata:1`));
+      sh(`${S(src)} rmi ${reg.host}/bench/strata:1; rm -rf ${dst} ${regWork}/out${i} ${regWork}/bundle${i}`);
+    } finally {
+      reg.stop();
+    }
+  }
+  log(
+    `push: strata ${push.map((x) => x.toFixed(2))} skopeo ${skopeoPush.map((x) => x.toFixed(2))}; pull: strata ${pull.map((x) => x.toFixed(2))} skopeo+umoci ${skopeoPull.map((x) => x.toFixed(2))}`,
+  );
+  registryFigures.push([`push of ${GiB >> 20} MiB in 5 layers to a loopback registry: \`strata push\``, median(push)]);
+  registryFigures.push([`… \`skopeo copy --dest-compress oci:… docker://…\` of the same image`, median(skopeoPush)]);
+  registryFigures.push(['push: strata / skopeo', median(push) / median(skopeoPush), 'x']);
+  registryFigures.push(['pull of it into an empty store, layers applied: `strata pull` (cold cache)', median(pull)]);
+  registryFigures.push(['… `skopeo copy docker://… oci:…` + `umoci unpack` (cold cache)', median(skopeoPull)]);
+  registryFigures.push(['pull: strata / (skopeo + umoci)', median(pull) / median(skopeoPull), 'x']);
+  registryFigures.push(['`strata pull` of it again, every layer present', median(present)]);
+  for (const [name, v] of registryFigures) log(`${name}: ${v}`);
+}
+
 // ---- report ---------------------------------------------------------------------------------------
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const fmt = (s) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
@@ -296,6 +372,10 @@ if (features) {
 if (indexFigures.length) {
   out += '\n| index figure | value |\n|---|---|\n';
   for (const [name, v, unit] of indexFigures) out += `| ${name} | ${unit ? `${v.toFixed(0)} ${unit}` : fmt(v)} |\n`;
+}
+if (registryFigures.length) {
+  out += '\n| registry figure | value |\n|---|---|\n';
+  for (const [name, v, unit] of registryFigures) out += `| ${name} | ${unit ? `${v.toFixed(2)}${unit}` : fmt(v)} |\n`;
 }
 if (storeFigures.length) {
   out += '\n| store figure | value |\n|---|---|\n';

@@ -3,7 +3,7 @@
 // (following Link pagination). Each call carries the scope it needs; a 401 is answered once by the
 // Authenticator and the call sent again. A registry's error document becomes one sentence.
 import crypto from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { StrataError } from '../sys/errors.js';
 import { Authenticator, type Credential } from './auth.js';
 import { readBody, RegistryHttp, type Request, type Response } from './http.js';
@@ -214,6 +214,49 @@ export class Registry {
     const done = await this.call({ method: 'PUT', url: withQuery(loc, 'digest', digest), headers: { 'Content-Length': '0' } }, scope);
     done.resume();
     if (done.status !== 201) throw await this.errorOf(done, `finishing the upload of blob ${digest.slice(0, 19)}…`);
+  }
+
+  /**
+   * Upload a blob made while it is sent (a layer being gzipped): PATCHes of up to `chunk` bytes,
+   * each streamed as the bytes come, then a PUT with the digest they hash to. Nothing is retried
+   * (the bytes are gone): a failure fails the upload.
+   */
+  async uploadStream(repo: string, source: AsyncIterable<Buffer>, chunk = 64 << 20): Promise<{ digest: string; size: number }> {
+    const scope = pushScope(repo);
+    const start = await this.call({ method: 'POST', url: `/v2/${repo}/blobs/uploads/`, headers: { 'Content-Length': '0' } }, scope);
+    start.resume();
+    if (start.status !== 202) throw await this.errorOf(start, `starting an upload to ${repo}`);
+    let loc = locationOf(start, `starting an upload to ${repo}`);
+    const hash = crypto.createHash('sha256');
+    const it = source[Symbol.asyncIterator]();
+    let size = 0;
+    for (let done = false; !done;) {
+      const body = new PassThrough();
+      const answer = this.call({ method: 'PATCH', url: loc, headers: { 'Content-Type': 'application/octet-stream' }, body: () => body, once: true }, scope);
+      answer.catch(() => body.destroy()); // stop feeding a request that failed
+      for (let sent = 0; sent < chunk;) {
+        const next = await it.next();
+        if (next.done) {
+          done = true;
+          break;
+        }
+        const c = next.value;
+        hash.update(c);
+        size += c.length;
+        sent += c.length;
+        if (!body.write(c)) await new Promise((r) => body.once('drain', r));
+      }
+      body.end();
+      const res = await answer;
+      res.resume();
+      if (res.status !== 202) throw await this.errorOf(res, 'an upload chunk');
+      loc = locationOf(res, 'an upload chunk');
+    }
+    const digest = 'sha256:' + hash.digest('hex');
+    const fin = await this.call({ method: 'PUT', url: withQuery(loc, 'digest', digest), headers: { 'Content-Length': '0' } }, scope);
+    fin.resume();
+    if (fin.status !== 201) throw await this.errorOf(fin, `finishing the upload of blob ${digest.slice(0, 19)}…`);
+    return { digest, size };
   }
 
   /** Every repository of the catalog (pages of `page`), or the first `limit`. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { StrataError } from '../sys/errors.js';
 import { strataRoot } from '../sys/lmdb.js';
 import { Registry, type RegistryOptions } from './client.js';
+import { readBody } from './http.js';
 import { credentialFor } from './credentials.js';
 import type { Credential } from './auth.js';
 
@@ -84,14 +85,19 @@ export async function connect(host: string, o: ConnectOptions = {}): Promise<Reg
   };
   const secure = new Registry({ ...base, plainHttp: false });
   if (!insecure && !isLoopback(host)) return secure;
+  // Asked in plain http first (no TLS context to build, ~80 ms): a TLS port answers that with a 400
+  // "Client sent an HTTP request to an HTTPS server", or drops the connection.
+  const plain = new Registry({ ...base, plainHttp: true });
   try {
-    const res = await secure.http.send({ method: 'GET', url: '/v2/' }, o.onRetry); // a refused connection is retried: the registry may be restarting
-    res.resume();
-    return secure;
+    const res = await plain.http.send({ method: 'GET', url: '/v2/' }, o.onRetry); // a refused connection is retried: the registry may be restarting
+    const body = res.status === 400 ? (await readBody(res, 4096)).toString('utf8') : (res.resume(), '');
+    if (!/HTTP request to an HTTPS server/i.test(body)) {
+      secure.close();
+      return plain;
+    }
   } catch (err) {
-    // Only a registry that does not speak TLS at all drops to http; a bad certificate stays an error.
-    if (!/does not speak TLS|ECONNRESET|socket hang up/.test((err as Error).message)) throw err;
-    secure.close();
-    return new Registry({ ...base, plainHttp: true });
+    if (!/connection to .* failed|socket hang up|ECONNRESET/.test((err as Error).message)) throw err;
   }
+  plain.close();
+  return secure;
 }

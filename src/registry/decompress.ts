@@ -1,8 +1,7 @@
 // A layer blob's tar, by its media type: gzip (zlib), zstd (fzstd: Node 20's zlib has none, and
 // fzstd is plain JavaScript, with no binary to fetch at install) or none.
 import zlib from 'node:zlib';
-import { Transform, type Readable } from 'node:stream';
-import { Decompress } from 'fzstd';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { StrataError } from '../sys/errors.js';
 
 export const LAYER_TYPES = {
@@ -24,16 +23,32 @@ export function compressionOf(mediaType: string): Compression {
   throw new StrataError('unsupported', `a layer of media type ${mediaType} cannot be unpacked (strata takes tar, tar+gzip and tar+zstd)`);
 }
 
-/** The tar inside `blob`. Errors of the blob stream pass on to the result. */
-export function decompress(blob: Readable, c: Compression): Readable {
+/**
+ * The tar inside `blob`. Errors of the blob stream pass on to the result. When the decompressor
+ * fails first, the blob is read to its end before the result fails: a blob that does not match
+ * its digest is told as that (the cause), not as the broken gzip it made.
+ */
+export async function decompress(blob: Readable, c: Compression): Promise<Readable> {
   if (c === 'none') return blob;
-  const t = c === 'gzip' ? zlib.createGunzip() : zstdStream();
-  blob.on('error', (err) => t.destroy(err));
-  t.on('error', () => blob.destroy());
-  return blob.pipe(t);
+  const t = c === 'gzip' ? zlib.createGunzip() : zstdStream((await import('fzstd')).Decompress); // loaded only for zstd
+  const out = new PassThrough();
+  let failed = false;
+  blob.on('error', (err) => out.destroy(err));
+  t.on('error', (err) => {
+    if (failed) return;
+    failed = true;
+    blob.unpipe(t);
+    blob.on('end', () => out.destroy(err));
+    blob.resume(); // on to the end, where its digest is checked
+  });
+  blob.pipe(t).pipe(out);
+  out.on('close', () => {
+    if (!blob.readableEnded) blob.destroy();
+  });
+  return out;
 }
 
-function zstdStream(): Transform {
+function zstdStream(Decompress: typeof import('fzstd').Decompress): Transform {
   let push: ((chunk: Uint8Array) => void) | null = null;
   const d = new Decompress((data) => push?.(data));
   return new Transform({

@@ -4,6 +4,7 @@
 // its diffID. A pull that fails, or is killed, leaves no image and no layer no image uses (the
 // layers it adds are noted first: see Store.pendingLayers).
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { StrataError } from '../sys/errors.js';
 import { noProgress, type ProgressSink } from '../sys/progress.js';
 import type { ImageConfig } from '../oci/image.js';
@@ -70,8 +71,9 @@ async function pullOne(s: Store, reg: Registry, ref: ImageRef, o: PullOptions, s
   }
   const m = parseImageManifest(top, host);
   say(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
-  const configRes = await reg.blob(ref.path, m.config.digest);
-  const configRaw = await readBody(configRes, 16 << 20);
+  // An image the store has already: its config is here, byte for byte (the image ID is its digest).
+  const known = s.imageById(m.config.digest);
+  const configRaw = known ? fs.readFileSync(s.blobPath(known.id)) : await readBody(await reg.blob(ref.path, m.config.digest), 16 << 20);
   const configDigest = 'sha256:' + crypto.createHash('sha256').update(configRaw).digest('hex');
   if (configDigest !== m.config.digest) throw new StrataError('damaged', `the config of ${refName} does not match its digest ${m.config.digest.slice(0, 19)}…`);
   const config = parseJson(configRaw, `the config of ${refName}`) as ImageConfig;
@@ -104,7 +106,7 @@ async function pullOne(s: Store, reg: Registry, ref: ImageRef, o: PullOptions, s
           (n) => progress({ task: 'pull', item: short(l.digest), done: (done += n), total: l.size }),
           (at) => say(`${short(l.digest)}: Resuming download at byte ${at}`),
         );
-        await s.addLayer(decompress(blob, compressionOf(l.mediaType)), () => undefined, diffId);
+        await s.addLayer(await decompress(blob, compressionOf(l.mediaType)), () => undefined, diffId);
         progress({ task: 'pull', item: short(l.digest), done: l.size, total: l.size, finished: true });
         added.push(diffId);
         downloaded++;

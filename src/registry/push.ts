@@ -3,14 +3,11 @@
 // - a compressed form strata knows (pulled from, or pushed before) that the target repository
 //   already has: "Layer already exists" (one HEAD);
 // - one another repository of the same registry holds: a cross-repository mount, "Mounted from";
-// - else the layer's tar is gzipped (deterministically, so the same tar gives the same digest
-//   again) into a temp file, uploaded in one PUT or in chunks, and its digest kept, so the next
+// - else the layer's tar is gzipped on every core while it is sent (deterministically, so the same
+//   tar gives the same digest again), in PATCHes of up to 64 MiB, and its digest kept, so the next
 //   push of it compresses nothing.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import zlib from 'node:zlib';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { StrataError } from '../sys/errors.js';
 import { noProgress, type ProgressSink } from '../sys/progress.js';
 import { MEDIA } from '../oci/image.js';
@@ -20,6 +17,7 @@ import { MANIFEST_TYPES, type Registry } from './client.js';
 import { connect, type ConnectOptions } from './connect.js';
 import { LAYER_TYPES } from './decompress.js';
 import { pool } from './pull.js';
+import { gzipChunks } from './gzip-chunks.js';
 
 export interface PushOptions extends ConnectOptions {
   parallel?: number;
@@ -115,42 +113,27 @@ async function pushLayer(
       s.addLayerSource(l.diffId, { ...src, repo });
       return { how: 'exists', desc: descOf(src) };
     }
-  const gz = await gzipLayer(s, l, o.progress ?? noProgress);
-  try {
-    if (!(await reg.hasBlob(path, gz.digest, scope)))
-      await reg.uploadBlob(path, gz.digest, gz.size, (a, b) => fs.createReadStream(gz.file, { start: a, end: b - 1 }), o.chunkSize);
-    const src = { digest: gz.digest, size: gz.size, mediaType: LAYER_TYPES.ociGzip, repo };
-    s.addLayerSource(l.diffId, src);
-    return { how: 'pushed', desc: descOf(src) };
-  } finally {
-    fs.rmSync(gz.file, { force: true });
-  }
+  // Gzipped while it is sent: the digest is known once the last byte is (the same tar gives the same bytes again).
+  const up = await reg.uploadStream(path, gzipped(s, l, o.progress ?? noProgress), o.chunkSize);
+  const src = { digest: up.digest, size: up.size, mediaType: LAYER_TYPES.ociGzip, repo };
+  s.addLayerSource(l.diffId, src);
+  return { how: 'pushed', desc: descOf(src) };
 }
 
 const descOf = (src: { mediaType: string; digest: string; size: number }) => ({ mediaType: src.mediaType, digest: src.digest, size: src.size });
 
-/** The layer's tar gzipped into a temp file of the store, hashed on the way. */
-async function gzipLayer(s: Store, l: LayerRecord, progress: ProgressSink): Promise<{ file: string; digest: string; size: number }> {
-  const file = s.tmpPath('push.tar.gz');
-  const hash = crypto.createHash('sha256');
-  let size = 0;
-  let read = 0;
+/** The layer's tar, gzipped on every core (see gzip-chunks.ts). */
+function gzipped(s: Store, l: LayerRecord, progress: ProgressSink): AsyncIterable<Buffer> {
   const src = fs.createReadStream(s.blobPath(l.blob), { highWaterMark: 1 << 20 });
-  src.on('data', (c) => progress({ task: 'push', item: short(l.diffId), done: (read += c.length), total: l.size }));
-  const hashed = new Transform({
-    transform(c: Buffer, _e, cb) {
-      hash.update(c);
-      size += c.length;
-      cb(null, c);
-    },
-  });
-  try {
-    await pipeline(src, zlib.createGzip({ level: 6 }), hashed, fs.createWriteStream(file, { mode: 0o600 }));
-  } catch (err) {
-    fs.rmSync(file, { force: true });
-    throw err;
+  // counted as it is read (a 'data' listener beside the iterator would take chunks from it)
+  async function* counted() {
+    let read = 0;
+    for await (const c of src) {
+      progress({ task: 'push', item: short(l.diffId), done: (read += (c as Buffer).length), total: l.size });
+      yield c as Buffer;
+    }
   }
-  return { file, digest: 'sha256:' + hash.digest('hex'), size };
+  return gzipChunks(counted());
 }
 
 const bufferStream = (b: Buffer) => Readable.from([b]);

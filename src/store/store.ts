@@ -509,7 +509,8 @@ export class Store {
     this.layers.removeSync(d);
     fs.rmSync(this.layerDir(d), { recursive: true, force: true });
     fs.rmSync(this.layerFilesPath(d), { force: true });
-    if (l) fs.rmSync(this.blobPath(l.blob), { force: true });
+    // a layer's blob is its tar, named by the diffID (a pull killed after publishing it, before the record, leaves it so)
+    fs.rmSync(this.blobPath(l?.blob ?? d), { force: true });
     return l?.size ?? 0;
   }
 
