@@ -139,4 +139,7 @@ t.test('TLS with a self-signed certificate: trusted with --cert-dir or SSL_CERT_
   t.match(b.ok('pull', remote), /Downloaded newer image/, 'SSL_CERT_FILE');
   const c = setup('tls-c');
   t.match(c.ok('pull', '--tls-verify=false', remote), /Downloaded newer image/, '--tls-verify=false skips the check');
+  const d = setup('tls-d');
+  fs.writeFileSync(`${d.env.STRATA_ROOT}/registries.json`, JSON.stringify({ insecure: [reg.host] }));
+  t.match(d.ok('pull', remote), /Downloaded newer image/, 'so does a registry listed insecure in STRATA_ROOT/registries.json');
 });

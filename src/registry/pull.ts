@@ -117,7 +117,8 @@ async function pullOne(s: Store, reg: Registry, ref: ImageRef, o: PullOptions, s
     await pool(jobs, o.parallel ?? 3);
     const tagRef = ref.tag ? `${name}:${ref.tag}` : undefined;
     const before = tagRef ? s.tagged(tagRef) : undefined;
-    const record = s.addImage(config, tagRef, undefined, configRaw);
+    // Nothing to record when the image is here and the tag points at it already (a pull that finds all it needs).
+    const record = existed && (!tagRef || before === existed.id) ? existed : s.addImage(config, tagRef, undefined, configRaw);
     if (record.id !== configDigest) throw new StrataError('failed', `${refName} was stored as ${record.id.slice(0, 19)}…, not as its config digest`);
     s.addRepoDigest(record.id, `${name}@${digest}`);
     say(`Digest: ${digest}`);

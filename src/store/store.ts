@@ -207,6 +207,7 @@ export class Store {
   }
 
   putBlob(data: Buffer, digest: string): void {
+    if (fs.existsSync(this.blobPath(digest))) return; // blobs are named by their content: the one there is this one
     const tmp = this.tmpPath('blob');
     const fd = fs.openSync(tmp, 'wx', 0o644);
     try {
@@ -484,6 +485,7 @@ export class Store {
       const img = this.images.get(id);
       if (!img) return;
       const name = ref.slice(0, ref.indexOf('@'));
+      if (img.repoDigests?.includes(ref)) return;
       const kept = (img.repoDigests ?? []).filter((r) => r.slice(0, r.indexOf('@')) !== name);
       this.images.putSync(id, { ...img, repoDigests: [...kept, ref] });
     });
@@ -491,6 +493,7 @@ export class Store {
 
   /** Note a compressed form of a layer and a repository (HOST/PATH) that holds it. */
   addLayerSource(diffId: string, src: { digest: string; size: number; mediaType: string; repo: string }): void {
+    if (this.layers.get(diffId)?.sources?.some((x) => x.digest === src.digest && x.repos.includes(src.repo))) return; // known: no lock, no write
     this.locked(() => {
       const l = this.layers.get(diffId);
       if (!l) return;
