@@ -38,6 +38,11 @@ async function seeded(tt: Tap) {
   return { reg, layer: manifest.layers[1].digest as string, size: manifest.layers[1].size as number };
 }
 
+// One seeded registry for the whole file (seeding pushes 24 MiB): the proxy tests leave it as it
+// was, and the test that kills it restarts it with its data.
+let seed: ReturnType<typeof seeded> | null = null;
+const shared = () => (seed ??= seeded(t));
+
 /** An empty store, and a check that it holds no image, no stray layer, no temp file and passes system check. */
 function emptyStore(tt: Tap, name: string) {
   const s = storeCli(`${base}/${name}`);
@@ -53,7 +58,7 @@ function emptyStore(tt: Tap, name: string) {
 }
 
 t.test('500s and a 429 with Retry-After are retried; the pull then succeeds', async (t) => {
-  const { reg } = await seeded(t);
+  const { reg } = await shared();
   const proxy = await startFaultProxy(t, reg.host);
   const s = emptyStore(t, 'retry');
   proxy.failNext(2, 500);
@@ -72,7 +77,7 @@ t.test('500s and a 429 with Retry-After are retried; the pull then succeeds', as
 });
 
 t.test('a blob corrupted on the way is refused, and nothing is kept', async (t) => {
-  const { reg, layer } = await seeded(t);
+  const { reg, layer } = await shared();
   const proxy = await startFaultProxy(t, reg.host);
   proxy.corruptBlob(layer);
   const s = emptyStore(t, 'corrupt');
@@ -87,7 +92,7 @@ t.test('a blob corrupted on the way is refused, and nothing is kept', async (t) 
 });
 
 t.test('a download dropped midway resumes with a Range request', async (t) => {
-  const { reg, layer, size } = await seeded(t);
+  const { reg, layer, size } = await shared();
   const proxy = await startFaultProxy(t, reg.host);
   proxy.dropBlobAfter(layer, 5 << 20);
   const s = emptyStore(t, 'resume');
@@ -102,7 +107,7 @@ t.test('a download dropped midway resumes with a Range request', async (t) => {
 });
 
 t.test('the registry killed mid-pull and restarted: the pull retries and finishes, or fails cleanly', async (t) => {
-  const { reg } = await seeded(t);
+  const { reg } = await shared();
   const s = emptyStore(t, 'killreg');
   const p = spawn(process.execPath, [CLI, 'pull', `${reg.host}/f/big:1`], { env: s.env });
   let err = '';
@@ -130,7 +135,7 @@ t.test('the registry killed mid-pull and restarted: the pull retries and finishe
 });
 
 t.test('strata SIGKILLed mid-pull and mid-push: the next command cleans up', async (t) => {
-  const { reg } = await seeded(t);
+  const { reg } = await shared();
   const s = emptyStore(t, 'killpull');
   const p = spawn(process.execPath, [CLI, 'pull', `${reg.host}/f/big:1`], { env: s.env, stdio: 'ignore' });
   // Kill it once the base layer is stored and the big one is on its way: the base is then a layer

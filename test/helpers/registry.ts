@@ -271,53 +271,54 @@ export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg>
     ].join('\n');
   const configFile = path.join(dir, 'config.yml');
 
-  let served: Served[] = [];
-  let stderr = '';
-  let lastLine = Date.now();
+  // The registry's logs go to files, not pipes: the CLI tests block this process in spawnSync, and a
+  // pipe nobody reads fills up (64 KiB) and stalls the registry mid-request.
+  const accessLog = path.join(dir, 'access.log');
+  const errorLog = path.join(dir, 'registry.log');
+  fs.writeFileSync(accessLog, '');
+  fs.writeFileSync(errorLog, '');
+  let from = 0; // the access log's bytes before this are not the test's requests
   let port = 0;
+  const served = (): Served[] =>
+    fs
+      .readFileSync(accessLog)
+      .subarray(from)
+      .toString('utf8')
+      .split('\n')
+      .map(parseAccessLine)
+      .filter((r): r is Served => r !== undefined);
 
   async function launch(): Promise<void> {
     fs.writeFileSync(configFile, config(`127.0.0.1:${port}`));
     // REGISTRY_* variables override the config file.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
-    const c = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const errStart = fs.statSync(errorLog).size; // this run's 'listening on', not an earlier run's
+    const out = fs.openSync(accessLog, 'a');
+    const err = fs.openSync(errorLog, 'a');
+    const c = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', out, err], env });
+    fs.closeSync(out);
+    fs.closeSync(err);
     child = c;
     live.add(c);
     if (c.pid) guard = orphanGuard(c.pid);
-    const exited = new Promise<void>((resolve) => c.once('close', () => resolve()));
     c.once('close', () => live.delete(c));
-    let out = '';
-    c.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      const lines = out.split('\n');
-      out = lines.pop()!;
-      for (const l of lines) {
-        const r = parseAccessLine(l);
-        if (r) served.push(r);
-      }
-      lastLine = Date.now();
-    });
-    let listening: (p: number) => void;
-    const portSeen = new Promise<number>((resolve) => (listening = resolve));
-    let mine = ''; // this run's, not an earlier run's 'listening on'
-    c.stderr!.setEncoding('utf8').on('data', (s: string) => {
-      if (stderr.length < 1_000_000) stderr += s;
-      if (mine.length < 100_000) mine += s;
-      const m = /msg="listening on 127\.0\.0\.1:(\d+)/.exec(mine);
-      if (m) listening(Number(m[1]));
-    });
+    const mine = () => fs.readFileSync(errorLog).subarray(errStart).toString('utf8');
     const deadline = Date.now() + START_TIMEOUT_MS;
     const fail = async (why: string) => {
+      const text = mine();
       await stop('SIGKILL');
-      return new Error(`docker-registry ${why}; stderr:\n${mine}`);
+      return new Error(`docker-registry ${why}; stderr:\n${text}`);
     };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), START_TIMEOUT_MS)));
-    const first = await Promise.race([portSeen, exited.then(() => 'exited' as const), timeout]);
-    clearTimeout(timer);
-    if (first === 'exited') throw await fail(`exited at start (${c.exitCode ?? c.signalCode})`);
-    if (first === 'timeout') throw await fail(`did not say where it listens within ${START_TIMEOUT_MS} ms`);
-    port = first;
+    for (;;) {
+      const m = /msg="listening on 127\.0\.0\.1:(\d+)/.exec(mine());
+      if (m) {
+        port = Number(m[1]);
+        break;
+      }
+      if (c.exitCode !== null || c.signalCode !== null) throw await fail(`exited at start (${c.exitCode ?? c.signalCode})`);
+      if (Date.now() > deadline) throw await fail(`did not say where it listens within ${START_TIMEOUT_MS} ms`);
+      await sleep(25);
+    }
     const url = `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const ca = caFile && fs.readFileSync(caFile);
     for (;;) {
@@ -332,7 +333,7 @@ export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg>
     }
     // The probes are not the test's requests.
     await settle();
-    served = [];
+    from = fs.statSync(accessLog).size;
   }
 
   async function stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -342,10 +343,14 @@ export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg>
   }
 
   async function settle(): Promise<void> {
-    // The line is written before the response is flushed, but reaches us through a pipe.
+    // A line is written once its handler returns, a moment after the client has its answer: wait until the log is still.
     await sleep(50);
     const until = Date.now() + 2000;
-    while (Date.now() - lastLine < 100 && Date.now() < until) await sleep(25);
+    for (let size = -1; Date.now() < until; await sleep(50)) {
+      const now = fs.statSync(accessLog).size;
+      if (now === size) break;
+      size = now;
+    }
   }
 
   await launch();
@@ -360,12 +365,12 @@ export async function startRegistry(t: T, o: RegistryOptions = {}): Promise<Reg>
       return tok ? tok.requests().filter((r) => r.status === 200).length : 0;
     },
     tokenRequests: () => tok?.requests() ?? [],
-    requests: () => [...served],
+    requests: served,
     resetRequests: () => {
-      served = [];
+      from = fs.statSync(accessLog).size;
     },
     settle,
-    stderr: () => stderr,
+    stderr: () => fs.readFileSync(errorLog, 'utf8'),
     get pid() {
       return child?.pid;
     },
