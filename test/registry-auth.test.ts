@@ -78,7 +78,7 @@ t.test('a credential helper named in config.json, and containers’ auth.json', 
   fs.mkdirSync(bin, { recursive: true });
   fs.writeFileSync(
     `${bin}/docker-credential-stratatest`,
-    `#!/bin/sh\ncase "$1" in\n  store) cat > ${store} ;;\n  get) read url; if [ -f ${store} ]; then cat ${store}; else echo "credentials not found in native keychain"; exit 1; fi ;;\n  erase) rm -f ${store} ;;\nesac\n`,
+    `#!/bin/sh\ncase "$1" in\n  store) cat > ${store} ;;\n  get) read url; if [ -f ${store} ]; then cat ${store}; else echo "credentials not found in native keychain"; exit 1; fi ;;\n  erase) read url; rm -f ${store} ;;\nesac\n`,
     { mode: 0o755 },
   );
   s.env.PATH = `${bin}:${process.env.PATH}`;

@@ -19,7 +19,7 @@ execFileSync(path.join(ROOT, 'scripts/make-busybox-rootfs'), [rootfs]);
 // A layer of random bytes (gzip cannot shrink it), big enough to be caught mid-transfer.
 const bigDir = `${base}/big`;
 fs.mkdirSync(bigDir);
-fs.writeFileSync(`${bigDir}/random.bin`, crypto.randomBytes(24 << 20));
+fs.writeFileSync(`${bigDir}/random.bin`, crypto.randomBytes(12 << 20));
 
 /** A registry holding `big:1` (busybox + the random layer) pushed by a first store; returns its layer digests. */
 async function seeded(tt: Tap) {
@@ -38,7 +38,7 @@ async function seeded(tt: Tap) {
   return { reg, layer: manifest.layers[1].digest as string, size: manifest.layers[1].size as number };
 }
 
-// One seeded registry for the whole file (seeding pushes 24 MiB): the proxy tests leave it as it
+// One seeded registry for the whole file (seeding pushes 12 MiB): the proxy tests leave it as it
 // was, and the test that kills it restarts it with its data.
 let seed: ReturnType<typeof seeded> | null = null;
 const shared = () => (seed ??= seeded(t));
@@ -102,8 +102,8 @@ t.test('a download dropped midway resumes with a Range request', async (t) => {
   const gets = proxy.requests().filter((q) => q.method === 'GET' && q.path.endsWith(layer));
   t.equal(gets.length, 2, 'the blob was asked for twice: the second time from where the first broke off');
   const layers = JSON.parse(s.ok('inspect', `${proxy.host}/f/big:1`))[0].RootFS.Layers as string[];
-  t.equal(fs.statSync(`${s.env.STRATA_ROOT}/layers/${layers[1].slice(7)}/random.bin`).size, 24 << 20, 'the whole file arrived');
-  t.ok(size > 24 << 20, 'through the resumed blob (the gzip of the random file)');
+  t.equal(fs.statSync(`${s.env.STRATA_ROOT}/layers/${layers[1].slice(7)}/random.bin`).size, 12 << 20, 'the whole file arrived');
+  t.ok(size > 12 << 20, 'through the resumed blob (the gzip of the random file)');
 });
 
 t.test('the registry killed mid-pull and restarted: the pull retries and finishes, or fails cleanly', async (t) => {
@@ -124,7 +124,7 @@ t.test('the registry killed mid-pull and restarted: the pull retries and finishe
     t.pass('the pull finished after the restart');
     t.equal(
       fs.statSync(`${s.env.STRATA_ROOT}/layers/${JSON.parse(s.ok('inspect', `${reg.host}/f/big:1`))[0].RootFS.Layers[1].slice(7)}/random.bin`).size,
-      24 << 20,
+      12 << 20,
       'whole',
     );
     t.equal(s.strata('system', 'check', '--no-repair').status, 0, 'system check is clean');

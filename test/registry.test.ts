@@ -33,8 +33,7 @@ function storeWithApp(name: string) {
   fs.chownSync(`${up}/srv/index.html`, 1000, 1000);
   fs.mkdirSync(`${up}/etc`);
   fs.writeFileSync(`${up}/etc/hostname`, 'app\n');
-  fs.copyFileSync('/dev/null', `${up}/big.bin`);
-  fs.writeFileSync(`${up}/big.bin`, Buffer.alloc(3 << 20, 7));
+  fs.writeFileSync(`${up}/big.bin`, Buffer.alloc(1 << 20, 7));
   execFileSync('mknod', [`${up}/etc/os-release`, 'c', '0', '0']); // deleted in this layer
   s.ok('commit', 'app', 'app:1');
   return s;
@@ -175,7 +174,7 @@ t.test('pull -a, search and tag listing', async (t) => {
   const a = storeCli(`${base}/search`);
   t.teardown(a.cleanup);
   a.ok('import', rootfs, '--tag', 'busybox');
-  for (const r of ['lib/alpha:1', 'lib/alpha:2', 'lib/beta:1', 'other/gamma:1']) {
+  for (const r of ['lib/alpha:1', 'lib/alpha:2', 'lib/beta:1']) {
     a.ok('tag', 'busybox', `${reg.host}/${r}`);
     a.ok('push', `${reg.host}/${r}`);
   }
@@ -193,7 +192,7 @@ t.test('pull -a, search and tag listing', async (t) => {
   const reg2 = new Registry({ host: reg.host, plainHttp: true, credential: null });
   const paged = await reg2.catalog(Infinity, 1);
   t.same(paged, await reg2.catalog(), 'the catalog followed page by page (n=1, Link headers) is the whole catalog');
-  t.ok(['lib/alpha', 'lib/beta', 'other/gamma'].every((r) => paged.includes(r)) && paged.length > 3, 'every repository, one page each');
+  t.ok(['lib/alpha', 'lib/beta'].every((r) => paged.includes(r)) && paged.length > 2, 'every repository, one page each');
   reg2.close();
   const b = storeCli(`${base}/search-b`);
   t.teardown(b.cleanup);

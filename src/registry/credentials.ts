@@ -94,7 +94,8 @@ function helperFor(cfg: DockerConfig, host: string): string | undefined {
 function runHelper(name: string, verb: 'get' | 'store' | 'erase', input: string): { ok: boolean; out: string } {
   const prog = `docker-credential-${name}`;
   const r = spawnSync(prog, [verb], { input, encoding: 'utf8', timeout: 30000 });
-  if (r.error) {
+  // EPIPE: the helper exited without reading all its input (an erase that needs none): its status tells.
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
     if ((r.error as NodeJS.ErrnoException).code === 'ENOENT')
       throw new StrataError('failed', `the credential helper ${prog} named in ${dockerConfigPath()} is not installed`);
     throw new StrataError('failed', `the credential helper ${prog} failed: ${r.error.message}`);
