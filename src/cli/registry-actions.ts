@@ -4,9 +4,11 @@ import { pull as pullImage } from '../registry/pull.js';
 import { push as pushImage } from '../registry/push.js';
 import { listTags, login as loginTo, logout as logoutFrom, registryHost, search as searchIn } from '../registry/account.js';
 import type { ConnectOptions } from '../registry/connect.js';
+import { fullRef, parseImageRef } from '../store/reference.js';
 import { withStore, describeError } from './with-store.js';
 import { fatal } from './fatal.js';
 import { progressBars } from './progress-bar.js';
+import type { ProgressSink } from '../sys/progress.js';
 import { table } from './format.js';
 
 interface TlsFlags {
@@ -20,49 +22,36 @@ const connectOptions = (o: TlsFlags): ConnectOptions => ({
   onRetry: (why, ms) => process.stderr.write(`strata: ${why}: retrying in ${(ms / 1000).toFixed(1)} s\n`),
 });
 
+/** Status lines and live bars for a pull or push (none with -q); the bars are gone before the result is printed. */
+async function drawn<T>(quiet: boolean | undefined, work: (out: { say?: (line: string) => void; progress?: ProgressSink }) => Promise<T>): Promise<T> {
+  const bars = progressBars();
+  try {
+    return await work(quiet ? {} : { say: bars.log, progress: bars.sink });
+  } finally {
+    bars.stop();
+  }
+}
+
 export async function pull(ref: string, o: TlsFlags & { allTags?: boolean; platform?: string; quiet?: boolean; maxConcurrentDownloads?: number }) {
   const { parsePlatform } = await import('../registry/manifests.js');
   await withStore(async (s) => {
-    const bars = progressBars();
-    try {
-      const pulled = await pullImage(s, ref, {
+    const pulled = await drawn(o.quiet, (out) =>
+      pullImage(s, ref, {
         ...connectOptions(o),
+        ...out,
         allTags: o.allTags,
         platform: o.platform ? parsePlatform(o.platform) : undefined,
         parallel: o.maxConcurrentDownloads,
-        say: o.quiet ? undefined : bars.log,
-        progress: o.quiet ? undefined : bars.sink,
-      });
-      bars.stop();
-      for (const p of pulled) process.stdout.write(`${fullRef(p.ref)}\n`);
-    } finally {
-      bars.stop();
-    }
+      }),
+    );
+    for (const p of pulled) process.stdout.write(`${fullRef(parseImageRef(p.ref))}\n`);
   });
-}
-
-/** docker ends a pull with the full reference: docker.io/library/busybox:latest. */
-function fullRef(familiar: string): string {
-  const first = familiar.split('/')[0];
-  if (familiar.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) return familiar;
-  return `docker.io/${familiar.includes('/') ? '' : 'library/'}${familiar}`;
 }
 
 export async function push(ref: string, o: TlsFlags & { quiet?: boolean; maxConcurrentUploads?: number }) {
   await withStore(async (s) => {
-    const bars = progressBars();
-    try {
-      const r = await pushImage(s, ref, {
-        ...connectOptions(o),
-        parallel: o.maxConcurrentUploads,
-        say: o.quiet ? undefined : bars.log,
-        progress: o.quiet ? undefined : bars.sink,
-      });
-      bars.stop();
-      if (o.quiet) process.stdout.write(`${r.digest}\n`);
-    } finally {
-      bars.stop();
-    }
+    const r = await drawn(o.quiet, (out) => pushImage(s, ref, { ...connectOptions(o), ...out, parallel: o.maxConcurrentUploads }));
+    if (o.quiet) process.stdout.write(`${r.digest}\n`);
   });
 }
 

@@ -3,7 +3,7 @@
 // (following Link pagination). Each call carries the scope it needs; a 401 is answered once by the
 // Authenticator and the call sent again. A registry's error document becomes one sentence.
 import crypto from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { StrataError } from '../sys/errors.js';
 import { Authenticator, type Credential } from './auth.js';
 import { readBody, RegistryHttp, type Request, type Response } from './http.js';
@@ -171,49 +171,23 @@ export class Registry {
     throw await this.errorOf(res, `mounting blob ${digest.slice(0, 19)}… from ${from}`);
   }
 
-  /**
-   * Upload a blob of `size` bytes: in one PUT up to `chunk` bytes, else in PATCHes of `chunk`.
-   * `read(start, end)` gives the bytes [start, end) afresh (for retries).
-   */
-  async uploadBlob(repo: string, digest: string, size: number, read: (start: number, end: number) => Readable, chunk = 64 << 20): Promise<void> {
+  /** Upload a blob whose bytes are all at hand (a config): POST for a session, then one PUT with the bytes and their digest. */
+  async uploadBlob(repo: string, digest: string, bytes: Buffer): Promise<void> {
     const scope = pushScope(repo);
     const start = await this.call({ method: 'POST', url: `/v2/${repo}/blobs/uploads/`, headers: { 'Content-Length': '0' } }, scope);
     start.resume();
     if (start.status !== 202) throw await this.errorOf(start, `starting an upload to ${repo}`);
-    let loc = locationOf(start, `starting an upload to ${repo}`);
-    if (size <= chunk) {
-      const res = await this.call(
-        {
-          method: 'PUT',
-          url: withQuery(loc, 'digest', digest),
-          headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-          body: () => read(0, size),
-        },
-        scope,
-      );
-      res.resume();
-      if (res.status !== 201) throw await this.errorOf(res, `uploading blob ${digest.slice(0, 19)}…`);
-      return;
-    }
-    for (let off = 0; off < size; off += chunk) {
-      const end = Math.min(size, off + chunk);
-      const res = await this.call(
-        {
-          method: 'PATCH',
-          url: loc,
-          headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - off), 'Content-Range': `${off}-${end - 1}` },
-          body: () => read(off, end),
-          once: true, // a retried PATCH could append twice: a failed chunk fails the push
-        },
-        scope,
-      );
-      res.resume();
-      if (res.status !== 202) throw await this.errorOf(res, `uploading a chunk of blob ${digest.slice(0, 19)}…`);
-      loc = locationOf(res, 'an upload chunk');
-    }
-    const done = await this.call({ method: 'PUT', url: withQuery(loc, 'digest', digest), headers: { 'Content-Length': '0' } }, scope);
-    done.resume();
-    if (done.status !== 201) throw await this.errorOf(done, `finishing the upload of blob ${digest.slice(0, 19)}…`);
+    const res = await this.call(
+      {
+        method: 'PUT',
+        url: withQuery(locationOf(start, `starting an upload to ${repo}`), 'digest', digest),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) },
+        body: () => bytes,
+      },
+      scope,
+    );
+    res.resume();
+    if (res.status !== 201) throw await this.errorOf(res, `uploading blob ${digest.slice(0, 19)}…`);
   }
 
   /**
@@ -295,8 +269,7 @@ export class Registry {
     } catch {
       // not JSON, or cut off: the status says enough
     }
-    const code = res.status === 404 ? 'not-found' : res.status === 403 ? 'failed' : 'failed';
-    return new StrataError(code, `${this.o.host} answered ${res.status} for ${what}${detail ? ` (${detail})` : ''}`);
+    return new StrataError(res.status === 404 ? 'not-found' : 'failed', `${this.o.host} answered ${res.status} for ${what}${detail ? ` (${detail})` : ''}`);
   }
 }
 

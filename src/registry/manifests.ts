@@ -65,11 +65,12 @@ export function choosePlatform(f: Fetched, want: Platform, host: string): BlobDe
   const doc = parseJson(f.bytes, `the index from ${host}`) as { manifests?: unknown };
   if (!Array.isArray(doc.manifests)) throw new StrataError('damaged', `${host} served an index without a list of manifests`);
   const entries = doc.manifests.map((m, i) => ({ ...desc(m, `entry ${i + 1}`, host), platform: (m as IndexEntry).platform }) as IndexEntry);
-  const match = (e: IndexEntry, strictVariant: boolean) =>
-    e.platform?.os === want.os &&
-    e.platform?.architecture === want.architecture &&
-    (!strictVariant || !want.variant || !e.platform.variant || e.platform.variant === want.variant);
-  const hit = entries.find((e) => match(e, true)) ?? entries.find((e) => match(e, false) && !want.variant);
+  const hit = entries.find(
+    (e) =>
+      e.platform?.os === want.os &&
+      e.platform?.architecture === want.architecture &&
+      (!want.variant || !e.platform.variant || e.platform.variant === want.variant),
+  );
   if (!hit) {
     const offered = entries.map((e) => (e.platform ? platformName(e.platform) : '?')).join(', ');
     throw new StrataError('not-found', `no image for ${platformName(want)} in the index (it has ${offered || 'none'}); choose one with --platform`);

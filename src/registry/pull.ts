@@ -3,14 +3,13 @@
 // time, each checked against its digest as it streams, decompressed, applied and checked against
 // its diffID. A pull that fails, or is killed, leaves no image and no layer no image uses (the
 // layers it adds are noted first: see Store.pendingLayers).
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { StrataError } from '../sys/errors.js';
 import { noProgress, type ProgressSink } from '../sys/progress.js';
 import type { ImageConfig } from '../oci/image.js';
 import type { Store } from '../store/store.js';
 import { familiarName, familiarRef, parseImageRef, type ImageRef } from '../store/reference.js';
-import { parseJson, type Registry } from './client.js';
+import { parseJson, sha256, type Registry } from './client.js';
 import { connect, type ConnectOptions } from './connect.js';
 import { choosePlatform, hostPlatform, isIndex, parseImageManifest, type Platform } from './manifests.js';
 import { blobStream } from './blob-stream.js';
@@ -74,7 +73,7 @@ async function pullOne(s: Store, reg: Registry, ref: ImageRef, o: PullOptions, s
   // An image the store has already: its config is here, byte for byte (the image ID is its digest).
   const known = s.imageById(m.config.digest);
   const configRaw = known ? fs.readFileSync(s.blobPath(known.id)) : await readBody(await reg.blob(ref.path, m.config.digest), 16 << 20);
-  const configDigest = 'sha256:' + crypto.createHash('sha256').update(configRaw).digest('hex');
+  const configDigest = sha256(configRaw);
   if (configDigest !== m.config.digest) throw new StrataError('damaged', `the config of ${refName} does not match its digest ${m.config.digest.slice(0, 19)}…`);
   const config = parseJson(configRaw, `the config of ${refName}`) as ImageConfig;
   const diffIds = config.rootfs?.diff_ids ?? [];

@@ -7,8 +7,7 @@
 //   tar gives the same digest again), in PATCHes of up to 64 MiB, and its digest kept, so the next
 //   push of it compresses nothing.
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
-import { StrataError } from '../sys/errors.js';
+import { refuse, StrataError } from '../sys/errors.js';
 import { noProgress, type ProgressSink } from '../sys/progress.js';
 import { MEDIA } from '../oci/image.js';
 import type { LayerRecord, Store } from '../store/store.js';
@@ -21,7 +20,7 @@ import { gzipChunks } from './gzip-chunks.js';
 
 export interface PushOptions extends ConnectOptions {
   parallel?: number;
-  /** Blobs bigger than this go up in PATCHes of this size (default 64 MiB). */
+  /** A layer goes up in PATCHes of at most this many bytes (default 64 MiB). */
   chunkSize?: number;
   say?: (line: string) => void;
   progress?: ProgressSink;
@@ -48,7 +47,7 @@ export async function push(s: Store, refText: string, o: PushOptions = {}): Prom
   const repo = `${ref.domain}/${ref.path}`;
   try {
     say(`The push refers to repository [${ref.domain === 'docker.io' ? 'docker.io/' + ref.path : repo}]`);
-    const layers = img.layers.map((d) => s.layer(d) ?? fail(`layer ${short(d)} of ${local} is missing from the store (run strata system check)`));
+    const layers = img.layers.map((d) => s.layer(d) ?? refuse('damaged', `layer ${short(d)} of ${local} is missing from the store (run strata system check)`));
     for (const l of [...layers].reverse()) say(`${short(l.diffId)}: Preparing`);
     const results: Pushed['layers'] = new Array(layers.length);
     const descs: { mediaType: string; digest: string; size: number }[] = new Array(layers.length);
@@ -62,8 +61,7 @@ export async function push(s: Store, refText: string, o: PushOptions = {}): Prom
       o.parallel ?? 3,
     );
     const configRaw = fs.readFileSync(s.blobPath(img.id));
-    if (!(await reg.hasBlob(ref.path, img.id, `repository:${ref.path}:pull,push`)))
-      await reg.uploadBlob(ref.path, img.id, configRaw.length, () => bufferStream(configRaw), o.chunkSize);
+    if (!(await reg.hasBlob(ref.path, img.id, `repository:${ref.path}:pull,push`))) await reg.uploadBlob(ref.path, img.id, configRaw);
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
@@ -79,10 +77,6 @@ export async function push(s: Store, refText: string, o: PushOptions = {}): Prom
   } finally {
     reg.close();
   }
-}
-
-function fail(msg: string): never {
-  throw new StrataError('damaged', msg);
 }
 
 async function pushLayer(
@@ -135,5 +129,3 @@ function gzipped(s: Store, l: LayerRecord, progress: ProgressSink): AsyncIterabl
   }
   return gzipChunks(counted());
 }
-
-const bufferStream = (b: Buffer) => Readable.from([b]);

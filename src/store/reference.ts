@@ -65,10 +65,13 @@ export function familiarName(r: ImageRef): string {
 /** The full name, registry included: docker.io/library/busybox. */
 export const fullName = (r: ImageRef) => `${r.domain}/${r.path}`;
 
+const suffix = (r: ImageRef) => (r.digest ? `@${r.digest}` : `:${r.tag ?? 'latest'}`);
+
 /** The reference in its familiar form with its tag or digest (busybox:latest, x@sha256:…). */
-export function familiarRef(r: ImageRef): string {
-  return familiarName(r) + (r.digest ? `@${r.digest}` : `:${r.tag ?? 'latest'}`);
-}
+export const familiarRef = (r: ImageRef) => familiarName(r) + suffix(r);
+
+/** The reference in full, registry included, as docker ends a pull with it (docker.io/library/busybox:latest). */
+export const fullRef = (r: ImageRef) => fullName(r) + suffix(r);
 
 /** NAME[:TAG] as the store keys tags: the familiar name and the tag (latest by default). */
 export function parseRef(ref: string): string {

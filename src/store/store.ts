@@ -10,7 +10,7 @@ import { native, LOCK_EX } from '../sys/native.js';
 import { check, refuse, type StrataError } from '../sys/errors.js';
 import { alive } from '../sys/process.js';
 import { open, strataRoot, checkDataFile, checkFreeSpace, type Database, type RootDatabase } from '../sys/lmdb.js';
-import { parseRef, safeRef } from './reference.js';
+import { familiarName, parseImageRef, parseRef, safeRef } from './reference.js';
 import { writeHashed, hexOf } from '../oci/digest.js';
 import { applyLayer } from '../oci/tar-apply.js';
 import { writeLayerFromTree, type LayerWritten, type LayerProgress } from '../oci/layer-from-tree.js';
@@ -384,8 +384,8 @@ export class Store {
     const at = ref.indexOf('@sha256:');
     if (at > 0) {
       // NAME@sha256:… as a registry serves it (docker's RepoDigests)
-      const name = parseRef(ref.slice(0, at)).replace(/:[^:/]+$/, '');
-      const want = `${name}${ref.slice(at)}`;
+      const r = parseImageRef(ref);
+      const want = `${familiarName(r)}@${r.digest}`;
       for (const img of this.allImages()) if (img.repoDigests?.includes(want)) return img;
       return refuse('not-found', `no such image: ${ref}`);
     }
