@@ -1,7 +1,8 @@
 {
   "targets": [{
     "target_name": "strata_native",
-    "sources": ["strata_native.c", "fuse_dev.c"],
+    "sources": ["strata_native.c", "fuse_dev.c", "gzip.c"],
+    "libraries": ["-ldeflate"],
     "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
     "defines": ["_GNU_SOURCE", "_FILE_OFFSET_BITS=64", "NAPI_VERSION=8"]
   }]

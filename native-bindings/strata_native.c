@@ -358,9 +358,11 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
 
 
 void strata_fuse_dev_init(napi_env env, napi_value exports);
+void strata_gzip_init(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   strata_fuse_dev_init(env, exports);
+  strata_gzip_init(env, exports);
   EXPORT("lgetxattr", js_lgetxattr);
   EXPORT("lsetxattr", js_lsetxattr);
   EXPORT("llistxattr", js_llistxattr);

@@ -40,6 +40,8 @@ interface Addon {
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   lseek(fd: number, offset: number, whence: number): number;
   syncfs(fd: number): number;
+  /** One gzip member of `data`, deflated by libdeflate on the thread pool. */
+  gzipCompress(data: Buffer, level: number): Promise<Buffer>;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

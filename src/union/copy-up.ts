@@ -97,8 +97,8 @@ export class CopyUp {
     if (node.top.layer === 0) return node.top;
     if (node.path !== '/') {
       const i = node.path.lastIndexOf('/');
-      const parent = this.resolver.get(i === 0 ? '/' : node.path.slice(0, i));
-      this.ensure(parent);
+      // only which layer holds the parent matters here, not its current attributes
+      this.ensure(this.resolver.stackOf(i === 0 ? '/' : node.path.slice(0, i)));
     }
     return this.copyOne(node, opts);
   }

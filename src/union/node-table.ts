@@ -27,6 +27,8 @@ export class FsNode {
   key: string | null = null;
   /** Its inode number in the merged view (st_ino), for reaching an unlinked file's open handles. */
   ino = 0;
+  /** Its file type (the S_IFMT bits of its mode), which never changes. */
+  fmt = 0;
   constructor(readonly id: number) {}
 }
 
@@ -77,7 +79,7 @@ export class NodeTable {
    * The node for `name` in `parent` (made if new), counted as looked up once more. `key` is the
    * backing file of an upper non-dir: a name whose file already has a node joins it (a hard link).
    */
-  lookedUp(parent: number, name: string, o: { key: string | null; dir: boolean; ino: number }): FsNode {
+  lookedUp(parent: number, name: string, o: { key: string | null; dir: boolean; ino: number; fmt?: number }): FsNode {
     let n = this.child(parent, name);
     if (!n && o.key) {
       n = this.byKey.get(o.key);
@@ -91,6 +93,7 @@ export class NodeTable {
     }
     if (o.key && n.key !== o.key) this.setKey(n, o.key);
     n.ino = o.ino;
+    if (o.fmt !== undefined) n.fmt = o.fmt;
     n.nlookup++;
     return n;
   }

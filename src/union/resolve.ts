@@ -57,6 +57,11 @@ export class Resolver {
     return node;
   }
 
+  /** A merged dir's layer stack, cached, with attributes that may be old: for a caller that needs only which layers hold it. */
+  stackOf(path: string): Node {
+    return this.walk(path) ?? fail(E.ENOENT);
+  }
+
   /** Like lookup, but ENOENT when missing. */
   get(path: string): Node {
     return this.lookup(path) ?? fail(E.ENOENT);
@@ -94,6 +99,11 @@ export class Resolver {
       }
     }
     return this.lower.child(pdirs, name, path);
+  }
+
+  /** `name` in a merged directory's lower layers only (the caller has looked at the upper dir itself). */
+  lowerChild(parent: Node, name: string): Node | null {
+    return this.lower.child(parent.dirs!, name, parent.path === '/' ? '/' + name : parent.path + '/' + name);
   }
 
   /** Every visible name of a merged directory, with the entry that answers it. */

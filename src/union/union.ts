@@ -14,7 +14,8 @@ import type { ChainReader } from '../index/chain-reader.js';
 import { InodeTable } from './inodes.js';
 import { CopyUp } from './copy-up.js';
 import { HandleTable } from './handles.js';
-import { isPrivateXattr, makeWhiteout, setOpaque, setRedirect, getRedirect } from '../sys/overlay-format.js';
+import { KnownUpper } from './known-upper.js';
+import { isPrivateXattr, isWhiteout, makeWhiteout, setOpaque, setRedirect, getRedirect } from '../sys/overlay-format.js';
 import { fstat, isDir, isLnk, isReg, lstat, lstatOrNull, type Stat } from '../sys/stat.js';
 
 const O = fs.constants;
@@ -53,9 +54,11 @@ export class Union {
   readonly resolver: Resolver;
   readonly inodes: InodeTable;
   readonly handles = new HandleTable();
+  /** Fast paths for paths the transport knows to be upper non-directories (see known-upper.ts). */
+  readonly known: KnownUpper;
   private copyUp: CopyUp;
-  /** Told of every object copied up (its merged path), so a transport can drop what the kernel cached of it. */
-  onCopyUp: ((path: string, isDir: boolean) => void) | null = null;
+  /** Told of every object copied up (its merged path and its upper file's stat), so a transport can drop what the kernel cached of it. */
+  onCopyUp: ((path: string, isDir: boolean, upper: Stat) => void) | null = null;
 
   /**
    * With a chain index, the lower layers are answered from it; should it fail mid-mount, the
@@ -67,6 +70,7 @@ export class Union {
       opts.maxIno,
       this.stack.roots.map((r) => lstatOrNull(r)?.dev ?? -1),
     );
+    this.known = new KnownUpper(this.stack, this.inodes, toAttr);
     const probe = new ProbeLowers(this.stack);
     const lower: LowerView = chain
       ? new FallbackLowers(new IndexLowers(chain), probe, (err) => {
@@ -77,7 +81,7 @@ export class Union {
     this.resolver = new Resolver(this.stack, lower);
     this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) => {
       this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel));
-      this.onCopyUp?.(node.path, node.dirs !== null);
+      this.onCopyUp?.(node.path, node.dirs !== null, upper.st);
     });
   }
 
@@ -194,13 +198,19 @@ export class Union {
   }
 
   create(path: string, mode: number, flags: number, caller: Caller): number {
+    return this.createNode(path, mode, flags, caller).fh;
+  }
+
+  /** create, also answering the new file's node (for a transport's entry reply, with no resolve). */
+  createNode(path: string, mode: number, flags: number, caller: Caller): { fh: number; node: Node } {
     let fd = -1;
     const keep = flags & (O.O_APPEND | O.O_SYNC | O.O_DSYNC);
     this.place(path, caller, (real) => {
       fd = fs.openSync(real, O.O_RDWR | O.O_CREAT | O.O_EXCL | keep, mode & 0o7777);
     });
-    const node = this.resolver.get(path);
-    return this.handles.add({ fd, ino: this.inoOf(node), final: true });
+    // the new file is the top of its name: its node comes from its fd, with no resolve
+    const node: Node = { path, top: { layer: 0, rel: path, st: fstat(fd) }, dirs: null };
+    return { fh: this.handles.add({ fd, ino: this.inoOf(node), final: true }), node };
   }
 
   read(fh: number, buf: Buffer, len: number, pos: number): number {
@@ -417,10 +427,11 @@ export class Union {
     if (name.length > 255) fail(E.ENAMETOOLONG);
     const parent = this.resolver.get(dir);
     if (!parent.dirs) fail(E.ENOTDIR);
-    if (this.resolver.child(parent, name)) fail(E.EEXIST);
-    const pUp = this.copyUp.ensure(parent);
+    // One lstat of the upper name says both whether it is taken and whether a whiteout sits there.
     const dst = this.stack.upperPath(path);
     const existing = lstatOrNull(dst);
+    if (existing ? !isWhiteout(existing) : this.resolver.lowerChild(parent, name)) fail(E.EEXIST);
+    const pUp = this.copyUp.ensure(parent);
     const target = existing ? this.copyUp.tmpPath() : dst;
     make(target);
     try {

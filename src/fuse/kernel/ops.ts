@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../sys/native.js';
 import { E, fail } from '../../sys/errors.js';
 import type { Union, Attr, AttrChange } from '../../union/union.js';
+import type { Stat } from '../../sys/stat.js';
 import type { Node } from '../../union/lower-view.js';
 import { NodeTable, ROOT_NODE, type FsNode } from '../../union/node-table.js';
 import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, INIT, OP, OPEN_KILL_SUIDGID, SIZE, WRITE_KILL_SUIDGID } from './protocol.js';
@@ -32,6 +33,8 @@ const O_ACCMODE = 3;
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 const H: number = SIZE.OUT_HEADER;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
 
 /** A listing taken at the first READDIR of an open dir, served by offset to later ones. */
 interface Listing {
@@ -85,7 +88,7 @@ export class KernelOps {
     const attr = this.u.attrOf(n);
     const upperFile = !n.dirs && n.top.layer === 0 && this.u.stack.hasUpper;
     const key = upperFile ? `${n.top.st.dev}:${n.top.st.ino}` : null;
-    const node = this.nodes.lookedUp(parent, name, { key, dir: !!n.dirs, ino: attr.ino });
+    const node = this.nodes.lookedUp(parent, name, { key, dir: !!n.dirs, ino: attr.ino, fmt: attr.mode & S_IFMT });
     return { node, attr };
   }
 
@@ -116,7 +119,7 @@ export class KernelOps {
   private attrOfNode(id: number, fh?: number): Attr {
     if (fh) return this.u.fgetattr(fh);
     const p = this.nodes.pathOf(id);
-    if (p !== null) return this.u.getattr(p);
+    if (p !== null) return (this.nodes.get(id)!.key !== null && this.u.known.attr(p)) || this.u.getattr(p);
     return this.u.attrOfOpen(this.nodes.get(id)?.ino ?? fail(E.ENOENT));
   }
 
@@ -158,13 +161,17 @@ export class KernelOps {
       // A file with no name left (unlinked while open): changed through its open handles.
       this.u.changeOpen(this.nodes.get(h.nodeid)?.ino ?? fail(E.ENOENT), c);
     } else {
+      // An upper non-dir is changed in place (known-upper.ts); anything else, or a miss, through the union.
+      const node = this.nodes.get(h.nodeid)!;
+      const known = node.key !== null ? this.u.known : null;
       if (c.size !== undefined) {
         if (fh) this.u.ftruncate(fh, c.size);
-        else this.u.truncate(p, c.size);
+        else if (!known?.truncate(p, c.size)) this.u.truncate(p, c.size);
       }
-      if (c.uid !== undefined || c.gid !== undefined) this.u.chown(p, c.uid ?? 0xffffffff, c.gid ?? 0xffffffff);
-      if (c.mode !== undefined) this.u.chmod(p, c.mode);
-      if (c.times) this.u.utimens(p, ...c.times);
+      if (c.uid !== undefined || c.gid !== undefined)
+        if (!known?.chown(p, c.uid ?? 0xffffffff, c.gid ?? 0xffffffff)) this.u.chown(p, c.uid ?? 0xffffffff, c.gid ?? 0xffffffff);
+      if (c.mode !== undefined) if (!(known && node.fmt === S_IFREG && known.chmod(p, c.mode))) this.u.chmod(p, c.mode);
+      if (c.times) if (!known?.utimens(p, ...c.times)) this.u.utimens(p, ...c.times);
     }
     const attr = this.attrOfNode(h.nodeid, fh);
     if (c.killSetid && p !== null && this.u.killSetid(p, fh, attr.mode)) return this.attrOut(this.attrOfNode(h.nodeid, fh));
@@ -277,10 +284,11 @@ export class KernelOps {
     const flags = body.readUInt32LE(0);
     const mode = body.readUInt32LE(4);
     const [name] = cstr(body, 16, body.length);
-    const fh = this.u.create(this.childPath(h.nodeid, name), mode, flags, this.caller(h));
+    const path = this.childPath(h.nodeid, name);
+    const { fh, node } = this.u.createNode(path, mode, flags, this.caller(h));
     if (body.readUInt32LE(12) & OPEN_KILL_SUIDGID) this.u.killSetid(null, fh);
     try {
-      this.entry(h.nodeid, name);
+      this.writeEntryOf(h.nodeid, name, node, H);
     } catch (err) {
       this.u.release(fh);
       throw err;
@@ -346,7 +354,9 @@ export class KernelOps {
   getxattr(h: Header, body: Buffer): number {
     const size = body.readUInt32LE(0);
     const [name] = cstr(body, 8, body.length);
-    const v = this.u.getxattr(this.pathOf(h.nodeid), name);
+    const p = this.pathOf(h.nodeid);
+    let v = this.nodes.get(h.nodeid)!.key !== null ? this.u.known.getxattr(p, name) : undefined;
+    if (v === undefined) v = this.u.getxattr(p, name);
     if (v === null) return -E.ENODATA; // the usual answer (security.capability before writes): not worth a throw
     return this.sized(v, size);
   }
@@ -487,6 +497,14 @@ export class KernelOps {
   }
 
   /** The node ids the kernel should forget the attributes of after a copy-up changed them (dirs' nlink). */
+  /** Something at `path` was copied up: a file's node is keyed by its upper file from now on (and takes the fast paths). Returns the node id, if the kernel has one. */
+  copiedUp(path: string, isDir: boolean, upper: Stat): number | undefined {
+    const id = this.nodeAt(path);
+    const node = id === undefined ? undefined : this.nodes.get(id);
+    if (node && !isDir && node.key === null) this.nodes.setKey(node, `${upper.dev}:${upper.ino}`);
+    return id;
+  }
+
   nodeAt(path: string): number | undefined {
     if (path === '/') return ROOT_NODE;
     let id = ROOT_NODE;

@@ -34,10 +34,9 @@ export function serveKernel(union: Union, mountpoint: string, o: KernelServeOpti
   session.ops = ops;
   session.prepareCopyUp = (path) => union.prepareCopyUp(path);
   // A copy-up can change what the kernel cached of a dir (a merged dir's nlink is 1): drop it.
-  union.onCopyUp = (path, isDir) => {
-    if (!isDir) return;
-    const id = ops.nodeAt(path);
-    if (id !== undefined) session.invalidateInode(id);
+  union.onCopyUp = (path, isDir, upper) => {
+    const id = ops.copiedUp(path, isDir, upper);
+    if (id !== undefined && isDir) session.invalidateInode(id);
   };
   const data = ['fd=' + fd, 'rootmode=40000', 'user_id=0', 'group_id=0', 'allow_other', 'default_permissions'].join(',');
   const r = native.mount('strata', mountpoint, 'fuse.strata', MS_NOSUID | MS_NODEV | (o.readOnly ? MS_RDONLY : 0), data);
