@@ -274,7 +274,7 @@ if (!only || new RegExp(only).test('store figures')) {
 
 // ---- registry figures (strata against skopeo + umoci, on a loopback docker-registry) -------------
 // An image of 1 GiB in 5 layers (each half random bytes, half base64 text: gzip shrinks the text
-// only, as with real images). Push: strata push against skopeo copy of the same image from an OCI
+// only), and for push also 1 GiB of this machine's own /usr files (what images really hold). Push: strata push against skopeo copy of the same image from an OCI
 // layout (`strata save`), both gzipping. Pull: into an empty store (layers applied) against
 // skopeo copy to an OCI layout plus umoci unpack. Each run gets a fresh registry, so nothing is
 // already there; the last figure is a pull whose layers the store already has.
@@ -299,18 +299,31 @@ if (!only || new RegExp(only).test('registry figures')) {
   const S = (root) => `STRATA_ROOT=${root} strata`;
   sh(`${ROOT}/scripts/make-busybox-rootfs ${regWork}/busybox.tar && ${S(src)} import ${regWork}/busybox.tar -t base`);
   const per = Math.floor(GiB / 5);
-  let from = 'base';
-  for (let i = 1; i <= 5; i++) {
-    sh(`${S(src)} create --name l${i} ${from} true`);
-    const up = JSON.parse(sh(`${S(src)} inspect l${i}`))[0].GraphDriver.Data.UpperDir;
-    sh(`head -c ${per >> 1} /dev/urandom > ${up}/random${i}.bin && head -c ${Math.floor((per >> 1) * 0.75)} /dev/urandom | base64 > ${up}/text${i}.txt`);
-    sh(`${S(src)} commit l${i} big:${i} && ${S(src)} rm l${i}`);
-    from = `big:${i}`;
-  }
-  sh(`${S(src)} save -o ${regWork}/big.tar big:5 && mkdir ${regWork}/layout && tar -C ${regWork}/layout -xf ${regWork}/big.tar`);
-  const tagOf = JSON.parse(fs.readFileSync(`${regWork}/layout/index.json`, 'utf8')).manifests[0].annotations?.['org.opencontainers.image.ref.name'] ?? 'big:5';
+  /** A 5-layer image NAME:5 whose layer i gets what `fill(upperDir, i)` writes, and its OCI layout (for skopeo). */
+  const image = (name, fill) => {
+    let from = 'base';
+    for (let i = 1; i <= 5; i++) {
+      sh(`${S(src)} create --name l${i} ${from} true`);
+      fill(JSON.parse(sh(`${S(src)} inspect l${i}`))[0].GraphDriver.Data.UpperDir, i);
+      sh(`${S(src)} commit l${i} ${name}:${i} && ${S(src)} rm l${i}`);
+      from = `${name}:${i}`;
+    }
+    sh(`${S(src)} save -o ${regWork}/${name}.tar ${name}:5 && mkdir ${regWork}/${name}-layout && tar -C ${regWork}/${name}-layout -xf ${regWork}/${name}.tar`);
+    const index = JSON.parse(fs.readFileSync(`${regWork}/${name}-layout/index.json`, 'utf8'));
+    return `${regWork}/${name}-layout:${index.manifests[0].annotations?.['org.opencontainers.image.ref.name'] ?? `${name}:5`}`;
+  };
+  const layout = image('big', (up, i) =>
+    sh(`head -c ${per >> 1} /dev/urandom > ${up}/random${i}.bin && head -c ${Math.floor((per >> 1) * 0.75)} /dev/urandom | base64 > ${up}/text${i}.txt`),
+  );
+  // The same size of this machine's own files (programs, libraries, docs: what images hold), as one tar per layer.
+  const usr = `${regWork}/usr.tar`;
+  sh(`tar -cf - /usr 2>/dev/null | head -c ${per * 5} > ${usr} || true`);
+  const sysLayout = image('sys', (up, i) => sh(`tail -c +${(i - 1) * per + 1} ${usr} | head -c ${per} > ${up}/files${i}.tar`));
+  fs.rmSync(usr);
   const push = [],
     skopeoPush = [],
+    sysPush = [],
+    sysSkopeoPush = [],
     pull = [],
     skopeoPull = [],
     present = [];
@@ -319,7 +332,11 @@ if (!only || new RegExp(only).test('registry figures')) {
     try {
       sh(`${S(src)} tag big:5 ${reg.host}/bench/strata:1`);
       push.push(timeIt(`${S(src)} push ${reg.host}/bench/strata:1`));
-      skopeoPush.push(timeIt(`skopeo copy -q --dest-tls-verify=false --dest-compress oci:${regWork}/layout:${tagOf} docker://${reg.host}/bench/skopeo:1`));
+      skopeoPush.push(timeIt(`skopeo copy -q --dest-tls-verify=false --dest-compress oci:${layout} docker://${reg.host}/bench/skopeo:1`));
+      sh(`${S(src)} tag sys:5 ${reg.host}/bench/sys:1`);
+      sysPush.push(timeIt(`${S(src)} push ${reg.host}/bench/sys:1`));
+      sysSkopeoPush.push(timeIt(`skopeo copy -q --dest-tls-verify=false --dest-compress oci:${sysLayout} docker://${reg.host}/bench/sys-skopeo:1`));
+      sh(`${S(src)} rmi ${reg.host}/bench/sys:1`);
       const dst = `${regWork}/pull-store${i}`;
       dropCaches();
       pull.push(timeIt(`${S(dst)} pull ${reg.host}/bench/strata:1`));
@@ -336,11 +353,14 @@ if (!only || new RegExp(only).test('registry figures')) {
     }
   }
   log(
-    `push: strata ${push.map((x) => x.toFixed(2))} skopeo ${skopeoPush.map((x) => x.toFixed(2))}; pull: strata ${pull.map((x) => x.toFixed(2))} skopeo+umoci ${skopeoPull.map((x) => x.toFixed(2))}`,
+    `push: strata ${push.map((x) => x.toFixed(2))} skopeo ${skopeoPush.map((x) => x.toFixed(2))}; /usr push: strata ${sysPush.map((x) => x.toFixed(2))} skopeo ${sysSkopeoPush.map((x) => x.toFixed(2))}; pull: strata ${pull.map((x) => x.toFixed(2))} skopeo+umoci ${skopeoPull.map((x) => x.toFixed(2))}`,
   );
   registryFigures.push([`push of ${GiB >> 20} MiB in 5 layers to a loopback registry: \`strata push\``, median(push)]);
   registryFigures.push([`… \`skopeo copy --dest-compress oci:… docker://…\` of the same image`, median(skopeoPush)]);
   registryFigures.push(['push: strata / skopeo', median(push) / median(skopeoPush), 'x']);
+  registryFigures.push([`push of ${GiB >> 20} MiB of this machine's /usr files in 5 layers: \`strata push\``, median(sysPush)]);
+  registryFigures.push(['… `skopeo copy --dest-compress` of the same image', median(sysSkopeoPush)]);
+  registryFigures.push(['push of /usr files: strata / skopeo', median(sysPush) / median(sysSkopeoPush), 'x']);
   registryFigures.push(['pull of it into an empty store, layers applied: `strata pull` (cold cache)', median(pull)]);
   registryFigures.push(['… `skopeo copy docker://… oci:…` + `umoci unpack` (cold cache)', median(skopeoPull)]);
   registryFigures.push(['pull: strata / (skopeo + umoci)', median(pull) / median(skopeoPull), 'x']);

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from './helpers/mount.js';
 import { storeWithBusybox } from './helpers/store.js';
 import { Containers } from '../src/container/service.js';
+import { commandLine } from '../src/container/command-line.js';
 import { StrataError } from '../src/sys/errors.js';
 import type { ProgressEvent } from '../src/sys/progress.js';
 import { ROOT as CALLER } from '../src/union/union.js';
@@ -81,6 +82,35 @@ t.test('diff and commit of a container changed through its in-process snapshot',
   k.remove('work');
   t.notOk(fs.existsSync(s.containerPaths(c.id).dir), 'rm leaves none of its dirs');
   t.equal(await codeOf(() => k.get('work')), 'not-found', 'and it is gone');
+});
+
+t.test('diff: a dir copied up with nothing about it changed is not a change (issue 11)', async (t) => {
+  const c = k.create('busybox', [], { name: 'chmods' });
+  const u = k.local.open(c.id);
+  // chmod -R to the modes they have: every file is copied up, and /etc with them
+  u.chmod('/etc', u.getattr('/etc').mode);
+  u.chmod('/etc/hostname', u.getattr('/etc/hostname').mode);
+  u.chmod('/bin', 0o700);
+  u.chmod('/bin/busybox', u.getattr('/bin/busybox').mode);
+  t.same(
+    k.diff('chmods'),
+    [
+      ['C', '/bin'],
+      ['C', '/bin/busybox'],
+      ['C', '/etc/hostname'],
+    ],
+    'the files are changed (copied up), /bin is (its mode), /etc is not',
+  );
+  k.remove('chmods');
+});
+
+t.test("ps's COMMAND is what the container will run, as docker writes it (issue 11)", async (t) => {
+  const c = k.create('busybox', [], { name: 'nocmd' });
+  t.equal(commandLine(c), '/bin/sh', "created without a command: the image's");
+  const d = k.create('busybox', ['nginx', '-g', 'daemon off;'], { name: 'web' });
+  t.equal(commandLine(d), "nginx -g 'daemon off;'", 'an argument with a space in single quotes');
+  k.remove('nocmd');
+  k.remove('web');
 });
 
 t.test('refusals carry codes', async (t) => {

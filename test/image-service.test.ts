@@ -15,6 +15,7 @@ import { imageHistory } from '../src/image/info.js';
 import { checkStore } from '../src/image/check.js';
 import { saveToFile, load } from '../src/image/archive.js';
 import { verifyLayerFiles } from '../src/oci/layer-files.js';
+import tar from 'tar-stream';
 
 t.setTimeout(120_000);
 const base = tmpdir(t, 'strata-imgsvc-');
@@ -67,6 +68,10 @@ t.test('tag, rmi and prune', async (t) => {
   const dangling = await importImage(s, rootfs);
   const c = s.createContainer({ image: s.image('fromdir:1').id, command: ['true'] });
   t.throws(() => removeImage(s, 'fromdir:1'), { code: 'in-use' }, 'rmi of an image a container uses: in-use');
+  // issue 11: with two names on an image a container uses, rmi -f of one untagged both
+  tagImage(s, 'fromdir:1', 'hello-world');
+  t.same(removeImage(s, 'hello-world', { force: true }), { untagged: ['hello-world:latest'], deleted: [] }, 'rmi -f NAME untags NAME alone');
+  t.ok(tagsOf().includes('fromdir:1') && !tagsOf().includes('hello-world:latest'), 'the other name stays');
   const size = s.imageSize(dangling);
   const p = pruneImages(s);
   t.same(p.lines, [`deleted: ${dangling.id}`], 'prune removes the dangling image only');
@@ -144,4 +149,25 @@ t.test('save and load through the Image interfaces', async (t) => {
     [],
     'and leaves neither the file nor its temp',
   );
+});
+
+t.test('a layer 3,000 dirs deep imports, checks clean and goes (issue 11)', async (t) => {
+  // d/d/…/d/f: 6,000 characters, past what one syscall takes (PATH_MAX)
+  const tarFile = `${base}/deep.tar`;
+  const pack = tar.pack();
+  const out = fs.createWriteStream(tarFile);
+  const done = new Promise<void>((r) => out.on('close', () => r()));
+  pack.pipe(out);
+  let name = '';
+  for (let i = 0; i < 3000; i++) pack.entry({ name: (name += (i ? '/' : '') + 'd'), type: 'directory', mode: 0o755 });
+  pack.entry({ name: `${name}/f`, mode: 0o644 }, 'deep\n');
+  pack.finalize();
+  await done;
+  const s3 = open('deep');
+  const img = await importImage(s3, tarFile, { tag: 'deep' });
+  const found = execFileSync('find', [s3.layerDir(img.layers[0]), '-name', 'f', '-type', 'f'], { encoding: 'utf8' }).trim();
+  t.equal(found.split('/').filter((p) => p === 'd').length, 3000, 'the file is there, 3,000 dirs down');
+  t.same(checkStore(s3, { repair: false }).problems, [], 'system check finds nothing wrong');
+  t.same(removeImage(s3, 'deep').deleted, [img.id], 'rmi removes it');
+  t.same(fs.readdirSync(`${base}/deep/layers`), [], 'with its layer dir');
 });

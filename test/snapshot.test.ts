@@ -30,11 +30,14 @@ t.test('prepare, mounts, commit, remove', async (t) => {
   const key = 'a'.repeat(64);
   const m = sn.prepare(key, img);
   const d = s.containerPaths(key);
-  t.same(m.lowers, s.lowers(img), 'the lowers are the image layers, top first');
+  // the busybox rootfs has no /etc/hosts: the image's init layer gives it one, over its layers
+  const lowers = [s.initPath(img.id), ...s.lowers(img)];
+  t.same(m.lowers, lowers, "the lowers are the image's init layer, then its layers, top first");
+  t.ok(fs.statSync(`${s.initPath(img.id)}/etc/hosts`).isFile(), 'the init layer holds what the image lacks');
   t.equal(m.upper, d.upper, 'an upper dir of its own');
-  t.same(m.options, [`lowerdir=${s.lowers(img).join(':')}`, `upperdir=${d.upper}`, `workdir=${d.work}`], 'as overlayfs options');
+  t.same(m.options, [`lowerdir=${lowers.join(':')}`, `upperdir=${d.upper}`, `workdir=${d.work}`], 'as overlayfs options');
   t.same(sn.mounts(key), m, 'mounts() describes the same');
-  t.same(sn.stat(key), { key, kind: 'active', parent: img.id }, 'stat: active, on the image');
+  t.same(sn.stat(key), { key, kind: 'active', parent: img.id, init: true }, 'stat: active, on the image, over its init layer');
   t.equal(
     code(() => sn.prepare(key, img)),
     'conflict',

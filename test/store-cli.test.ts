@@ -39,14 +39,14 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
     'busybox:1',
     'sh',
     '-c',
-    'mkdir /data && dd if=/dev/zero of=/data/one bs=1M count=1 2>/dev/null && chmod -R 0777 /data && dd if=/dev/zero of=/data/two bs=1M count=1 2>/dev/null && rm /data/one && echo changed > /etc/hostname && rm /etc/os-release && echo pid=$$ host=$(hostname) && exit 7',
+    'mkdir /data && dd if=/dev/zero of=/data/one bs=1M count=1 2>/dev/null && chmod -R 0777 /data && dd if=/dev/zero of=/data/two bs=1M count=1 2>/dev/null && rm /data/one && echo changed >> /etc/group && echo renamed > /etc/hostname && rm /etc/os-release && echo pid=$$ host=$(hostname) && exit 7',
   );
   t.equal(r.status, 7, "run exits with the command's exit code");
   t.match(r.stdout, /pid=1 host=[a-f0-9]{12}/, 'the command is PID 1 of a new PID namespace, with its own hostname');
   t.same(
     ok('diff', 'seed').trim().split('\n'),
-    ['A /data', 'A /data/two', 'C /etc', 'C /etc/hostname', 'D /etc/os-release'],
-    "diff gives docker's A/C/D lines",
+    ['A /data', 'A /data/two', 'C /etc', 'C /etc/group', 'D /etc/os-release'],
+    "diff gives docker's A/C/D lines (/etc/hostname is the container's own, bound over the image's, as in docker: never in diff)",
   );
   t.match(ok('ps', '-a', '-s'), /seed\s+1\.05MB \(virtual \d+(\.\d+)?MB\)/, 'ps -s shows the container layer and the virtual size');
 
@@ -72,8 +72,8 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
   const digest = execFileSync('sha256sum', [`${root}/blobs/sha256/${layerHex}`], { encoding: 'utf8' }).split(' ')[0];
   t.equal(digest, layerHex, 'the blob is stored under its own sha256 (the diffID)');
 
-  const run2 = strata('run', '--rm', 'mine:v1', 'sh', '-c', 'cat /etc/hostname; ls /data; test ! -e /etc/os-release && echo gone');
-  t.equal(run2.stdout, 'changed\ntwo\ngone\n', 'a container of the new image sees the committed changes');
+  const run2 = strata('run', '--rm', 'mine:v1', 'sh', '-c', 'tail -n 1 /etc/group; ls /data; test ! -e /etc/os-release && echo gone; cat /etc/hostname');
+  t.match(run2.stdout, /^changed\ntwo\ngone\n[a-f0-9]{12}\n$/, 'a container of the new image sees the committed changes, and its own hostname');
   t.notMatch(ok('ps', '-a'), /mine:v1/, 'run --rm removed its container');
 
   const df = ok('system', 'df', '-v');
@@ -174,11 +174,64 @@ t.test('system check: finds a damaged blob, repairs what needs no guessing', asy
   t.match(r.stderr, /^strata: the store has 2 problem\(s\) that need a person/, 'one sentence on stderr');
 });
 
+t.test('an image with no /dev, /proc, /sys or /etc/hosts still runs: the init layer (issue 11)', async (t) => {
+  const dir = `${base}/bare`;
+  for (const d of ['bin', 'etc', 'tmp']) fs.mkdirSync(`${dir}/${d}`, { recursive: true });
+  fs.copyFileSync('/bin/busybox', `${dir}/bin/busybox`);
+  fs.chmodSync(`${dir}/bin/busybox`, 0o755);
+  for (const a of ['sh', 'dd', 'ls', 'cat', 'test', 'hostname']) fs.symlinkSync('busybox', `${dir}/bin/${a}`);
+  fs.writeFileSync(`${dir}/etc/passwd`, 'root:x:0:0:root:/:/bin/sh\n');
+  fs.chmodSync(`${dir}/etc`, 0o750);
+  execFileSync('tar', ['--numeric-owner', '-C', dir, '-cf', `${base}/bare.tar`, '.']);
+  ok('import', `${base}/bare.tar`, '--tag', 'bare');
+  const r = strata(
+    'run',
+    '--name',
+    'bare1',
+    'bare',
+    'sh',
+    '-c',
+    'dd if=/dev/zero of=/x bs=1M count=1 2>/dev/null && ls /dev && test -e /proc/self/stat && test -d /sys/kernel && cat /etc/hostname && test -s /etc/hosts && echo ok',
+  );
+  t.equal(r.status, 0, `dd from /dev/zero works (${r.stderr.trim()})`);
+  t.match(r.stdout, /\bnull\b[\s\S]*\bzero\b/, 'ls /dev lists the devices');
+  t.match(r.stdout, /\n[a-f0-9]{12}\nok\n$/, "/proc and /sys are mounted, /etc/hostname and /etc/hosts are the container's");
+  t.same(ok('diff', 'bare1').trim().split('\n'), ['A /x'], 'the mountpoints and files are in no diff');
+  ok('commit', 'bare1', 'bare:2');
+  const layer = JSON.parse(ok('inspect', 'bare:2'))[0].RootFS.Layers[1].replace('sha256:', '');
+  const names = execFileSync('tar', ['-tf', `${root}/blobs/sha256/${layer}`], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
+  t.same(names, ['x'], 'and in no commit');
+  const etc = fs.statSync(`${root}/init/${JSON.parse(ok('inspect', 'bare'))[0].Id.replace('sha256:', '')}/etc`);
+  t.equal(etc.mode & 0o7777, 0o750, "the init layer keeps the image's own /etc as it is");
+  ok('rm', 'bare1');
+});
+
+t.test("docker's management forms are the same commands (issue 11)", async (t) => {
+  ok('image', 'import', rootfs, '--tag', 'mgmt:1');
+  t.equal(ok('image', 'ls', '-f', 'reference=mgmt'), ok('images', '-f', 'reference=mgmt'), 'image ls is images');
+  t.match(ok('image', 'ls', '-f', 'reference=mgmt'), /^REPOSITORY\s+TAG[\s\S]*\nmgmt\s+1\s+/);
+  t.equal(ok('container', 'run', '--rm', 'mgmt:1', 'echo', 'hi'), 'hi\n', 'container run is run');
+  const id = ok('container', 'create', '--name', 'mg', 'mgmt:1', 'true').trim();
+  t.equal(ok('container', 'ls', '-a', '-q', '-f', 'name=^mg$'), id.slice(0, 12) + '\n', 'container ls is ps');
+  t.equal(ok('container', 'ps', '-a', '-q', '-f', 'name=^mg$'), id.slice(0, 12) + '\n', 'and so is container ps');
+  t.same(JSON.parse(ok('container', 'inspect', 'mg'))[0].Id, id, 'container inspect');
+  t.equal(ok('container', 'rm', 'mg'), 'mg\n', 'container rm');
+  t.equal(ok('image', 'tag', 'mgmt:1', 'mgmt:2'), '', 'image tag');
+  t.match(ok('image', 'history', 'mgmt:2'), /strata import/, 'image history');
+  t.equal(ok('image', 'rm', 'mgmt:2'), 'Untagged: mgmt:2\n', 'image rm is rmi');
+  t.match(ok('image', 'rm', 'mgmt:1'), /^Untagged: mgmt:1\nDeleted: sha256:/, 'the last name: the image goes');
+  const bad = strata('images', '-f', 'colour=red');
+  t.equal(bad.status, 1, 'a bad filter fails');
+  t.match(bad.stderr, /^strata: invalid filter 'colour' \(known: dangling, reference, before, since, label\)\n$/, 'in one sentence');
+});
+
 t.test('start, exec, stop: a container in the background', async (t) => {
   ok('import', rootfs, '--tag', 'svcbase');
   ok('create', '--name', 'svc', 'svcbase', 'sh', '-c', 'echo started; trap "echo got TERM; exit 42" TERM; while true; do sleep 0.1; done');
   t.equal(ok('start', 'svc'), 'svc\n', 'start returns once it runs');
-  t.match(ok('ps'), /svcbase:latest\s+"sh -c echo started;…"\s+.* ago\s+Up (?:Less than a second|\d+ seconds?|About a minute)\s+svc/, 'ps shows it Up');
+  t.match(ok('ps'), /svcbase:latest\s+"sh -c 'echo started…"\s+.* ago\s+Up (?:Less than a second|\d+ seconds?|About a minute)\s+svc/, 'ps shows it Up');
   const e = strata('exec', 'svc', 'sh', '-c', 'echo $(hostname); tr "\\0" " " < /proc/1/cmdline; exit 5');
   t.equal(e.status, 5, "exec exits with the command's exit code");
   t.match(e.stdout, /^[a-f0-9]{12}\nsh -c echo started;/, "inside the container's UTS and PID namespaces: PID 1 is the container's command");

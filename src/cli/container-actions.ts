@@ -2,6 +2,7 @@
 // output. The exit status of run, start -a and exec is the container command's.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { commandLine } from '../container/command-line.js';
 import type { Store, ContainerRecord } from '../store/store.js';
 import { Containers, running, notFound, type RunFlags } from '../container/service.js';
 import { ago, duration, humanSize, shortId, table } from './format.js';
@@ -71,18 +72,19 @@ export function exec(ref: string, cmd: string[], o: { env?: string[]; tty?: bool
   return exitWith(withContainers((k) => k.exec(ref, cmd, o)));
 }
 
-export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: boolean }): Promise<void> {
+export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: boolean; filter?: string[] }): Promise<void> {
   return withStore((s) => {
     const k = containers(s);
-    const rows = k.list(o).map(({ c, image, size, virtual }) => {
+    const rows = k.list({ ...o, filters: o.filter }).map(({ c, image, size, virtual }) => {
       const tags = image ? s.tagsOf(image.id) : [];
-      const row = { id: c.id, image: tags[0] ?? shortId(c.image), command: c.command.join(' '), created: c.created, status: statusOf(s, c), name: c.name };
+      const row = { id: c.id, image: tags[0] ?? shortId(c.image), command: commandLine(c), created: c.created, status: statusOf(s, c), name: c.name };
       return { ...row, size: size ?? 0, virtual: virtual ?? 0 };
     });
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
     if (o.quiet) return void process.stdout.write(rows.map((r) => shortId(r.id) + '\n').join(''));
     const head = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES', ...(o.size ? ['SIZE'] : [])];
-    const cmd = (c: string) => JSON.stringify(c.length > 20 ? c.slice(0, 19) + '…' : c);
+    // docker's: 20 characters at most (19 and an ellipsis), quoted
+    const cmd = (c: string) => JSON.stringify([...c].length > 20 ? [...c].slice(0, 19).join('') + '…' : c);
     const sizes = (r: (typeof rows)[number]) => (o.size ? [`${humanSize(r.size)} (virtual ${humanSize(r.virtual)})`] : []);
     process.stdout.write(
       table(

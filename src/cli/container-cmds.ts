@@ -75,6 +75,7 @@ export function containerCommands(): Record<string, Command> {
     .option('-a, --all', 'show all containers (default: running ones)')
     .option('-s, --size', 'show the size of each container layer')
     .option('-q, --quiet', 'only container IDs')
+    .option('-f, --filter <KEY=VALUE>', 'only some: status=created|running|paused|exited, name=REGEX, ancestor=IMAGE (repeatable)', collect)
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await containers()).ps(o));
   const rm = new Command('rm')

@@ -1,5 +1,6 @@
 // The image commands: import, images, tag, rmi, prune, history. Each parses, calls the image
 // service (src/image) and prints in docker's formats.
+import { filterImages, IMAGE_FILTERS, parseFilters } from '../image/filters.js';
 import { withStore } from './with-store.js';
 import type { ImageRecord } from '../store/store.js';
 import { importImage as importService } from '../image/import.js';
@@ -26,9 +27,9 @@ export function importImage(src: string, o: { tag?: string; message?: string; ch
   });
 }
 
-export function images(o: { format?: string; all?: boolean; quiet?: boolean }): Promise<void> {
+export function images(o: { format?: string; all?: boolean; quiet?: boolean; filter?: string[] }): Promise<void> {
   return withStore((s) => {
-    const rows = listImages(s, o);
+    const rows = filterImages(s, listImages(s, o), parseFilters(o.filter, IMAGE_FILTERS));
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
     if (o.quiet) return void process.stdout.write([...new Set(rows.map((r) => shortId(r.id)))].map((id) => id + '\n').join(''));
     process.stdout.write(

@@ -17,6 +17,7 @@ export function imageCommands(): Record<string, Command> {
     .description('list images (without -a, not the intermediate images of builds)')
     .option('-a, --all', 'show intermediate images too')
     .option('-q, --quiet', 'only image IDs')
+    .option('-f, --filter <KEY=VALUE>', 'only some: dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE] (repeatable)', collect)
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await images()).images(o));
   const tag = new Command('tag')

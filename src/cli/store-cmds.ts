@@ -1,5 +1,7 @@
-// Every image and container command, in the order `strata help` lists them (docker's groups).
-import type { Command } from 'commander';
+// Every image and container command, in the order `strata help` lists them (docker's groups), and
+// docker's management forms (`container ls`, `image rm`, …): each is the same command as its short
+// form, made a second time, since a command has one parent.
+import { Command } from 'commander';
 import { imageCommands } from './image-cmds.js';
 import { containerCommands } from './container-cmds.js';
 import { registryCommands } from './registry-cmds.js';
@@ -8,6 +10,26 @@ export function storeCommands(): Command[] {
   const { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system } = imageCommands();
   const { inspect, create, run, start, stop, logs, pauseCmd, unpause, restart, exec, ps, rm, diff, commit, exportCmd } = containerCommands();
   const [pull, push, login, logout, search] = registryCommands();
+  managementForms(image);
   const images = [importCmd, buildCmd, builder, pull, push, save, load, imagesCmd, tag, rmi, image, history, login, logout, search];
-  return [...images, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, system];
+  return [...images, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, containerGroup(), system];
+}
+
+/** `image ls|rm|history|build|tag|inspect|save|load|import|pull|push`, beside its own prune and waste. */
+function managementForms(image: Command): void {
+  const i = imageCommands();
+  const [pull, push] = registryCommands();
+  image.addCommand(i.imagesCmd.name('ls').alias('list'));
+  image.addCommand(i.rmi.name('rm').alias('remove'));
+  for (const c of [i.history, i.buildCmd, i.tag, containerCommands().inspect, i.save, i.load, i.importCmd, pull, push]) image.addCommand(c);
+}
+
+/** `container ls|ps|run|create|start|stop|restart|rm|exec|commit|export|diff|logs|pause|unpause|inspect`. */
+function containerGroup(): Command {
+  const c = containerCommands();
+  const group = new Command('container').description('manage containers').enablePositionalOptions();
+  group.addCommand(c.ps.name('ls').aliases(['ps', 'list']));
+  for (const cmd of [c.run, c.create, c.start, c.stop, c.restart, c.rm, c.exec, c.commit, c.exportCmd, c.diff, c.logs, c.pauseCmd, c.unpause, c.inspect])
+    group.addCommand(cmd);
+  return group;
 }

@@ -6,6 +6,7 @@ import tar from 'tar-stream';
 import { refuse } from '../sys/errors.js';
 import { noProgress, type ProgressSink } from '../sys/progress.js';
 import { walkOverlay } from '../sys/overlay-walk.js';
+import { isDir, type Stat } from '../sys/stat.js';
 import { parseRef, type ContainerRecord, type ImageRecord } from '../store/store.js';
 import { applyChanges } from '../oci/changes.js';
 import type { ImageConfig } from '../oci/image.js';
@@ -17,10 +18,14 @@ import { running, type ContainerContext } from './context.js';
 /** docker diff's kinds: A added, C changed, D deleted. */
 export type Change = ['A' | 'C' | 'D', string];
 
-/** A/C/D from the upper dir, sorted by path: a path nothing below has is added, and so is all under an added or opaque dir. */
+/**
+ * A/C/D from the upper dir, sorted by path: a path nothing below has is added, and so is all under
+ * an added or opaque dir. A dir that is there only because something in it changed (copied up with
+ * the mode, size and mtime it has below) is not a change, as in docker.
+ */
 export function changes(k: ContainerContext, c: ContainerRecord): Change[] {
   const key = k.snapshot(c);
-  const inLower = k.local.lowerHas(key);
+  const lowerStat = k.local.lowerStat(key);
   const fresh = new Set<string>(); // dirs whose whole contents are new
   const out: Change[] = [];
   for (const e of walkOverlay(k.s.containerPaths(c.id).upper, { sorted: true })) {
@@ -28,12 +33,18 @@ export function changes(k: ContainerContext, c: ContainerRecord): Change[] {
       out.push(['D', e.rel]);
       continue;
     }
-    const added = fresh.has(e.rel.slice(0, e.rel.lastIndexOf('/'))) || !inLower(e.rel);
+    const below = fresh.has(e.rel.slice(0, e.rel.lastIndexOf('/'))) ? null : lowerStat(e.rel);
+    const added = below === null;
+    if (below && e.dir && !e.opaque() && sameDir(e.st, below)) continue;
     out.push([added ? 'A' : 'C', e.rel]);
     if (e.dir && (added || e.opaque())) fresh.add(e.rel);
   }
   return out.sort((a, b) => a[1].localeCompare(b[1]));
 }
+
+/** docker's test for a dir that did not change: same mode, size and mtime as below. */
+const sameDir = (up: Stat, below: Stat) =>
+  isDir(below.mode) && up.mode === below.mode && up.size === below.size && up.mtimeSec === below.mtimeSec && up.mtimeNsec === below.mtimeNsec;
 
 export interface CommitRequest {
   /** repository[:tag] for the new image. */
@@ -64,7 +75,8 @@ export function commitContainer(k: ContainerContext, c: ContainerRecord, o: Comm
   const pause = o.pause !== false && running(c) && canFreeze(c.id) && !isFrozen(c.id);
   if (pause) setFrozen(c.id, true);
   try {
-    return k.local.commit(key, config, { tag, progress: o.progress });
+    // its parent is the container's image, as docker records it (images -a, ps -f ancestor=)
+    return k.local.commit(key, config, { tag, progress: o.progress, parent: img.id });
   } finally {
     if (pause) setFrozen(c.id, false);
   }

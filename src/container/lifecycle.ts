@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { refuse } from '../sys/errors.js';
 import type { ContainerRecord } from '../store/store.js';
-import { alive, execInContainer, initPid, runInContainer } from './runtime.js';
+import { alive, containerEtc, execInContainer, initPid, runInContainer } from './runtime.js';
 import { cgroupFor, isFrozen, removeCgroup, setFrozen } from './freezer.js';
 import { running, type ContainerContext } from './context.js';
 
@@ -17,7 +17,9 @@ export async function runForeground(k: ContainerContext, c: ContainerRecord, rm 
   let code = 0;
   try {
     const started = (pid: number) => k.s.updateContainer(c.id, (now) => ({ ...now, state: 'running', pid, started: new Date().toISOString() }));
-    code = await runInContainer({ merged, hostname: c.id.slice(0, 12), cgroup: cgroupFor(c.id), ...spec }, started);
+    const hostname = c.id.slice(0, 12);
+    const etc = containerEtc(k.s.containerPaths(c.id).dir, hostname);
+    code = await runInContainer({ merged, hostname, cgroup: cgroupFor(c.id), etc, ...spec }, started);
   } finally {
     removeCgroup(c.id);
     k.fuse.unmount(c.id);

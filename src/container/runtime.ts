@@ -1,6 +1,7 @@
 // Run a command chrooted into a container's merged view, in new mount, PID, UTS and IPC
-// namespaces (util-linux unshare), with /proc, a minimal /dev and the host's /etc/resolv.conf in
-// place. They are mounts in the container's private mount namespace, so nothing of them lands in
+// namespaces (util-linux unshare), with /proc, /sys (read-only), a minimal /dev with /dev/shm, and
+// the container's own /etc/hosts, /etc/hostname and /etc/resolv.conf in place (the image's init
+// layer gives them somewhere to go). They are mounts in the container's private mount namespace, so nothing of them lands in
 // the upper dir.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,9 +25,39 @@ export interface RunSpec {
   interactive?: boolean;
   /** A cgroup dir the container's processes start in (for pause), if the host has one. */
   cgroup?: string | null;
+  /** The container's own /etc/hosts, /etc/hostname and /etc/resolv.conf (containerEtc), bound over the image's. */
+  etc?: EtcFiles;
+}
+
+export interface EtcFiles {
+  hosts: string;
+  hostname: string;
+  resolv: string;
+}
+
+/**
+ * Write a container's /etc/hosts, /etc/hostname and /etc/resolv.conf into its dir, as docker does
+ * for a container on the host's network: the host's hosts and resolv.conf (copies: the container
+ * may change its own, never the host's), with its hostname added.
+ */
+export function containerEtc(dir: string, hostname: string): EtcFiles {
+  const read = (p: string) => {
+    try {
+      return fs.readFileSync(p, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const hosts = read('/etc/hosts') || '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
+  const files: EtcFiles = { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolv: `${dir}/resolv.conf` };
+  fs.writeFileSync(files.hosts, `${hosts}${hosts.endsWith('\n') ? '' : '\n'}127.0.1.1\t${hostname}\n`);
+  fs.writeFileSync(files.hostname, hostname + '\n');
+  fs.writeFileSync(files.resolv, read('/etc/resolv.conf'));
+  return files;
 }
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+const isFile = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The command line, env and workdir a container runs, from the image config and run flags. */
@@ -79,13 +110,23 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
       `ln -s /proc/self/fd ${q(m + '/dev/fd')}; ln -s /proc/self/fd/0 ${q(m + '/dev/stdin')}; ln -s /proc/self/fd/1 ${q(m + '/dev/stdout')}; ln -s /proc/self/fd/2 ${q(m + '/dev/stderr')}`,
     );
     setup.push(`mkdir -p ${q(m + '/dev/pts')} ${q(m + '/dev/shm')}`);
+    setup.push(`mount -t tmpfs -o mode=1777,size=65536k,nosuid,nodev,noexec shm ${q(m + '/dev/shm')}`);
   }
   // -t: the container's terminal appears inside as itself (/dev/pts/N) and as /dev/console, as in docker.
   const pty = spec.tty ? openPty() : null;
   if (pty && fs.existsSync(`${m}/dev`)) {
     for (const at of [pty[2], '/dev/console']) setup.push(`: > ${q(m + at)}; mount --bind ${q(pty[2])} ${q(m + at)}`);
   }
-  if (fs.existsSync(`${m}/etc/resolv.conf`) && fs.existsSync('/etc/resolv.conf')) setup.push(`mount --bind /etc/resolv.conf ${q(m + '/etc/resolv.conf')}`);
+  // each over the file the image (or its init layer) has there: a bind needs a file to land on
+  const etc: [string, string][] = spec.etc
+    ? [
+        [spec.etc.hosts, '/etc/hosts'],
+        [spec.etc.hostname, '/etc/hostname'],
+        [spec.etc.resolv, '/etc/resolv.conf'],
+      ]
+    : [['/etc/resolv.conf', '/etc/resolv.conf']];
+  for (const [from, at] of etc) if (fs.existsSync(from) && isFile(m + at)) setup.push(`mount --bind ${q(from)} ${q(m + at)}`);
+  if (fs.existsSync(`${m}/sys`)) setup.push(`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${q(m + '/sys')}`);
   const inner = ['unshare', `--root=${m}`, `--wd=${spec.workdir}`];
   if (fs.existsSync(`${m}/proc`)) inner.push('--mount-proc');
   if (spec.user) {

@@ -3,6 +3,8 @@
 // supervisor process. Every verb returns data or throws a StrataError; nothing here prints or
 // exits. The process verbs (start, stop, exec, pause) are in lifecycle.ts, the filesystem ones
 // (diff, commit, export) in fs-verbs.ts, logs in logs.ts.
+import { parseFilters } from '../image/filters.js';
+import { CONTAINER_FILTERS, filterContainers } from './filters.js';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { refuse, StrataError } from '../sys/errors.js';
@@ -89,12 +91,20 @@ export class Containers implements ContainerContext {
   }
 
   /** Containers, newest first (all, or only running ones), with their layer size if asked (it walks the upper dir). */
-  list(o: { all?: boolean; size?: boolean } = {}): { c: ContainerRecord; image?: ImageRecord; size?: number; virtual?: number }[] {
+  list(o: { all?: boolean; size?: boolean; filters?: string[] } = {}): { c: ContainerRecord; image?: ImageRecord; size?: number; virtual?: number }[] {
+    const f = parseFilters(o.filters, CONTAINER_FILTERS);
+    // a status filter looks at every container, as docker's does
+    const all = o.all || f.has('status');
     const list = this.s
       .allContainers()
-      .filter((c) => o.all || running(c))
+      .filter((c) => all || running(c))
       .sort((a, b) => b.created.localeCompare(a.created));
-    return list.map((c) => {
+    return filterContainers(
+      this.s,
+      list.map((c) => ({ c })),
+      f,
+      (c) => this.state(c),
+    ).map(({ c }) => {
       const image = this.s.imageById(c.image);
       if (!o.size) return { c, image };
       const size = dirSize(this.s.containerPaths(c.id).upper);

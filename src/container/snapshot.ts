@@ -16,6 +16,8 @@ export interface SnapshotInfo {
   kind: SnapshotKind;
   /** The image whose layers are the lowers. */
   parent: string;
+  /** Mounted over the image's own init layer (an active snapshot of an image that needs one). */
+  init?: true;
 }
 
 /** How to mount a snapshot, as containerd's mount.Mount: a description, not a mount. */

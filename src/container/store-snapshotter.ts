@@ -1,13 +1,15 @@
 // What both snapshotters share: a snapshot's record and dirs in the store, its mount description,
 // commit and remove. A snapshot lives in the store's dirs for its key (Store.containerPaths: upper,
 // work, merged), with its kind and parent in `snapshot.json` beside them.
+import { removeTree } from '../sys/remove-tree.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FsError, refuse } from '../sys/errors.js';
 import type { ImageRecord, Store } from '../store/store.js';
 import type { ImageConfig } from '../oci/image.js';
-import { Union } from '../union/union.js';
+import { Union, type Attr } from '../union/union.js';
 import { isMounted, unmountAt, withMountedAt, type MountOptions } from './merged-mount.js';
+import { initLayer } from './init-layer.js';
 import { mountOf, type CommitOptions, type Mount, type SnapshotInfo, type SnapshotKind, type Snapshotter } from './snapshot.js';
 
 export interface SnapshotterOptions {
@@ -44,7 +46,7 @@ export abstract class StoreSnapshotter implements Snapshotter {
     if (this.stat(key)) refuse('conflict', `${this.mountOptions(key).what} exists already`);
     const d = this.dirs(key);
     for (const dir of kind === 'active' ? [d.upper, d.work, d.merged] : [d.merged]) fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-    const info: SnapshotInfo = { key, kind, parent: parent.id };
+    const info: SnapshotInfo = { key, kind, parent: parent.id, ...(kind === 'active' && initLayer(this.s, parent) ? { init: true as const } : {}) };
     fs.writeFileSync(this.infoFile(key), JSON.stringify(info) + '\n', { mode: 0o644 });
     return this.mounts(key);
   }
@@ -69,20 +71,28 @@ export abstract class StoreSnapshotter implements Snapshotter {
 
   mounts(key: string): Mount {
     const info = this.info(key);
-    const lowers = this.s.lowers(this.parentOf(key));
+    const img = this.parentOf(key);
+    // the image's init layer under the snapshot's upper dir (made again if it went missing)
+    const init = info.init ? initLayer(this.s, img) : null;
+    const lowers = [...(init ? [init] : []), ...this.s.lowers(img)];
     const d = this.dirs(key);
     return info.kind === 'active' ? mountOf(lowers, d.upper, d.work) : mountOf(lowers);
   }
 
   /** Whether the parent image (its layers merged, without the snapshot's upper dir) has a path. */
   lowerHas(key: string): (p: string) => boolean {
+    const stat = this.lowerStat(key);
+    return (p: string) => stat(p) !== null;
+  }
+
+  /** The attributes a path has in the merged layers below the snapshot (null where none has it). */
+  lowerStat(key: string): (p: string) => Attr | null {
     const lower = new Union({ lowers: this.s.lowers(this.parentOf(key)) });
     return (p: string) => {
       try {
-        lower.getattr(p);
-        return true;
+        return lower.getattr(p);
       } catch (err) {
-        if (err instanceof FsError) return false;
+        if (err instanceof FsError) return null;
         throw err;
       }
     };
@@ -122,7 +132,7 @@ export abstract class StoreSnapshotter implements Snapshotter {
   remove(key: string): void {
     const d = this.dirs(key);
     unmountAt(d.merged, true);
-    for (const p of [d.upper, d.work, d.merged, this.infoFile(key)]) fs.rmSync(p, { recursive: true, force: true });
+    for (const p of [d.upper, d.work, d.merged, this.infoFile(key)]) removeTree(p);
     try {
       fs.rmdirSync(d.dir); // the key's dir, unless something else (a container's log) is in it
     } catch {

@@ -1,6 +1,7 @@
 // save and load: copies between the store's images and an archive (see archive-write, layout,
 // docker-archive). load checks every blob against its digest and every layer against its diffID
 // before anything is recorded, and a failed load removes the layers it had added.
+import { removeTree } from '../sys/remove-tree.js';
 import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { refuse } from '../sys/errors.js';
@@ -74,6 +75,6 @@ export async function load(s: Store, input: Readable, o: { size?: number } = {},
     }
     return loaded;
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
   }
 }

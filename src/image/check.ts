@@ -2,6 +2,7 @@
 // with it, and every reference between tags, images, layers and containers. What can be repaired
 // without guessing is (tags of missing images, temp leftovers, layer dirs and blobs nothing refers
 // to); the rest is reported for a person.
+import { removeTree } from '../sys/remove-tree.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { hexOf } from '../oci/digest.js';
@@ -109,7 +110,7 @@ export function checkStore(s: Store, o: { repair?: boolean } = {}, sink: Progres
       if (usedBlobs.has(hex) || corrupt.has(hex)) continue;
       fix(`blob ${hex.slice(0, 12)} belongs to no image: removed`, () => fs.rmSync(path.join(blobDir, hex), { force: true }));
     }
-    for (const n of s.staleTemps()) fix(`temp leftover ${n}: removed`, () => fs.rmSync(path.join(s.root, 'tmp', n), { recursive: true, force: true }));
+    for (const n of s.staleTemps()) fix(`temp leftover ${n}: removed`, () => removeTree(path.join(s.root, 'tmp', n)));
   });
   return r;
 }

@@ -22,14 +22,16 @@ export interface Removed {
 /**
  * `rmi REF`: a tag given removes that tag; an ID removes every tag. The image goes once nothing
  * names it; then the untagged build steps below it that nothing else stands on. An image a
- * container uses is refused ('in-use'), or with `force` only untagged.
+ * container uses is refused ('in-use'), or with `force` only untagged (what was named: a tag, or
+ * with an ID every tag), and stays for its containers.
  */
 export function removeImage(s: Store, ref: string, o: { force?: boolean } = {}): Removed {
   const img = s.image(ref);
   const used = s.containersOf(img.id);
   if (used.length && !o.force) refuse('in-use', `image ${ref} is used by container ${short(used[0].id)} (${used[0].name}); remove it first or use --force`);
   const tags = s.tagsOf(img.id);
-  const untag = used.length || !tags.includes(safeRef(ref)) ? tags : [safeRef(ref)];
+  // A name removes that name alone, even with --force and a container on the image (as docker); an ID removes every name.
+  const untag = tags.includes(safeRef(ref)) ? [safeRef(ref)] : tags;
   const out: Removed = { untagged: [], deleted: [] };
   for (const t of untag) if (s.untag(t)) out.untagged.push(t);
   if (used.length) return out;

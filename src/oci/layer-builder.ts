@@ -4,6 +4,7 @@
 // outside the dir: `..`, absolute names, parents that are symlinks and hard links pointing outside
 // are refused with a clear error (umoci's and go-containerregistry's checks). Used by both the
 // tar reader (import, load) and the one-pass commit, so the two cannot disagree.
+import { removeTree } from '../sys/remove-tree.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { check, StrataError } from '../sys/errors.js';
@@ -38,15 +39,44 @@ export function writeAll(fd: number, buf: Buffer): void {
   for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
 }
 
+/** Paths this long or longer go through an ancestor's fd (PATH_MAX is 4096, with the NUL). */
+const LONG = 4000;
+
 export class LayerBuilder {
   entries = 0;
-  private dirs: { path: string; h: Hdr }[] = []; // dir attributes are set last: creating children changes their mtime
+  private dirs: { rel: string; h: Hdr }[] = []; // dir attributes are set last: creating children changes their mtime
   private made = new Set<string>(['']);
-  private open: { fd: number; path: string; h: Hdr; hash: crypto.Hash } | null = null;
+  private open: { fd: number; rel: string; h: Hdr; hash: crypto.Hash } | null = null;
   /** The sha256 of each regular file written, by inode: the layer's file manifest takes them from here instead of reading the files again. */
   readonly hashes = new Map<number, string>();
 
+  /** Ancestor dirs held open for paths too long for one syscall (see real), by layer-relative path. */
+  private fds = new Map<string, number>();
+
   constructor(readonly root: string) {}
+
+  /**
+   * A path the kernel takes for `rel` ('' is the root). Past PATH_MAX it goes through an open fd of
+   * an ancestor dir (/proc/PID/fd/N/rest, which rm(1) can take too), so a tree of any depth applies.
+   */
+  private real(rel: string): string {
+    const direct = rel ? `${this.root}/${rel}` : this.root;
+    if (direct.length < LONG) return direct;
+    const cut = rel.indexOf('/', rel.length - (LONG - 64));
+    const head = rel.slice(0, cut);
+    let fd = this.fds.get(head);
+    if (fd === undefined) {
+      if (this.fds.size >= 64) this.closeFds();
+      fd = fs.openSync(this.real(head), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+      this.fds.set(head, fd);
+    }
+    return `/proc/${process.pid}/fd/${fd}/${rel.slice(cut + 1)}`;
+  }
+
+  private closeFds(): void {
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+  }
 
   /**
    * Apply one entry. For a regular file it returns the fd of the new, empty file: write the data
@@ -75,7 +105,7 @@ export class LayerBuilder {
     try {
       this.hashes.set(fstat(f.fd).ino, f.hash.digest('hex'));
       fs.closeSync(f.fd);
-      setAttrs(f.path, f.h, false);
+      setAttrs(this.real(f.rel), f.h, false);
     } catch (err) {
       throw new LayerError(`cannot apply "${f.h.name}": ${(err as Error).message}`);
     }
@@ -83,72 +113,79 @@ export class LayerBuilder {
 
   /** Set the dirs' own attributes, last. */
   finish(): void {
-    for (const d of this.dirs.reverse()) setAttrs(d.path, d.h, false);
+    for (const d of this.dirs.reverse()) setAttrs(this.real(d.rel), d.h, false);
     this.dirs = [];
+    this.closeFds();
   }
 
   /** Close a file left open by a failed write (the dir is thrown away by the caller). */
   abort(): void {
     if (this.open) fs.closeSync(this.open.fd);
     this.open = null;
+    this.closeFds();
   }
 
   /** The parent chain of `rel` as real dirs of this layer (never through a symlink). */
   private parentOf(rel: string): string {
+    const slash = rel.lastIndexOf('/');
+    const parentRel = slash < 0 ? '' : rel.slice(0, slash);
+    if (this.made.has(parentRel)) return parentRel; // the usual case: tars list a dir before what it holds
     const parts = rel.split('/');
     let cur = '';
     for (let i = 0; i < parts.length - 1; i++) {
       cur = cur ? `${cur}/${parts[i]}` : parts[i];
       if (this.made.has(cur)) continue;
-      const st = lstatOrNull(`${this.root}/${cur}`);
+      const st = lstatOrNull(this.real(cur));
       if (st && !isDir(st.mode)) throw new LayerError(`the tar entry "${rel}" has a parent that is not a directory (${cur}): refusing to write through it`);
-      if (!st) fs.mkdirSync(`${this.root}/${cur}`, { mode: 0o755 });
+      if (!st) fs.mkdirSync(this.real(cur), { mode: 0o755 });
       this.made.add(cur);
     }
     return parts.slice(0, -1).join('/');
   }
 
   private apply(h: Hdr): number {
-    const root = this.root;
     const rel = cleanName(h.name);
     this.entries++;
     if (rel === '') {
-      if (h.type === 'directory') this.dirs.push({ path: root, h });
+      if (h.type === 'directory') this.dirs.push({ rel, h });
       return -1;
     }
     const parent = this.parentOf(rel);
     const base = rel.slice(rel.lastIndexOf('/') + 1);
-    const real = `${root}/${rel}`;
+    const real = this.real(rel);
     if (base === OPQ) {
-      setOpaque(parent ? `${root}/${parent}` : root);
+      setOpaque(this.real(parent));
       return -1;
     }
     if (base.startsWith(WH)) {
       if (!base.startsWith(WH + WH)) {
         const name = base.slice(WH.length);
         if (!name) throw new LayerError(`the tar entry "${h.name}" is a whiteout without a name`);
-        const target = `${root}/${parent ? parent + '/' : ''}${name}`;
+        const target = this.real(parent ? `${parent}/${name}` : name);
         if (!lstatOrNull(target)) makeWhiteout(target);
       }
       return -1;
     }
     const old = lstatOrNull(real);
-    if (old && !(isDir(old.mode) && h.type === 'directory')) fs.rmSync(real, { recursive: true, force: true });
+    if (old && !(isDir(old.mode) && h.type === 'directory')) {
+      this.closeFds(); // an ancestor held open may be inside what goes
+      removeTree(real);
+    }
     const mode = (h.mode ?? 0o644) & 0o7777;
     switch (h.type) {
       case 'directory':
         if (!old) fs.mkdirSync(real, { mode: 0o700 });
         this.made.add(rel);
-        this.dirs.push({ path: real, h });
+        this.dirs.push({ rel, h });
         return -1;
       case 'symlink':
         fs.symlinkSync(h.linkname ?? '', real);
         break;
       case 'link': {
         const target = cleanName(h.linkname ?? '');
-        const tst = lstatOrNull(`${root}/${target}`);
+        const tst = lstatOrNull(this.real(target));
         if (!tst || isDir(tst.mode)) throw new LayerError(`the hard link "${h.name}" points at "${h.linkname}", which is not a file of this layer`);
-        check(native.link(`${root}/${target}`, real));
+        check(native.link(this.real(target), this.real(rel)));
         return -1;
       }
       case 'character-device':
@@ -163,7 +200,7 @@ export class LayerBuilder {
       case undefined:
       case null: {
         const fd = fs.openSync(real, 'wx', 0o600);
-        this.open = { fd, path: real, h, hash: crypto.createHash('sha256') };
+        this.open = { fd, rel, h, hash: crypto.createHash('sha256') };
         return fd;
       }
       default:

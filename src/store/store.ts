@@ -2,6 +2,7 @@
 // diffID, in the overlayfs format), containers (upper, work, merged), and one LMDB environment for
 // images, tags, layers and containers. A blob or layer dir appears only when complete (temp name,
 // fsync, rename); every change of metadata is one LMDB transaction.
+import { removeTree } from '../sys/remove-tree.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -158,7 +159,7 @@ export class Store {
       try {
         // layers a killed pull had started to add (see pendingLayers): those no image uses go
         if (n.startsWith('pending-')) this.dropUnusedLayers(readLines(path.join(this.root, 'tmp', n)));
-        fs.rmSync(path.join(this.root, 'tmp', n), { recursive: true, force: true });
+        removeTree(path.join(this.root, 'tmp', n));
       } catch {
         /* another command cleaned it */
       }
@@ -308,7 +309,7 @@ export class Store {
   }
 
   private dropTemps(tmp: string, dir: string, files: string): void {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
     fs.rmSync(tmp, { force: true });
     fs.rmSync(files, { force: true });
   }
@@ -332,7 +333,7 @@ export class Store {
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-          fs.rmSync(dir, { recursive: true, force: true });
+          removeTree(dir);
         }
         fs.renameSync(files, this.layerFilesPath(w.digest));
         // the renames, before the record that relies on them
@@ -459,6 +460,7 @@ export class Store {
       for (const d of img.layers) if (!kept.has(d)) freed += this.removeLayer(d);
       fs.rmSync(this.blobPath(img.id), { force: true });
       fs.rmSync(this.blobPath(img.manifest), { force: true });
+      removeTree(this.initPath(img.id));
       for (const { key, value } of [...this.buildCache.getRange()]) if (value.image === id) this.buildCache.removeSync(key);
       return freed;
     });
@@ -510,7 +512,7 @@ export class Store {
   private removeLayer(d: string): number {
     const l = this.layers.get(d);
     this.layers.removeSync(d);
-    fs.rmSync(this.layerDir(d), { recursive: true, force: true });
+    removeTree(this.layerDir(d));
     fs.rmSync(this.layerFilesPath(d), { force: true });
     // a layer's blob is its tar, named by the diffID (a pull killed after publishing it, before the record, leaves it so)
     fs.rmSync(this.blobPath(l?.blob ?? d), { force: true });
@@ -528,6 +530,11 @@ export class Store {
   }
 
   /** The layer dirs of an image, top first (as overlayfs's lowerdir). */
+  /** Where an image's init layer lives (see container/init-layer.ts); '' gives their parent dir. */
+  initPath(imageId: string): string {
+    return path.join(this.root, 'init', imageId.replace(/^sha256:/, ''));
+  }
+
   lowers(img: ImageRecord): string[] {
     return [...img.layers].reverse().map((d) => this.layerDir(d));
   }
@@ -587,7 +594,7 @@ export class Store {
   /** Remove a container's record and its dirs (its merged view must be unmounted first). */
   removeContainer(id: string): void {
     this.locked(() => this.containers.removeSync(id));
-    fs.rmSync(this.containerPaths(id).dir, { recursive: true, force: true });
+    removeTree(this.containerPaths(id).dir);
   }
 
   // ---- the build cache ------------------------------------------------------------------------
