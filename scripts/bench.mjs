@@ -308,7 +308,9 @@ if (!only || new RegExp(only).test('registry figures')) {
       sh(`${S(src)} commit l${i} ${name}:${i} && ${S(src)} rm l${i}`);
       from = `${name}:${i}`;
     }
-    sh(`${S(src)} save -o ${regWork}/${name}.tar ${name}:5 && mkdir ${regWork}/${name}-layout && tar -C ${regWork}/${name}-layout -xf ${regWork}/${name}.tar`);
+    sh(
+      `${S(src)} save -o ${regWork}/${name}.tar ${name}:5 && mkdir ${regWork}/${name}-layout && tar -C ${regWork}/${name}-layout -xf ${regWork}/${name}.tar && rm ${regWork}/${name}.tar`,
+    );
     const index = JSON.parse(fs.readFileSync(`${regWork}/${name}-layout/index.json`, 'utf8'));
     return `${regWork}/${name}-layout:${index.manifests[0].annotations?.['org.opencontainers.image.ref.name'] ?? `${name}:5`}`;
   };
@@ -350,6 +352,7 @@ if (!only || new RegExp(only).test('registry figures')) {
       sh(`${S(src)} rmi ${reg.host}/bench/strata:1; rm -rf ${dst} ${regWork}/out${i} ${regWork}/bundle${i}`);
     } finally {
       reg.stop();
+      fs.rmSync(`${regWork}/reg${i}`, { recursive: true, force: true }); // 4 GiB of blobs a run: the disk is not endless
     }
   }
   log(

@@ -141,6 +141,46 @@ t.test('bad Dockerfiles: one sentence with the line, exit 1, nothing tagged or l
   t.notMatch(ok('run', '--rm', 'base', 'ls', '/'), /outside|secret/, 'nothing from outside the context got in');
 });
 
+t.test('multi-stage builds: FROM … AS, COPY --from, --target, only the stages needed (issue 11)', async (t) => {
+  const c = `${base}/ctx-multi`;
+  fs.mkdirSync(c, { recursive: true });
+  fs.writeFileSync(
+    `${c}/Dockerfile`,
+    `ARG BASE=base
+FROM \${BASE} AS builder
+RUN mkdir /out && echo built > /out/artifact
+FROM base AS unused
+RUN echo this stage is not needed && exit 3
+FROM builder AS tester
+RUN test -f /out/artifact && echo tested > /out/tested
+FROM base
+COPY --from=builder /out/artifact /artifact
+COPY --from=0 /out /out2
+COPY --from=tester /out/tested /tested
+CMD ["cat", "/artifact", "/tested"]
+`,
+  );
+  const out = ok('build', '-t', 'multi:1', c);
+  t.notMatch(out, /this stage is not needed/, 'a stage nothing needs is not built');
+  t.match(out, /^Step 1\/10 : ARG BASE=base\n/, 'steps counted over what is built');
+  t.equal(ok('run', '--rm', 'multi:1'), 'built\ntested\n', 'the files came from the other stages');
+  t.equal(ok('run', '--rm', 'multi:1', 'cat', '/out2/artifact'), 'built\n', 'COPY --from=INDEX');
+  t.equal(ok('run', '--rm', 'multi:1', 'sh', '-c', 'test -e /out || echo none'), 'none\n', "the builder's own files are not in the final image");
+  ok('build', '--target', 'builder', '-t', 'multi:builder', c);
+  t.equal(
+    ok('run', '--rm', 'multi:builder', 'sh', '-c', 'cat /out/artifact; test -e /artifact || echo only-builder'),
+    'built\nonly-builder\n',
+    '--target stops at that stage',
+  );
+  const bad = strata('build', '--target', 'nosuch', c);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /^strata: Dockerfile: target stage "nosuch" could not be found\n$/, 'an unknown target: one sentence');
+  fs.writeFileSync(`${c}/Dockerfile`, 'FROM base AS a\nCOPY --from=b /x /x\nFROM base AS b\n');
+  t.equal(strata('build', c).status, 0, 'a stage the target does not need is not built, even a broken one');
+  const later = strata('build', '--target', 'a', c);
+  t.match(later.stderr, /^strata: no such image: b\n$/, 'COPY --from a stage defined later is not that stage (docker reads it as an image)');
+});
+
 t.test('import -c and commit -c read ENV as the Dockerfile does', async (t) => {
   ok('import', `${base}/busybox.tar`, '--tag', 'envd', '-c', 'ENV A=1 B="two words"', '-c', 'ENV C three words');
   t.equal(ok('run', '--rm', 'envd', 'sh', '-c', 'echo "$A|$B|$C"'), '1|two words|three words\n', 'several quoted pairs, and the legacy KEY VALUE form');

@@ -8,6 +8,7 @@ import { tmpdir } from './helpers/mount.js';
 import { storeWithBusybox } from './helpers/store.js';
 import { Containers } from '../src/container/service.js';
 import { commandLine } from '../src/container/command-line.js';
+import { systemInfo } from '../src/container/system-info.js';
 import { StrataError } from '../src/sys/errors.js';
 import type { ProgressEvent } from '../src/sys/progress.js';
 import { ROOT as CALLER } from '../src/union/union.js';
@@ -111,6 +112,22 @@ t.test("ps's COMMAND is what the container will run, as docker writes it (issue 
   t.equal(commandLine(d), "nginx -g 'daemon off;'", 'an argument with a space in single quotes');
   k.remove('nocmd');
   k.remove('web');
+});
+
+t.test('info: counts, the storage driver, the host (issue 11)', async (t) => {
+  const c = k.create('busybox', [], { name: 'counted' });
+  const i = systemInfo(s, '0.1.0');
+  t.equal(i.Containers, s.allContainers().length, 'every container');
+  t.equal(i.ContainersStopped, i.Containers, 'none runs');
+  t.equal(i.Images, s.allImages().length, 'every image');
+  t.equal(i.Driver, 'strata');
+  t.equal(i.StrataRootDir, s.root, "the store's root dir");
+  const statName = execFileSync('stat', ['-f', '-c', '%T', s.root], { encoding: 'utf8' }).trim();
+  const docker: Record<string, string> = { 'ext2/ext3': 'extfs', xfs: 'xfs', btrfs: 'btrfs', tmpfs: 'tmpfs' };
+  t.equal(Object.fromEntries(i.DriverStatus)['Backing Filesystem'], docker[statName] ?? `(${statName})`, 'the backing filesystem, named as docker names it');
+  t.match(Object.fromEntries(i.DriverStatus).Transport, /^kernel/, 'the default transport');
+  t.equal(i.KernelVersion, execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim());
+  k.remove(c.id);
 });
 
 t.test('refusals carry codes', async (t) => {

@@ -55,8 +55,8 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
   const hist = ok('history', 'mine:v1');
   t.match(
     hist,
-    /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[a-f0-9]{12}\s+.*1\.05MB\s+add data\n<missing>\s+.*strata import .*base\n$/,
-    'history: the new layer with its comment, then the base as <missing>',
+    /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[a-f0-9]{12}\s+.*1\.05MB\s+add data\n[a-f0-9]{12}\s+.*strata import .*base\n$/,
+    "history: the new layer with its comment, then the base (the container's image, its parent, with its ID as docker shows it)",
   );
   const info = JSON.parse(ok('inspect', 'mine:v1'))[0];
   t.equal(info.Author, 'Ada <ada@example.com>', 'inspect shows the author');
@@ -97,10 +97,18 @@ t.test('import, run, diff, commit, history: the seed story', async (t) => {
   t.match(denied.stderr, /^strata: image busybox:1 is used by container [a-f0-9]{12} \(seed\)/, 'and says which');
   ok('rm', 'seed');
   t.match(ok('rmi', 'mine:v1'), /Untagged: mine:v1\nDeleted: sha256:/, 'rmi untags and deletes an unused image');
+  const asked = spawnSync(process.execPath, [CLI, 'image', 'prune', '-a'], { env, input: 'n\n', encoding: 'utf8' });
+  t.equal(
+    asked.stdout,
+    'WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue? [y/N] \n',
+    'image prune asks first, as docker does',
+  );
+  t.ok(fs.readdirSync(`${root}/layers`).length > 0, 'and "n" removes nothing');
+  const yes = spawnSync(process.execPath, [CLI, 'image', 'prune', '-a'], { env, input: 'y\n', encoding: 'utf8' });
   t.match(
-    ok('image', 'prune', '-a'),
-    /deleted: sha256:.*\n\nTotal reclaimed space: \d+(\.\d+)?MB/,
-    'image prune -a removes the rest and says how much it freed',
+    yes.stdout,
+    /\[y\/N\] \nDeleted Images:\nuntagged: busybox:1\ndeleted: sha256:[a-f0-9]{64}\n\nTotal reclaimed space: \d+(\.\d+)?MB\n$/,
+    'and "y" removes the rest, saying how much it freed',
   );
   t.equal(fs.readdirSync(`${root}/layers`).length, 0, 'no layer dir is left');
 });
@@ -208,9 +216,54 @@ t.test('an image with no /dev, /proc, /sys or /etc/hosts still runs: the init la
   ok('rm', 'bare1');
 });
 
+t.test('run -d: in the background, the full ID printed; with --rm, removed when it exits (issue 11)', async (t) => {
+  ok('import', rootfs, '--tag', 'dbase');
+  const id = ok('run', '-d', '--name', 'bg', 'dbase', 'sh', '-c', 'echo started; while true; do sleep 0.1; done');
+  t.match(id, /^[a-f0-9]{64}\n$/, 'run -d prints the full ID and returns');
+  t.match(ok('ps', '-f', 'name=^bg$'), /Up (?:Less than a second|\d+ seconds?)\s+bg\n$/, 'it runs');
+  for (let i = 0; i < 100 && !ok('logs', 'bg').includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(ok('logs', 'bg'), 'started\n', 'its output goes to its log');
+  ok('stop', '-t', '1', 'bg');
+  t.match(ok('ps', '-a', '-f', 'name=^bg$'), /Exited \(\d+\)/, 'stopped');
+  ok('rm', 'bg');
+  const rmId = ok('run', '-d', '--rm', '--name', 'brief', 'dbase', 'true').trim();
+  let gone = false;
+  for (let i = 0; i < 200 && !gone; i++) {
+    gone = ok('ps', '-a', '-q', '-f', 'name=^brief$') === '' && strata('inspect', rmId).status !== 0;
+    if (!gone) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.ok(gone, 'run -d --rm: the container is removed once it exits');
+});
+
+t.test('container prune and system prune (issue 11)', async (t) => {
+  ok('import', rootfs, '--tag', 'prunebase');
+  const a = ok('create', '--name', 'p1', 'prunebase', 'true').trim();
+  ok('run', '--name', 'p2', 'prunebase', 'sh', '-c', 'echo data > /file');
+  const b = JSON.parse(ok('inspect', 'p2'))[0].Id;
+  const r = ok('container', 'prune', '-f');
+  t.match(
+    r,
+    new RegExp(`^Deleted Containers:\\n(${a}\\n${b}|${b}\\n${a})\\n\\nTotal reclaimed space: \\d+B\\n$`),
+    'every stopped container goes, with their layers counted',
+  );
+  t.equal(ok('ps', '-a', '-q', '-f', 'name=^p[12]$'), '', 'none is left');
+  const c3 = ok('create', '--name', 'p3', 'prunebase', 'true').trim();
+  const img = JSON.parse(ok('inspect', 'prunebase'))[0].Id;
+  ok('rmi', '-f', 'prunebase'); // the image stays for its container, untagged
+  const sys = ok('system', 'prune', '-f');
+  t.match(
+    sys,
+    new RegExp(`^Deleted Containers:\\n${c3}\\n\\nDeleted Images:\\n(deleted: \\S+\\n)*deleted: ${img}\\n`),
+    'system prune: the container, then the image it held',
+  );
+  t.match(sys, /\n\nTotal reclaimed space: \d+(\.\d+)?[kMG]?B\n$/, 'and the space (its layer is shared with the other images: maybe none)');
+  const none = ok('system', 'prune', '-f');
+  t.equal(none, 'Total reclaimed space: 0B\n', 'a second time: nothing');
+});
+
 t.test("docker's management forms are the same commands (issue 11)", async (t) => {
   ok('image', 'import', rootfs, '--tag', 'mgmt:1');
-  t.equal(ok('image', 'ls', '-f', 'reference=mgmt'), ok('images', '-f', 'reference=mgmt'), 'image ls is images');
+  t.equal(ok('image', 'ls', '-q', '-f', 'reference=mgmt'), ok('images', '-q', '-f', 'reference=mgmt'), 'image ls is images');
   t.match(ok('image', 'ls', '-f', 'reference=mgmt'), /^REPOSITORY\s+TAG[\s\S]*\nmgmt\s+1\s+/);
   t.equal(ok('container', 'run', '--rm', 'mgmt:1', 'echo', 'hi'), 'hi\n', 'container run is run');
   const id = ok('container', 'create', '--name', 'mg', 'mgmt:1', 'true').trim();
@@ -222,6 +275,14 @@ t.test("docker's management forms are the same commands (issue 11)", async (t) =
   t.match(ok('image', 'history', 'mgmt:2'), /strata import/, 'image history');
   t.equal(ok('image', 'rm', 'mgmt:2'), 'Untagged: mgmt:2\n', 'image rm is rmi');
   t.match(ok('image', 'rm', 'mgmt:1'), /^Untagged: mgmt:1\nDeleted: sha256:/, 'the last name: the image goes');
+  const info = ok('info');
+  t.match(
+    info,
+    /^Containers: \d+\n Running: \d+\n Paused: \d+\n Stopped: \d+\nImages: \d+\nServer Version: [\d.]+\nStorage Driver: strata\n Backing Filesystem: /,
+    "info: docker's server section",
+  );
+  t.match(info, new RegExp(`\\nStrata Root Dir: ${root}\\n$`), 'ending with the root dir');
+  t.equal(ok('system', 'info', '--format', 'json'), ok('info', '--format', 'json'), 'system info is info');
   const bad = strata('images', '-f', 'colour=red');
   t.equal(bad.status, 1, 'a bad filter fails');
   t.match(bad.stderr, /^strata: invalid filter 'colour' \(known: dangling, reference, before, since, label\)\n$/, 'in one sentence');

@@ -51,8 +51,8 @@ t.test('tag, rmi and prune beside commits', async (t) => {
     ['tag', doomed, 'keep:1'],
     ['tag', 'base', 't:1'],
     ['tag', 'base', 't:2'],
-    ['image', 'prune'],
-    ['image', 'prune'],
+    ['image', 'prune', '-f'],
+    ['image', 'prune', '-f'],
     ['tag', 'base', 't:3'],
     ['commit', 'src', 'c:4'],
   ]);

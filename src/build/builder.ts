@@ -25,6 +25,8 @@ export interface BuildRequest {
   cache?: boolean;
   /** --build-arg KEY=VALUE, or KEY alone for the value in our environment. */
   buildArgs?: string[];
+  /** --target NAME: build up to that stage (and only the stages it needs). */
+  target?: string;
 }
 
 /** What a build reports, in docker's order: `Step n/N : …`, ` ---> Using cache`, ` ---> ID`, `Successfully built …`. */
@@ -51,22 +53,37 @@ export async function build(s: Store, containers: Containers, req: BuildRequest,
   }
   if (steps.length === 0 || steps.find((i) => i.name !== 'ARG')?.name !== 'FROM') refuse('invalid', `${name}: the first instruction must be FROM`);
 
+  const plan = planStages(steps, req.target, name);
+  const env = { s, containers, ctx, stages: new Map<string, ImageRecord>() };
+  const globals = new Map<string, string>(); // ARGs before the first FROM: for FROM lines, and the defaults of ARGs a stage declares again
   let img: ImageRecord | null = null; // null: FROM scratch
   let config: ImageConfig = newConfig();
-  const args = new Map<string, string>(); // declared ARGs and their values
+  let args = new Map<string, string>(); // the stage's declared ARGs and their values
   const vars = () => new Map([...configEnv(config), ...args]); // ARG shadows ENV only until ENV sets it: docker's order
-  const env = { s, containers, ctx };
-  for (const [i, ins] of steps.entries()) {
-    on({ type: 'step', n: i + 1, of: steps.length, instruction: `${ins.name} ${ins.args}` });
+  const closeStage = (stage: Stage | undefined) => {
+    if (!stage || !img) return;
+    env.stages.set(String(stage.index), img);
+    if (stage.name) env.stages.set(stage.name, img);
+  };
+  const todo = plan.instructions;
+  let current: Stage | undefined;
+  for (const [i, { ins, stage }] of todo.entries()) {
+    on({ type: 'step', n: i + 1, of: todo.length, instruction: `${ins.name} ${ins.args}` });
     try {
       if (ins.name === 'ARG') {
-        for (const [k, v] of argPairs(expand(ins.args, vars()))) args.set(k, given.get(k) ?? v);
+        for (const [k, v] of argPairs(expand(ins.args, stage ? vars() : globals))) {
+          if (!stage) globals.set(k, given.get(k) ?? v);
+          else args.set(k, given.get(k) ?? (v || globals.get(k) || ''));
+        }
         continue;
       }
       if (ins.name === 'FROM') {
-        const ref = expand(ins.args, vars()).split(/\s+/)[0];
-        img = ref === 'scratch' ? null : s.image(ref);
+        closeStage(current);
+        current = stage;
+        const ref = fromRef(expand(ins.args, globals));
+        img = ref === 'scratch' ? null : (env.stages.get(ref.toLowerCase()) ?? s.image(ref));
         config = img ? s.config(img) : { ...newConfig(), config: {} };
+        args = new Map();
         on({ type: 'from', image: img?.id ?? null });
         continue;
       }
@@ -96,4 +113,67 @@ function argPairs(args: string): [string, string][] {
     const [k, v] = splitKeyValue(w);
     return [k, v ?? ''];
   });
+}
+
+/** One FROM and what follows it. */
+interface Stage {
+  index: number;
+  name?: string;
+}
+
+/** The image a FROM line names: `FROM [--platform=…] IMAGE [AS NAME]`. */
+function fromRef(args: string): string {
+  const w = args.split(/\s+/).filter((x) => !x.startsWith('--platform='));
+  return w[0] ?? '';
+}
+
+/**
+ * The instructions to run: the ARGs before the first FROM, then the stages the target stage (the
+ * last, or --target's) needs, through `FROM STAGE` and `COPY --from=STAGE|INDEX`, in file order.
+ */
+function planStages(steps: Instruction[], target: string | undefined, file: string): { instructions: { ins: Instruction; stage?: Stage }[] } {
+  const stages: { stage: Stage; body: Instruction[]; deps: Set<number> }[] = [];
+  const globals: Instruction[] = [];
+  for (const ins of steps) {
+    if (ins.name === 'FROM') {
+      const w = ins.args.split(/\s+/).filter((x) => !x.startsWith('--platform='));
+      if (w.length === 3 && w[1].toLowerCase() === 'as') {
+        if (!/^[a-z][a-z0-9_.-]*$/i.test(w[2])) refuse('invalid', `${file}, line ${ins.line}: invalid stage name "${w[2]}"`);
+      } else if (w.length !== 1) refuse('invalid', `${file}, line ${ins.line}: FROM takes an image and, optionally, AS NAME`);
+      const stage: Stage = { index: stages.length, ...(w.length === 3 ? { name: w[2].toLowerCase() } : {}) };
+      const byName = stages.find((x) => x.stage.name === w[0].toLowerCase());
+      stages.push({ stage, body: [ins], deps: new Set(byName ? [byName.stage.index] : []) });
+      continue;
+    }
+    const cur = stages.at(-1);
+    if (!cur) {
+      globals.push(ins); // only ARGs come before the first FROM (checked by the caller)
+      continue;
+    }
+    cur.body.push(ins);
+    const m = ins.name === 'COPY' ? /(?:^|\s)--from=(\S+)/.exec(ins.args) : null;
+    if (m) {
+      const ref = m[1].toLowerCase();
+      const dep = /^\d+$/.test(ref) ? Number(ref) : stages.find((x) => x.stage.name === ref)?.stage.index;
+      if (dep !== undefined) {
+        if (dep >= cur.stage.index) refuse('invalid', `${file}, line ${ins.line}: COPY --from=${m[1]} names this stage or a later one`);
+        cur.deps.add(dep);
+      }
+    }
+  }
+  const last = target ? stages.findIndex((x) => x.stage.name === target.toLowerCase()) : stages.length - 1;
+  if (last < 0) refuse('invalid', `${file}: target stage "${target}" could not be found`);
+  const needed = new Set<number>();
+  for (const todo = [last]; todo.length;) {
+    const i = todo.pop()!;
+    if (needed.has(i)) continue;
+    needed.add(i);
+    todo.push(...stages[i].deps);
+  }
+  return {
+    instructions: [
+      ...globals.map((ins) => ({ ins })),
+      ...stages.filter((x) => needed.has(x.stage.index)).flatMap((x) => x.body.map((ins) => ({ ins, stage: x.stage }))),
+    ],
+  };
 }

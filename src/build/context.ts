@@ -5,8 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DockerfileError } from './dockerfile.js';
 
-/** The context paths a source names (a `*`, `?` or `[…]` in its last part matches names there); never outside the context. */
-export function matches(ctx: string, src: string): string[] {
+/**
+ * The context paths a source names (a `*`, `?` or `[…]` in its last part matches names there);
+ * never outside the context. `image`: ctx is an image's mounted root (COPY --from), whose absolute
+ * symlinks point into the image, not out of it, and are copied as links.
+ */
+export function matches(ctx: string, src: string, image = false): string[] {
   const full = path.resolve(ctx, src.replace(/^\/+/, ''));
   if (full !== ctx && !full.startsWith(ctx + path.sep)) throw new DockerfileError(`forbidden path outside the build context: ${src}`);
   const base = path.basename(full);
@@ -30,7 +34,9 @@ export function matches(ctx: string, src: string): string[] {
     if (hits.length === 0) throw new DockerfileError(`no file in the build context matches ${src}`);
     return hits;
   }
-  if (!fs.existsSync(full) && !fs.lstatSync(full, { throwIfNoEntry: false })) throw new DockerfileError(`file not found in the build context: ${src}`);
+  if (!fs.existsSync(full) && !fs.lstatSync(full, { throwIfNoEntry: false }))
+    throw new DockerfileError(image ? `file not found in the image: ${src}` : `file not found in the build context: ${src}`);
+  if (image) return [full];
   const real = fs.realpathSync(full);
   if (real !== ctx && !real.startsWith(ctx + path.sep)) throw new DockerfileError(`forbidden path outside the build context: ${src} (a symlink out of it)`);
   return [full];

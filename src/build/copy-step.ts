@@ -21,9 +21,16 @@ interface Sources {
 }
 
 export function copyStep(env: StepEnv, ins: Instruction, x: (v: string) => string): Step {
-  const list = ins.json ?? words(x(ins.args));
+  let list = ins.json ?? words(x(ins.args));
+  let from: string | undefined;
+  while (list[0]?.startsWith('--')) {
+    const m = /^--from=(.+)$/.exec(list[0]);
+    if (!m || ins.name !== 'COPY') throw new DockerfileError(`${ins.name} flags (${list[0]}) are not supported`);
+    from = m[1];
+    list = list.slice(1);
+  }
   if (list.length < 2) throw new DockerfileError(`${ins.name} needs a source and a destination`);
-  if (list.some((a) => a.startsWith('--'))) throw new DockerfileError(`${ins.name} flags (${list.find((a) => a.startsWith('--'))}) are not supported`);
+  if (from !== undefined) return copyFromStep(env, ins, from, list.slice(0, -1), list[list.length - 1]);
   const dest = list[list.length - 1];
   const srcs = list.slice(0, -1).flatMap((src) => {
     if (/^[a-z]+:\/\//i.test(src)) throw new DockerfileError(`${ins.name} of a URL (${src}) is not supported: put the file in the build context`);
@@ -50,6 +57,38 @@ export function copyStep(env: StepEnv, ins: Instruction, x: (v: string) => strin
         return k.local.commit(c.id, withHistory(config, `/bin/sh -c #(nop) ${ins.name} ${kind}:${digest} in ${dest} `, false), { parent: parent.id });
       } finally {
         k.removeRecord(k.fresh(c));
+      }
+    },
+  };
+}
+
+/**
+ * COPY --from=STAGE|INDEX|IMAGE: the sources come from that image's filesystem, mounted read-only
+ * for the step. Its image ID stands for its content in the cache key.
+ */
+function copyFromStep(env: StepEnv, ins: Instruction, from: string, patterns: string[], dest: string): Step {
+  const img = env.stages.get(from.toLowerCase()) ?? env.s.image(from);
+  const k = env.containers;
+  return {
+    signature: `${ins.name} --from=${img.id} ${JSON.stringify(patterns)} ${dest}`,
+    run: async (parent, config) => {
+      if (!parent) refuse('invalid', `${ins.name} needs an image below it: use FROM`);
+      const src = k.createWith(img, { cmd: [] });
+      const c = k.createWith(parent, { cmd: [] });
+      try {
+        const target = path.posix.resolve(config.config.WorkingDir || '/', dest);
+        k.fuse.withMounted(src.id, (mounted) => {
+          const root = mounted();
+          const srcs = patterns.flatMap((p) => matches(root, p, true));
+          const intoDir = dest.endsWith('/') || srcs.length > 1 || (srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory());
+          copySources(env, c.id, target, { srcs, tars: new Set(), intoDir });
+        });
+        return k.local.commit(c.id, withHistory(config, `/bin/sh -c #(nop) COPY --from=${from} ${patterns.join(' ')} in ${dest} `, false), {
+          parent: parent.id,
+        });
+      } finally {
+        k.removeRecord(k.fresh(c));
+        k.removeRecord(k.fresh(src));
       }
     },
   };

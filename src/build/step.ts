@@ -15,6 +15,8 @@ export interface StepEnv {
   s: Store;
   containers: Containers;
   ctx: string;
+  /** The images of the stages built so far, by name (lower case) and by index: COPY --from and FROM take them. */
+  stages: Map<string, ImageRecord>;
 }
 
 export const SHELL = ['/bin/sh', '-c'];

@@ -11,6 +11,7 @@ export interface BuildOptions {
   file?: string;
   cache?: boolean; // --no-cache sets false
   buildArg?: string[];
+  target?: string;
 }
 
 /** One event as docker's lines. */
@@ -34,7 +35,9 @@ function lines(e: BuildEvent): string {
 export function build(context: string, o: BuildOptions): Promise<void> {
   return withStore(async (s) => {
     const k = new Containers(s, { warn: (line) => process.stderr.write(`strata: ${line}\n`) });
-    await runBuild(s, k, { context, file: o.file, tags: o.tag, cache: o.cache, buildArgs: o.buildArg }, (e) => process.stdout.write(lines(e)));
+    await runBuild(s, k, { context, file: o.file, tags: o.tag, cache: o.cache, buildArgs: o.buildArg, target: o.target }, (e) =>
+      process.stdout.write(lines(e)),
+    );
   });
 }
 

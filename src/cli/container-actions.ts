@@ -33,16 +33,18 @@ export function createCmd(image: string, cmd: string[], o: RunFlags): Promise<vo
   return withContainers((k) => console.log(k.create(image, cmd, o).id));
 }
 
-export function run(image: string, cmd: string[], o: RunFlags & { rm?: boolean }): Promise<void> {
+export function run(image: string, cmd: string[], o: RunFlags & { rm?: boolean; detach?: boolean }): Promise<void> {
+  // -d: in the background under a supervisor, as start does; prints the full ID, as docker
+  if (o.detach) return withContainers(async (k) => void console.log((await k.start(k.create(image, cmd, o).id, { rm: o.rm })).id));
   return exitWith(withContainers((k) => k.run(k.create(image, cmd, o), o.rm)));
 }
 
-export function start(refs: string[], o: { attach?: boolean }): Promise<void> {
+export function start(refs: string[], o: { attach?: boolean; rm?: boolean }): Promise<void> {
   return exitWith(
     withContainers(async (k) => {
       let code = 0;
       for (const ref of refs) {
-        if (o.attach) code = await k.attach(ref);
+        if (o.attach) code = await k.attach(ref, o.rm);
         else console.log((await k.start(ref)).name);
       }
       return code;

@@ -1,6 +1,6 @@
 // The container commands, named and shaped as docker's. Their work is in container-actions.ts,
 // loaded only when such a command runs.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 
 const containers = () => import('./container-actions.js');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -30,12 +30,14 @@ export function containerCommands(): Record<string, Command> {
     new Command('run').description('run a command in a new container: mounted with strata, chrooted, in new mount, PID, UTS and IPC namespaces'),
   )
     .option('--rm', 'remove the container when it exits')
+    .option('-d, --detach', 'run it in the background and print its ID (output to its log: strata logs)')
     .passThroughOptions()
     .action(async (img: string, cmd: string[], o) => (await containers()).run(img, cmd, o));
   const start = new Command('start')
     .description('start containers (in the background, output to their log; -a stays attached)')
     .argument('<containers...>')
     .option('-a, --attach', 'run in the foreground and exit with its exit code')
+    .addOption(new Option('--rm', 'remove it when it exits (the supervisor of run -d --rm)').hideHelp())
     .action(async (refs: string[], o) => (await containers()).start(refs, o));
   const stop = new Command('stop')
     .description('stop running containers: SIGTERM to their PID 1, SIGKILL after the grace time')

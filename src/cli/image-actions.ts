@@ -5,7 +5,7 @@ import { withStore } from './with-store.js';
 import type { ImageRecord } from '../store/store.js';
 import { importImage as importService } from '../image/import.js';
 import { listImages } from '../image/list.js';
-import { tagImage, removeImage, pruneImages } from '../image/remove.js';
+import { tagImage, removeImage } from '../image/remove.js';
 import { imageHistory } from '../image/info.js';
 import { progressBars } from './progress-bar.js';
 import { ago, humanSize, shortId, table } from './format.js';
@@ -52,14 +52,6 @@ export function rmi(refs: string[], o: { force?: boolean }): Promise<void> {
       for (const t of r.untagged) console.log(`Untagged: ${t}`);
       for (const id of r.deleted) console.log(`Deleted: ${id}`);
     }
-  });
-}
-
-export function prune(o: { all?: boolean }): Promise<void> {
-  return withStore((s) => {
-    const r = pruneImages(s, o);
-    for (const line of r.lines) console.log(line);
-    console.log(`\nTotal reclaimed space: ${humanSize(r.freed)}`);
   });
 }
 

@@ -33,9 +33,10 @@ export function imageCommands(): Record<string, Command> {
   const image = new Command('image').description('manage images');
   image
     .command('prune')
-    .description('remove dangling images (with -a, every image no container uses)')
+    .description('remove dangling images (with -a, every image no container uses); asks first')
     .option('-a, --all', 'remove all unused images, not just dangling ones')
-    .action(async (o) => (await images()).prune(o));
+    .option('-f, --force', 'do not ask')
+    .action(async (o) => (await import('./prune-actions.js')).imagePrune(o));
   image
     .command('waste')
     .description('what each layer adds that a later layer deletes or overwrites (wasted space, efficiency)')
@@ -55,6 +56,7 @@ export function imageCommands(): Record<string, Command> {
     .option('-f, --file <Dockerfile>', 'the Dockerfile (default: CONTEXT/Dockerfile)')
     .option('--build-arg <KEY=VALUE>', 'a value for an ARG (repeatable)', collect)
     .option('--no-cache', 'run every step, using no cached result')
+    .option('--target <stage>', 'build up to this stage (FROM … AS stage), and only the stages it needs')
     .action(async (ctx: string, o) => (await import('./build-actions.js')).build(ctx, o));
   const save = new Command('save')
     .description("images as one tar: an OCI image layout with docker's manifest.json (docker load, skopeo and umoci read it)")
@@ -78,9 +80,24 @@ export function imageCommands(): Record<string, Command> {
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await import('./df-actions.js')).df(o));
   system
+    .command('info')
+    .description('what strata runs on: containers, images, the storage driver, the kernel')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (o) => (await import('./info-actions.js')).info(o));
+  system
+    .command('prune')
+    .description('remove stopped containers, dangling images (-a: every image no container uses) and the build cache; asks first')
+    .option('-a, --all', 'remove all unused images, not just dangling ones')
+    .option('-f, --force', 'do not ask')
+    .action(async (o) => (await import('./prune-actions.js')).systemPrune(o));
+  system
     .command('check')
     .description('verify every blob against its digest and every reference; repair what can be repaired')
     .option('--no-repair', 'only report')
     .action(async (o) => (await import('./check-actions.js')).check(o));
-  return { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system };
+  const info = new Command('info')
+    .description('what strata runs on: containers, images, the storage driver, the kernel')
+    .option('--format <fmt>', 'json for machine-readable output')
+    .action(async (o) => (await import('./info-actions.js')).info(o));
+  return { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system, info };
 }

@@ -7,12 +7,32 @@ import { containerCommands } from './container-cmds.js';
 import { registryCommands } from './registry-cmds.js';
 
 export function storeCommands(): Command[] {
-  const { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system } = imageCommands();
+  const { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system, info } = imageCommands();
   const { inspect, create, run, start, stop, logs, pauseCmd, unpause, restart, exec, ps, rm, diff, commit, exportCmd } = containerCommands();
   const [pull, push, login, logout, search] = registryCommands();
   managementForms(image);
   const images = [importCmd, buildCmd, builder, pull, push, save, load, imagesCmd, tag, rmi, image, history, login, logout, search];
-  return [...images, inspect, create, run, start, stop, restart, pauseCmd, unpause, logs, exec, ps, rm, diff, commit, exportCmd, containerGroup(), system];
+  return [
+    ...images,
+    inspect,
+    create,
+    run,
+    start,
+    stop,
+    restart,
+    pauseCmd,
+    unpause,
+    logs,
+    exec,
+    ps,
+    rm,
+    diff,
+    commit,
+    exportCmd,
+    containerGroup(),
+    system,
+    info,
+  ];
 }
 
 /** `image ls|rm|history|build|tag|inspect|save|load|import|pull|push`, beside its own prune and waste. */
@@ -24,12 +44,17 @@ function managementForms(image: Command): void {
   for (const c of [i.history, i.buildCmd, i.tag, containerCommands().inspect, i.save, i.load, i.importCmd, pull, push]) image.addCommand(c);
 }
 
-/** `container ls|ps|run|create|start|stop|restart|rm|exec|commit|export|diff|logs|pause|unpause|inspect`. */
+/** `container ls|ps|run|create|start|stop|restart|rm|exec|commit|export|diff|logs|pause|unpause|inspect|prune`. */
 function containerGroup(): Command {
   const c = containerCommands();
   const group = new Command('container').description('manage containers').enablePositionalOptions();
   group.addCommand(c.ps.name('ls').aliases(['ps', 'list']));
   for (const cmd of [c.run, c.create, c.start, c.stop, c.restart, c.rm, c.exec, c.commit, c.exportCmd, c.diff, c.logs, c.pauseCmd, c.unpause, c.inspect])
     group.addCommand(cmd);
+  group
+    .command('prune')
+    .description('remove every container that is not running; asks first')
+    .option('-f, --force', 'do not ask')
+    .action(async (o) => (await import('./prune-actions.js')).containerPrune(o));
   return group;
 }

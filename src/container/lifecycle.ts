@@ -29,16 +29,22 @@ export async function runForeground(k: ContainerContext, c: ContainerRecord, rm 
   return code;
 }
 
-/** A supervisor process runs the container (output to its log) and records its exit; resolves once it runs. */
-export async function startDetached(k: ContainerContext, c: ContainerRecord): Promise<void> {
+/**
+ * A supervisor process runs the container (output to its log) and records its exit (or, with
+ * `rm`, removes it); resolves once it has started: it runs, or has already run and exited.
+ */
+export async function startDetached(k: ContainerContext, c: ContainerRecord, rm = false): Promise<void> {
   const p = k.s.containerPaths(c.id);
   const log = fs.openSync(p.log, 'a');
   const [cmd, ...args] = k.supervisor;
-  const child = spawn(cmd, [...args, 'start', '-a', c.id], { detached: true, stdio: ['ignore', log, log], env: process.env });
+  const child = spawn(cmd, [...args, 'start', '-a', ...(rm ? ['--rm'] : []), c.id], { detached: true, stdio: ['ignore', log, log], env: process.env });
   child.unref();
   fs.closeSync(log);
   const end = Date.now() + 10_000;
-  while (!running(k.fresh(c))) {
+  const startedBefore = k.s.containerById(c.id)?.started;
+  for (;;) {
+    const now = k.s.containerById(c.id);
+    if (!now || running(now) || now.started !== startedBefore) return; // gone (--rm), running, or run already
     if (Date.now() > end || (child.exitCode ?? null) !== null) refuse('failed', `container ${c.name} did not start (see ${p.log})`);
     await sleep(25);
   }

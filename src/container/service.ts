@@ -118,18 +118,18 @@ export class Containers implements ContainerContext {
   }
 
   /** Start it under a supervisor process (output to its log); resolves once it runs. */
-  async start(ref: string): Promise<ContainerRecord> {
+  async start(ref: string, o: { rm?: boolean } = {}): Promise<ContainerRecord> {
     const c = this.get(ref);
     if (running(c)) refuse('conflict', `container ${c.name} is already running`);
-    await startDetached(this, c);
+    await startDetached(this, c, o.rm);
     return this.fresh(c);
   }
 
-  /** start -a: in the foreground; its exit code. */
-  attach(ref: string): Promise<number> {
+  /** start -a: in the foreground; its exit code. `rm`: removed after (the supervisor of run -d --rm). */
+  attach(ref: string, rm = false): Promise<number> {
     const c = this.get(ref);
     if (running(c)) refuse('conflict', `container ${c.name} is already running`);
-    return runForeground(this, c);
+    return runForeground(this, c, rm);
   }
 
   /** SIGTERM to its PID 1, SIGKILL after `secs`; a container that does not run is left as it is. */
@@ -181,6 +181,18 @@ export class Containers implements ContainerContext {
     if (running(c) && !o.force) refuse('in-use', `container ${c.name} is running; stop it first or use --force`);
     this.removeRecord(c);
     return c;
+  }
+
+  /** `container prune`: every container that is not running goes; returns their IDs and the bytes of their layers. */
+  prune(): { deleted: string[]; freed: number } {
+    const out = { deleted: [] as string[], freed: 0 };
+    for (const c of this.s.allContainers()) {
+      if (running(c)) continue;
+      out.freed += dirSize(this.s.containerPaths(c.id).upper);
+      this.removeRecord(c);
+      out.deleted.push(c.id);
+    }
+    return out;
   }
 
   /** Kill what runs, unmount, remove its snapshot and record (run --rm, build's containers). */
