@@ -94,6 +94,22 @@ strata('build', '-t', 'hello:latest', ctx);
 strata('build', '-t', 'hello:latest', ctx);
 strata('run', '--rm', 'hello:latest');
 
+say('8c. A multi-stage build: the final image takes one file from a builder stage, and nothing else of it');
+fs.writeFileSync(
+  `${ctx}/Dockerfile.multi`,
+  'FROM busybox AS builder\nRUN mkdir /out && echo "made in the builder stage" > /out/report\nFROM busybox\nCOPY --from=builder /out/report /report\nCMD ["cat", "/report"]\n',
+);
+process.stdout.write(fs.readFileSync(`${ctx}/Dockerfile.multi`, 'utf8'));
+strata('build', '-f', `${ctx}/Dockerfile.multi`, '-t', 'multi:latest', ctx);
+strata('run', '--rm', 'multi:latest');
+
+say('8d. A detached container: run -d prints its ID and returns; its output goes to its log');
+strata('run', '-d', '--name', `ticker-${process.pid}`, 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo tick $i; sleep 0.2; done; sleep 30');
+spawnSync('sleep', ['1']);
+strata('ps', '-f', `name=ticker-${process.pid}`);
+strata('logs', `ticker-${process.pid}`);
+strata('rm', '-f', `ticker-${process.pid}`);
+
 const name = `demo-${process.pid}`;
 say('9. Run a container that changes files (mounted with strata, chrooted, in its own namespaces)');
 strata(

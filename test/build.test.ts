@@ -124,7 +124,7 @@ t.test('bad Dockerfiles: one sentence with the line, exit 1, nothing tagged or l
     ['FROM base\nRUN echo partial && false\n', /^strata: The command '\/bin\/sh -c echo partial && false' returned a non-zero code: 1\n$/],
     ['FROM base\nCOPY ../outside.txt /x\n', /^strata: Dockerfile, line 2: forbidden path outside the build context: \.\.\/outside\.txt\n$/],
     ['FROM base\nCOPY nothere /x\n', /^strata: Dockerfile, line 2: file not found in the build context: nothere\n$/],
-    ['FROM base\n\nVOLUME /data\n', /^strata: Dockerfile, line 3: VOLUME is not a supported instruction/],
+    ['FROM base\n\nFROBNICATE /data\n', /^strata: Dockerfile, line 3: FROBNICATE is not a supported instruction/],
     ['FROM base\nADD http://example.com/x /x\n', /^strata: Dockerfile, line 2: ADD of a URL \(http:\/\/example.com\/x\) is not supported/],
     ['RUN true\n', /^strata: Dockerfile: the first instruction must be FROM\n$/],
     ['FROM nosuch:image\n', /^strata: no such image: nosuch:image\n$/],
@@ -179,6 +179,63 @@ CMD ["cat", "/artifact", "/tested"]
   t.equal(strata('build', c).status, 0, 'a stage the target does not need is not built, even a broken one');
   const later = strata('build', '--target', 'a', c);
   t.match(later.stderr, /^strata: no such image: b\n$/, 'COPY --from a stage defined later is not that stage (docker reads it as an image)');
+});
+
+t.test('SHELL, STOPSIGNAL, HEALTHCHECK, VOLUME, ONBUILD; build -q, --label, --iidfile; a build without -t is dangling (issue 11)', async (t) => {
+  const c = `${base}/ctx-more`;
+  fs.mkdirSync(c, { recursive: true });
+  fs.writeFileSync(
+    `${c}/Dockerfile`,
+    `FROM base
+SHELL ["/bin/sh", "-xc"]
+RUN echo traced
+STOPSIGNAL SIGUSR1
+HEALTHCHECK --interval=1m30s --retries=2 CMD test -f /ok
+VOLUME ["/data"]
+ONBUILD RUN echo triggered > /onbuild
+CMD trap "echo got USR1; exit 0" USR1; echo up; while true; do sleep 0.1; done
+`,
+  );
+  const r = strata('build', '-t', 'more:1', '--label', 'team=a', c);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /\+ echo traced/, "RUN's shell form runs with SHELL (sh -x traces it, on stderr)");
+  const cfg = JSON.parse(ok('inspect', 'more:1'))[0].Config;
+  t.same(cfg.Shell, ['/bin/sh', '-xc'], 'SHELL is kept');
+  t.same(cfg.Cmd, ['/bin/sh', '-xc', 'trap "echo got USR1; exit 0" USR1; echo up; while true; do sleep 0.1; done'], "CMD's shell form takes it too");
+  t.equal(cfg.StopSignal, 'SIGUSR1');
+  t.same(cfg.Healthcheck, { Test: ['CMD-SHELL', 'test -f /ok'], Interval: 90e9, Retries: 2 }, 'HEALTHCHECK, as docker stores it');
+  t.same(cfg.Volumes, { '/data': {} });
+  t.same(cfg.OnBuild, ['RUN echo triggered > /onbuild']);
+  t.same(cfg.Labels, { team: 'a' }, '--label');
+
+  ok('run', '-d', '--name', 'sig', 'more:1');
+  for (let i = 0; i < 100 && !ok('logs', 'sig').includes('up'); i++) await new Promise((r) => setTimeout(r, 50));
+  ok('stop', '-t', '5', 'sig');
+  t.match(ok('logs', 'sig'), /got USR1/, 'stop sends STOPSIGNAL first');
+  t.match(ok('ps', '-a', '-f', 'name=^sig$'), /Exited \(0\)/, 'and the container exits by it');
+  ok('rm', 'sig');
+
+  const child = `${base}/ctx-child`;
+  fs.mkdirSync(child, { recursive: true });
+  fs.writeFileSync(`${child}/Dockerfile`, 'FROM more:1\nCMD ["cat", "/onbuild"]\n');
+  const built = ok('build', '-t', 'child:1', child);
+  t.match(built, /# Executing 1 build trigger\n/, 'FROM an image with ONBUILD runs its triggers first');
+  t.equal(ok('run', '--rm', 'child:1'), 'triggered\n', 'the trigger ran in the child build');
+  t.equal(JSON.parse(ok('inspect', 'child:1'))[0].Config.OnBuild, undefined, 'and the child does not inherit them');
+
+  fs.writeFileSync(`${child}/Dockerfile`, 'FROM base\nLABEL quiet=yes\n');
+  const q = ok('build', '-q', '--iidfile', `${base}/iid`, child);
+  t.match(q, /^sha256:[a-f0-9]{64}\n$/, '-q prints only the image ID');
+  t.equal(fs.readFileSync(`${base}/iid`, 'utf8'), q.trim(), '--iidfile holds it');
+  t.match(ok('images', '-q', '-f', 'dangling=true'), new RegExp(`^${q.slice(7, 19)}$`, 'm'), 'a build without -t is a dangling image');
+  fs.writeFileSync(`${child}/Dockerfile`, 'FROM base\nSHELL /bin/bash -c\n');
+  t.match(
+    strata('build', child).stderr,
+    /^strata: Dockerfile, line 2: SHELL requires the arguments to be in JSON form/,
+    'a bad SHELL: one sentence with its line',
+  );
+  fs.writeFileSync(`${child}/Dockerfile`, 'FROM base\nHEALTHCHECK --interval=soon CMD true\n');
+  t.match(strata('build', child).stderr, /^strata: Dockerfile, line 2: HEALTHCHECK --interval=soon: not a duration/, 'a bad duration too');
 });
 
 t.test('import -c and commit -c read ENV as the Dockerfile does', async (t) => {

@@ -27,12 +27,15 @@ export interface BuildRequest {
   buildArgs?: string[];
   /** --target NAME: build up to that stage (and only the stages it needs). */
   target?: string;
+  /** --label KEY=VALUE: labels of the final image, as a last LABEL step. */
+  labels?: string[];
 }
 
 /** What a build reports, in docker's order: `Step n/N : …`, ` ---> Using cache`, ` ---> ID`, `Successfully built …`. */
 export type BuildEvent =
   | { type: 'step'; n: number; of: number; instruction: string }
   | { type: 'from'; image: string | null }
+  | { type: 'triggers'; count: number }
   | { type: 'cached'; image: string }
   | { type: 'made'; image: string }
   | { type: 'built'; image: string }
@@ -66,7 +69,22 @@ export async function build(s: Store, containers: Containers, req: BuildRequest,
     if (stage.name) env.stages.set(stage.name, img);
   };
   const todo = plan.instructions;
+  if (req.labels?.length) {
+    const pairs = req.labels.map((kv) => splitKeyValue(kv)).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v ?? '')}`);
+    todo.push({ ins: { line: 0, name: 'LABEL', args: pairs.join(' '), json: null }, stage: todo.at(-1)?.stage });
+  }
   let current: Stage | undefined;
+  /** One instruction after FROM: its image from the cache or made now. */
+  const step = async (ins: Instruction) => {
+    const st = stepOf(env, ins, vars(), args, config.config.Shell);
+    const key = cacheKey(img, st.signature);
+    const cached = req.cache !== false ? s.cachedImage(key) : undefined;
+    const next = cached ?? (await st.run(img, structuredClone(config)));
+    if (!cached) s.cacheStep(key, next.id);
+    img = next;
+    config = s.config(next);
+    on(cached ? { type: 'cached', image: next.id } : { type: 'made', image: next.id });
+  };
   for (const [i, { ins, stage }] of todo.entries()) {
     on({ type: 'step', n: i + 1, of: todo.length, instruction: `${ins.name} ${ins.args}` });
     try {
@@ -82,19 +100,17 @@ export async function build(s: Store, containers: Containers, req: BuildRequest,
         current = stage;
         const ref = fromRef(expand(ins.args, globals));
         img = ref === 'scratch' ? null : (env.stages.get(ref.toLowerCase()) ?? s.image(ref));
-        config = img ? s.config(img) : { ...newConfig(), config: {} };
+        config = img ? structuredClone(s.config(img)) : { ...newConfig(), config: {} };
         args = new Map();
         on({ type: 'from', image: img?.id ?? null });
+        // The base's ONBUILD triggers run first, as its own instructions; the new image does not inherit them.
+        const triggers = config.config.OnBuild ?? [];
+        delete config.config.OnBuild;
+        if (triggers.length) on({ type: 'triggers', count: triggers.length });
+        for (const t of triggers.flatMap((line) => parseDockerfile(line))) await step(t);
         continue;
       }
-      const step = stepOf(env, ins, vars(), args);
-      const key = cacheKey(img, step.signature);
-      const cached = req.cache !== false ? s.cachedImage(key) : undefined;
-      const next = cached ?? (await step.run(img, structuredClone(config)));
-      if (!cached) s.cacheStep(key, next.id);
-      img = next;
-      config = s.config(next);
-      on(cached ? { type: 'cached', image: next.id } : { type: 'made', image: next.id });
+      await step(ins);
     } catch (err) {
       if (err instanceof DockerfileError) refuse('invalid', `${name}, line ${ins.line}: ${err.message}`, err);
       throw err;

@@ -6,8 +6,8 @@ import { DockerfileError } from './dockerfile.js';
 import { runSpecOf } from '../container/runtime.js';
 import { SHELL, withHistory, type Step, type StepEnv } from './step.js';
 
-export function runStep(env: StepEnv, ins: Instruction, args: Map<string, string>): Step {
-  const argv = ins.json ?? [...SHELL, ins.args];
+export function runStep(env: StepEnv, ins: Instruction, args: Map<string, string>, shell = SHELL): Step {
+  const argv = ins.json ?? [...shell, ins.args];
   const argEnv = [...args].map(([k, v]) => `${k}=${v}`);
   const { containers: k } = env;
   return {

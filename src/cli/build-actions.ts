@@ -1,5 +1,6 @@
 // `strata build` and `strata builder prune`: call the build service, print its events as docker's
 // classic builder prints them.
+import fs from 'node:fs';
 import { build as runBuild, type BuildEvent } from '../build/builder.js';
 import { pruneCache } from '../build/cache.js';
 import { Containers } from '../container/service.js';
@@ -12,6 +13,9 @@ export interface BuildOptions {
   cache?: boolean; // --no-cache sets false
   buildArg?: string[];
   target?: string;
+  label?: string[];
+  quiet?: boolean;
+  iidfile?: string;
 }
 
 /** One event as docker's lines. */
@@ -21,6 +25,8 @@ function lines(e: BuildEvent): string {
       return `Step ${e.n}/${e.of} : ${e.instruction}\n`;
     case 'from':
       return ` ---> ${e.image ? shortId(e.image) : 'scratch'}\n`;
+    case 'triggers':
+      return `# Executing ${e.count} build trigger${e.count === 1 ? '' : 's'}\n`;
     case 'cached':
       return ` ---> Using cache\n ---> ${shortId(e.image)}\n`;
     case 'made':
@@ -35,9 +41,14 @@ function lines(e: BuildEvent): string {
 export function build(context: string, o: BuildOptions): Promise<void> {
   return withStore(async (s) => {
     const k = new Containers(s, { warn: (line) => process.stderr.write(`strata: ${line}\n`) });
-    await runBuild(s, k, { context, file: o.file, tags: o.tag, cache: o.cache, buildArgs: o.buildArg, target: o.target }, (e) =>
-      process.stdout.write(lines(e)),
-    );
+    const req = { context, file: o.file, tags: o.tag, cache: o.cache, buildArgs: o.buildArg, target: o.target, labels: o.label };
+    // -q: only the image ID at the end (RUN's own output still shows, as docker's classic builder lets it)
+    const img = await runBuild(s, k, req, (e) => o.quiet || process.stdout.write(lines(e)));
+    if (o.quiet) console.log(img.id);
+    if (o.iidfile) {
+      fs.writeFileSync(`${o.iidfile}.tmp`, img.id);
+      fs.renameSync(`${o.iidfile}.tmp`, o.iidfile);
+    }
   });
 }
 

@@ -57,6 +57,9 @@ export function imageCommands(): Record<string, Command> {
     .option('--build-arg <KEY=VALUE>', 'a value for an ARG (repeatable)', collect)
     .option('--no-cache', 'run every step, using no cached result')
     .option('--target <stage>', 'build up to this stage (FROM … AS stage), and only the stages it needs')
+    .option('--label <KEY=VALUE>', 'a label of the image (repeatable)', collect)
+    .option('-q, --quiet', 'print only the image ID')
+    .option('--iidfile <file>', 'write the image ID to this file')
     .action(async (ctx: string, o) => (await import('./build-actions.js')).build(ctx, o));
   const save = new Command('save')
     .description("images as one tar: an OCI image layout with docker's manifest.json (docker load, skopeo and umoci read it)")

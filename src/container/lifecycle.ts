@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { refuse } from '../sys/errors.js';
+import { signalNumber } from '../sys/signals.js';
 import type { ContainerRecord } from '../store/store.js';
 import { alive, containerEtc, execInContainer, initPid, runInContainer } from './runtime.js';
 import { cgroupFor, isFrozen, removeCgroup, setFrozen } from './freezer.js';
@@ -50,9 +51,11 @@ export async function startDetached(k: ContainerContext, c: ContainerRecord, rm 
   }
 }
 
-/** SIGTERM to the container's PID 1, SIGKILL after `secs`, as docker stop; then wait for the exit to be recorded. */
+/** The image's STOPSIGNAL (or SIGTERM) to the container's PID 1, SIGKILL after `secs`, as docker stop; then wait for the exit to be recorded. */
 export async function stopContainer(k: ContainerContext, c: ContainerRecord, secs: number): Promise<void> {
-  const pid1 = signalInit(c, 'SIGTERM');
+  const img = k.s.imageById(c.image);
+  const first = img ? signalNumber(k.s.config(img).config.StopSignal ?? '') : 0;
+  const pid1 = signalInit(c, first || 'SIGTERM');
   const end = Date.now() + secs * 1000;
   while (alive(c.pid) && Date.now() < end) await sleep(50);
   const killed = alive(c.pid) && pid1 !== null;
@@ -64,7 +67,7 @@ export async function stopContainer(k: ContainerContext, c: ContainerRecord, sec
 }
 
 /** Send `sig` to the container's PID 1, thawed first (a frozen process acts on no signal); returns that pid. */
-export function signalInit(c: ContainerRecord, sig: NodeJS.Signals): number | null {
+export function signalInit(c: ContainerRecord, sig: NodeJS.Signals | number): number | null {
   if (isFrozen(c.id)) setFrozen(c.id, false);
   const pid1 = initPid(c.pid!);
   if (pid1) process.kill(pid1, sig);

@@ -24,6 +24,15 @@ export interface RunConfig {
   User?: string;
   Labels?: Record<string, string>;
   ExposedPorts?: Record<string, Record<string, never>>;
+  /** The shell RUN, CMD and ENTRYPOINT take their shell form with (SHELL; default /bin/sh -c). */
+  Shell?: string[];
+  /** The signal `stop` sends first (STOPSIGNAL; default SIGTERM). */
+  StopSignal?: string;
+  /** HEALTHCHECK, as docker stores it (durations in nanoseconds). */
+  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  Volumes?: Record<string, Record<string, never>>;
+  /** ONBUILD triggers: instructions a build FROM this image runs first. */
+  OnBuild?: string[];
 }
 
 export interface ImageConfig {
