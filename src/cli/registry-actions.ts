@@ -1,8 +1,9 @@
 // What the registry commands do: call the registry services and print as docker does.
 import fs from 'node:fs';
 import { pull as pullImage } from '../registry/pull.js';
-import { push as pushImage } from '../registry/push.js';
-import { listTags, login as loginTo, logout as logoutFrom, registryHost, search as searchIn } from '../registry/account.js';
+// push and the account calls load only for those commands: a pull starts without them
+const pushImage: typeof import('../registry/push.js').push = async (...a) => (await import('../registry/push.js')).push(...a);
+const account = () => import('../registry/account.js');
 import type { ConnectOptions } from '../registry/connect.js';
 import { fullRef, parseImageRef } from '../store/reference.js';
 import { withStore, describeError } from './with-store.js';
@@ -57,12 +58,13 @@ export async function push(ref: string, o: TlsFlags & { quiet?: boolean; maxConc
 
 export async function login(server: string | undefined, o: TlsFlags & { username?: string; password?: string; passwordStdin?: boolean }) {
   try {
+    const { registryHost } = await account();
     const host = registryHost(server);
     if (o.password && o.passwordStdin) fatal('--password and --password-stdin are exclusive', 1);
     let password = o.password;
     if (o.password) process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
     if (o.passwordStdin) password = fs.readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-    const where = await loginTo(host, { username: o.username ?? '', password: password ?? '' }, connectOptions(o));
+    const where = await (await account()).login(host, { username: o.username ?? '', password: password ?? '' }, connectOptions(o));
     if (where.endsWith('.json')) process.stderr.write(`WARNING! Your password will be stored unencrypted in ${where}.\n`);
     process.stdout.write('Login Succeeded\n');
   } catch (err) {
@@ -73,8 +75,9 @@ export async function login(server: string | undefined, o: TlsFlags & { username
 
 export async function logout(server: string | undefined) {
   try {
+    const { registryHost } = await account();
     const host = registryHost(server);
-    if (logoutFrom(host)) process.stdout.write(`Removing login credentials for ${host}\n`);
+    if ((await account()).logout(host)) process.stdout.write(`Removing login credentials for ${host}\n`);
     else process.stdout.write(`Not logged in to ${host}\n`);
   } catch (err) {
     const { message, status } = describeError(err);
@@ -85,12 +88,12 @@ export async function logout(server: string | undefined) {
 export async function search(q: string, o: TlsFlags & { limit?: number; format?: string; listTags?: boolean }) {
   try {
     if (o.listTags) {
-      const tags = await listTags(q, connectOptions(o));
+      const tags = await (await account()).listTags(q, connectOptions(o));
       if (o.format === 'json') process.stdout.write(JSON.stringify(tags) + '\n');
       else process.stdout.write(tags.map((t) => t + '\n').join(''));
       return;
     }
-    const rows = await searchIn(q, o.limit, connectOptions(o));
+    const rows = await (await account()).search(q, o.limit, connectOptions(o));
     if (o.format === 'json') process.stdout.write(JSON.stringify(rows) + '\n');
     else
       process.stdout.write(

@@ -3,8 +3,7 @@
 // a dropped or refused connection and 5xx answers, with exponential backoff, and 429 after its
 // Retry-After. Every failure becomes one sentence.
 import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../sys/errors.js';
 
@@ -37,6 +36,11 @@ export interface Request {
 export type Response = http.IncomingMessage & { status: number };
 
 const RETRY_STATUS = new Set([500, 502, 503, 504, 429]);
+// https and tls load only for a TLS registry: a loopback one in plain http (and a pull that finds
+// everything present) does without their ~20 ms of start-up.
+const require = createRequire(import.meta.url);
+const httpsModule = (): typeof import('node:https') => require('node:https');
+
 const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
 
 export class RegistryHttp {
@@ -46,10 +50,10 @@ export class RegistryHttp {
   constructor(readonly o: HttpOptions) {
     const secure = o.base.startsWith('https:');
     this.agent = secure
-      ? new https.Agent({
+      ? new (httpsModule().Agent)({
           keepAlive: true,
           maxSockets: 8,
-          ca: o.ca?.length ? [...tls.rootCertificates, ...o.ca] : undefined,
+          ca: o.ca?.length ? [...(require('node:tls') as typeof import('node:tls')).rootCertificates, ...o.ca] : undefined,
           rejectUnauthorized: !o.insecureTls,
         })
       : new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -88,7 +92,7 @@ export class RegistryHttp {
 
   private once(req: Request): Promise<Response> {
     const url = new URL(req.url, this.o.base);
-    const mod = url.protocol === 'https:' ? https : http;
+    const mod = url.protocol === 'https:' ? httpsModule() : http;
     const sameHost = url.origin === new URL(this.o.base).origin;
     return new Promise((resolve, reject) => {
       const r = mod.request(url, { method: req.method, headers: req.headers, agent: sameHost ? this.agent : undefined, timeout: 60000 }, (res) =>
