@@ -137,11 +137,11 @@ interface Stage {
   name?: string;
 }
 
-/** The image a FROM line names: `FROM [--platform=…] IMAGE [AS NAME]`. */
-function fromRef(args: string): string {
-  const w = args.split(/\s+/).filter((x) => !x.startsWith('--platform='));
-  return w[0] ?? '';
-}
+/** A FROM line's words, `--platform=…` left out: IMAGE [AS NAME]. */
+const fromWords = (args: string) => args.split(/\s+/).filter((x) => !x.startsWith('--platform='));
+
+/** The image a FROM line names. */
+const fromRef = (args: string) => fromWords(args)[0] ?? '';
 
 /**
  * The instructions to run: the ARGs before the first FROM, then the stages the target stage (the
@@ -152,7 +152,7 @@ function planStages(steps: Instruction[], target: string | undefined, file: stri
   const globals: Instruction[] = [];
   for (const ins of steps) {
     if (ins.name === 'FROM') {
-      const w = ins.args.split(/\s+/).filter((x) => !x.startsWith('--platform='));
+      const w = fromWords(ins.args);
       if (w.length === 3 && w[1].toLowerCase() === 'as') {
         if (!/^[a-z][a-z0-9_.-]*$/i.test(w[2])) refuse('invalid', `${file}, line ${ins.line}: invalid stage name "${w[2]}"`);
       } else if (w.length !== 1) refuse('invalid', `${file}, line ${ins.line}: FROM takes an image and, optionally, AS NAME`);

@@ -11,6 +11,8 @@ import { DockerfileError, type Instruction } from './dockerfile.js';
 import { contentDigest, isTar, matches } from './context.js';
 import { RootWriter } from './root-writer.js';
 import { withHistory, type Step, type StepEnv } from './step.js';
+import type { ImageRecord } from '../store/store.js';
+import type { ImageConfig } from '../oci/image.js';
 
 interface Sources {
   srcs: string[];
@@ -39,26 +41,13 @@ export function copyStep(env: StepEnv, ins: Instruction, x: (v: string) => strin
   const tars = new Set(ins.name === 'ADD' ? srcs.filter((p) => fs.statSync(p).isFile() && isTar(p)) : []);
   const digest = contentDigest(env.ctx, srcs);
   const intoDir = dest.endsWith('/') || srcs.length > 1 || (srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory() && !tars.has(srcs[0]));
-  const k = env.containers;
+  const kind = srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory() ? 'dir' : 'file';
   return {
     signature: `${ins.name} ${digest} ${dest}`,
-    run: async (parent, config) => {
-      if (!parent) refuse('invalid', `${ins.name} needs an image below it: use FROM`);
-      const c = k.createWith(parent, { cmd: [] });
-      try {
-        const target = path.posix.resolve(config.config.WorkingDir || '/', dest);
-        try {
-          copySources(env, c.id, target, { srcs, tars, intoDir });
-        } catch (err) {
-          if (err instanceof FsError) refuse('failed', `${ins.name} could not write ${target}: ${errnoName(err.errno)}`, err);
-          throw err;
-        }
-        const kind = srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory() ? 'dir' : 'file';
-        return k.local.commit(c.id, withHistory(config, `/bin/sh -c #(nop) ${ins.name} ${kind}:${digest} in ${dest} `, false), { parent: parent.id });
-      } finally {
-        k.removeRecord(k.fresh(c));
-      }
-    },
+    run: async (parent, config) =>
+      commitCopy(env, ins, parent, config, dest, `/bin/sh -c #(nop) ${ins.name} ${kind}:${digest} in ${dest} `, (key, target) =>
+        copySources(env, key, target, { srcs, tars, intoDir }),
+      ),
   };
 }
 
@@ -72,26 +61,50 @@ function copyFromStep(env: StepEnv, ins: Instruction, from: string, patterns: st
   return {
     signature: `${ins.name} --from=${img.id} ${JSON.stringify(patterns)} ${dest}`,
     run: async (parent, config) => {
-      if (!parent) refuse('invalid', `${ins.name} needs an image below it: use FROM`);
       const src = k.createWith(img, { cmd: [] });
-      const c = k.createWith(parent, { cmd: [] });
       try {
-        const target = path.posix.resolve(config.config.WorkingDir || '/', dest);
-        k.fuse.withMounted(src.id, (mounted) => {
-          const root = mounted();
-          const srcs = patterns.flatMap((p) => matches(root, p, true));
-          const intoDir = dest.endsWith('/') || srcs.length > 1 || (srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory());
-          copySources(env, c.id, target, { srcs, tars: new Set(), intoDir });
-        });
-        return k.local.commit(c.id, withHistory(config, `/bin/sh -c #(nop) COPY --from=${from} ${patterns.join(' ')} in ${dest} `, false), {
-          parent: parent.id,
-        });
+        return commitCopy(env, ins, parent, config, dest, `/bin/sh -c #(nop) COPY --from=${from} ${patterns.join(' ')} in ${dest} `, (key, target) =>
+          k.fuse.withMounted(src.id, (mounted) => {
+            const srcs = patterns.flatMap((p) => matches(mounted(), p, true));
+            const intoDir = dest.endsWith('/') || srcs.length > 1 || (srcs.length === 1 && fs.lstatSync(srcs[0]).isDirectory());
+            copySources(env, key, target, { srcs, tars: new Set(), intoDir });
+          }),
+        );
       } finally {
-        k.removeRecord(k.fresh(c));
         k.removeRecord(k.fresh(src));
       }
     },
   };
+}
+
+/**
+ * What COPY and ADD share: a container of `parent`, which `fill` writes at DEST (against the
+ * WORKDIR), committed as the step's layer; the container goes whatever happens.
+ */
+function commitCopy(
+  env: StepEnv,
+  ins: Instruction,
+  parent: ImageRecord | null,
+  config: ImageConfig,
+  dest: string,
+  createdBy: string,
+  fill: (key: string, target: string) => void,
+): ImageRecord {
+  if (!parent) refuse('invalid', `${ins.name} needs an image below it: use FROM`);
+  const k = env.containers;
+  const c = k.createWith(parent, { cmd: [] });
+  try {
+    const target = path.posix.resolve(config.config.WorkingDir || '/', dest);
+    try {
+      fill(c.id, target);
+    } catch (err) {
+      if (err instanceof FsError) refuse('failed', `${ins.name} could not write ${target}: ${errnoName(err.errno)}`, err);
+      throw err;
+    }
+    return k.local.commit(c.id, withHistory(config, createdBy, false), { parent: parent.id });
+  } finally {
+    k.removeRecord(k.fresh(c));
+  }
 }
 
 /** The sources at `target` in the snapshot `key`, in order (a later one may overwrite an earlier). */

@@ -82,11 +82,13 @@ export function imageCommands(): Record<string, Command> {
     .option('-v, --verbose', 'per image and per container')
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await import('./df-actions.js')).df(o));
-  system
-    .command('info')
-    .description('what strata runs on: containers, images, the storage driver, the kernel')
-    .option('--format <fmt>', 'json for machine-readable output')
-    .action(async (o) => (await import('./info-actions.js')).info(o));
+  // `info` and `system info`: one command, made twice (a command has one parent)
+  const infoCmd = (c: Command) =>
+    c
+      .description('what strata runs on: containers, images, the storage driver, the kernel')
+      .option('--format <fmt>', 'json for machine-readable output')
+      .action(async (o) => (await import('./info-actions.js')).info(o));
+  infoCmd(system.command('info'));
   system
     .command('prune')
     .description('remove stopped containers, dangling images (-a: every image no container uses) and the build cache; asks first')
@@ -98,9 +100,6 @@ export function imageCommands(): Record<string, Command> {
     .description('verify every blob against its digest and every reference; repair what can be repaired')
     .option('--no-repair', 'only report')
     .action(async (o) => (await import('./check-actions.js')).check(o));
-  const info = new Command('info')
-    .description('what strata runs on: containers, images, the storage driver, the kernel')
-    .option('--format <fmt>', 'json for machine-readable output')
-    .action(async (o) => (await import('./info-actions.js')).info(o));
+  const info = infoCmd(new Command('info'));
   return { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system, info };
 }

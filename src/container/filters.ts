@@ -14,8 +14,8 @@ export function statusWord(c: ContainerRecord, st: ContainerState): string {
   return c.state === 'created' ? 'created' : 'exited';
 }
 
-export function filterContainers<T extends { c: ContainerRecord }>(s: Store, rows: T[], f: Filters, state: (c: ContainerRecord) => ContainerState): T[] {
-  if (f.size === 0) return rows;
+export function filterContainers(s: Store, list: ContainerRecord[], f: Filters, state: (c: ContainerRecord) => ContainerState): ContainerRecord[] {
+  if (f.size === 0) return list;
   for (const v of f.get('status') ?? []) if (!STATUSES.includes(v)) refuse('invalid', `invalid filter 'status=${v}' (one of ${STATUSES.join(', ')})`);
   const names = (f.get('name') ?? []).map((v) => {
     try {
@@ -31,7 +31,7 @@ export function filterContainers<T extends { c: ContainerRecord }>(s: Store, row
       if (ancestors.has(img.id)) return true;
     return false;
   };
-  return rows.filter(({ c }) => {
+  return list.filter((c) => {
     if (f.has('status') && !f.get('status')!.includes(statusWord(c, state(c)))) return false;
     if (names.length && !names.some((re) => re.test(c.name) || re.test('/' + c.name))) return false;
     if (ancestors.size && !descends(c.image)) return false;

@@ -26,7 +26,7 @@ export interface RunSpec {
   /** A cgroup dir the container's processes start in (for pause), if the host has one. */
   cgroup?: string | null;
   /** The container's own /etc/hosts, /etc/hostname and /etc/resolv.conf (containerEtc), bound over the image's. */
-  etc?: EtcFiles;
+  etc: EtcFiles;
 }
 
 export interface EtcFiles {
@@ -64,7 +64,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export function runSpecOf(
   cfg: RunConfig,
   o: { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean },
-): Omit<RunSpec, 'merged' | 'hostname'> {
+): Omit<RunSpec, 'merged' | 'hostname' | 'etc'> {
   const argv = [...(cfg.Entrypoint ?? []), ...(o.cmd.length ? o.cmd : (cfg.Cmd ?? []))];
   if (argv.length === 0) refuse('invalid', 'no command given and the image has none (CMD)');
   let env = [...(cfg.Env ?? [])];
@@ -118,14 +118,12 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
     for (const at of [pty[2], '/dev/console']) setup.push(`: > ${q(m + at)}; mount --bind ${q(pty[2])} ${q(m + at)}`);
   }
   // each over the file the image (or its init layer) has there: a bind needs a file to land on
-  const etc: [string, string][] = spec.etc
-    ? [
-        [spec.etc.hosts, '/etc/hosts'],
-        [spec.etc.hostname, '/etc/hostname'],
-        [spec.etc.resolv, '/etc/resolv.conf'],
-      ]
-    : [['/etc/resolv.conf', '/etc/resolv.conf']];
-  for (const [from, at] of etc) if (fs.existsSync(from) && isFile(m + at)) setup.push(`mount --bind ${q(from)} ${q(m + at)}`);
+  const etc: [string, string][] = [
+    [spec.etc.hosts, '/etc/hosts'],
+    [spec.etc.hostname, '/etc/hostname'],
+    [spec.etc.resolv, '/etc/resolv.conf'],
+  ];
+  for (const [from, at] of etc) if (isFile(m + at)) setup.push(`mount --bind ${q(from)} ${q(m + at)}`);
   if (fs.existsSync(`${m}/sys`)) setup.push(`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${q(m + '/sys')}`);
   const inner = ['unshare', `--root=${m}`, `--wd=${spec.workdir}`];
   if (fs.existsSync(`${m}/proc`)) inner.push('--mount-proc');

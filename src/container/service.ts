@@ -99,12 +99,7 @@ export class Containers implements ContainerContext {
       .allContainers()
       .filter((c) => all || running(c))
       .sort((a, b) => b.created.localeCompare(a.created));
-    return filterContainers(
-      this.s,
-      list.map((c) => ({ c })),
-      f,
-      (c) => this.state(c),
-    ).map(({ c }) => {
+    return filterContainers(this.s, list, f, (c) => this.state(c)).map((c) => {
       const image = this.s.imageById(c.image);
       if (!o.size) return { c, image };
       const size = dirSize(this.s.containerPaths(c.id).upper);

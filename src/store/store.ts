@@ -529,12 +529,12 @@ export class Store {
     });
   }
 
-  /** The layer dirs of an image, top first (as overlayfs's lowerdir). */
   /** Where an image's init layer lives (see container/init-layer.ts); '' gives their parent dir. */
   initPath(imageId: string): string {
     return path.join(this.root, 'init', imageId.replace(/^sha256:/, ''));
   }
 
+  /** The layer dirs of an image, top first (as overlayfs's lowerdir). */
   lowers(img: ImageRecord): string[] {
     return [...img.layers].reverse().map((d) => this.layerDir(d));
   }

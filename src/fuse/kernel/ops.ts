@@ -496,7 +496,6 @@ export class KernelOps {
     }
   }
 
-  /** The node ids the kernel should forget the attributes of after a copy-up changed them (dirs' nlink). */
   /** Something at `path` was copied up: a file's node is keyed by its upper file from now on (and takes the fast paths). Returns the node id, if the kernel has one. */
   copiedUp(path: string, isDir: boolean, upper: Stat): number | undefined {
     const id = this.nodeAt(path);
@@ -505,7 +504,8 @@ export class KernelOps {
     return id;
   }
 
-  nodeAt(path: string): number | undefined {
+  /** The node id the kernel knows a merged path by, if it has one. */
+  private nodeAt(path: string): number | undefined {
     if (path === '/') return ROOT_NODE;
     let id = ROOT_NODE;
     for (const name of path.split('/').filter(Boolean)) {
