@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/cli/main.js');
+const CLI = path.join(ROOT, 'dist/bin/main.js');
 const RUNS = Number(process.env.BENCH_RUNS || 3);
 const TIMEOUT = Number(process.env.BENCH_TIMEOUT || 900) * 1000;
 const CACHE = process.env.BENCH_CACHE || '/var/tmp/strata-bench-debian';

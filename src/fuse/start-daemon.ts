@@ -4,7 +4,7 @@
 // never touches the mount while it waits (the daemon is another process).
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { daemonMain } from '../sys/entry-points.js';
 import { native } from '../sys/native.js';
 import { check } from '../sys/errors.js';
 import { MountError, type MountSpec } from './preflight.js';
@@ -21,8 +21,6 @@ export interface StartOptions {
   warn?: (line: string) => void;
 }
 
-/** The daemon's entry point: next to this file in dist/ (STRATA_DAEMON_MAIN names it where this file runs from src/, as in tests). */
-const daemonMain = () => process.env.STRATA_DAEMON_MAIN ?? fileURLToPath(new URL('./daemon-main.js', import.meta.url));
 
 export function startDaemon(spec: MountSpec, opts: DaemonOptions, o: StartOptions = {}): void {
   const { mountpoint, ...rest } = spec;

@@ -51,6 +51,10 @@ function certsIn(dir: string): string[] {
   return names.filter((n) => /\.(crt|pem)$/.test(n) && !n.endsWith('.key')).map((n) => fs.readFileSync(path.join(dir, n), 'utf8'));
 }
 
+// The system's CA bundle (Debian's, then Fedora's), as Go's crypto/x509 reads it for docker: the
+// installed `strata` unsets NODE_EXTRA_CA_CERTS, so a CA added with update-ca-certificates comes from here.
+const SYSTEM_CA_FILES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
+
 function caFor(host: string, certDir?: string): string[] {
   const ca: string[] = [];
   if (process.env.SSL_CERT_FILE) {
@@ -59,6 +63,9 @@ function caFor(host: string, certDir?: string): string[] {
     } catch (err) {
       throw new StrataError('failed', `SSL_CERT_FILE names ${process.env.SSL_CERT_FILE}, which cannot be read: ${(err as Error).message}`);
     }
+  } else {
+    const system = SYSTEM_CA_FILES.find((f) => fs.existsSync(f));
+    if (system) ca.push(fs.readFileSync(system, 'utf8'));
   }
   for (const d of [`/etc/docker/certs.d/${host}`, `/etc/containers/certs.d/${host}`]) ca.push(...certsIn(d));
   if (certDir) {

@@ -11,7 +11,7 @@ import { preflight } from '../../src/fuse/preflight.js';
 import { native } from '../../src/sys/native.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = path.join(ROOT, 'dist/cli/main.js');
+export const CLI = path.join(ROOT, 'dist/bin/main.js'); // the bundle the installed `strata` runs
 
 // Each test process keeps its path indexes in its own STRATA_ROOT, removed when it exits.
 if (!process.env.STRATA_ROOT) {
@@ -102,7 +102,7 @@ export function mountStrataDirect(t: T, o: { lowers: string[]; upper?: string; w
   const transport = flag('--transport');
   if (transport) opts.transport = transport as DaemonOptions['transport'];
   if (flag('--attr-timeout') !== undefined) opts.attrTimeout = Number(flag('--attr-timeout'));
-  process.env.STRATA_DAEMON_MAIN ??= path.join(ROOT, 'dist/fuse/daemon-main.js');
+  process.env.STRATA_DAEMON_MAIN ??= path.join(ROOT, 'dist/bin/daemon-main.js');
   const warnings: string[] = [];
   startDaemon(preflight({ lowers: o.lowers, upper: o.upper, work: o.work, mountpoint: o.mnt }), opts, { warn: (l) => warnings.push(l) });
   t.teardown(() => forceUnmountUnder(o.mnt));
