@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli/main.js');
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bin/main.js'); // the bundled CLI, as the installed `strata` runs it
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-demo-'));
 fs.chmodSync(base, 0o755);
 const [base0, app, upper, work, mnt] = ['base', 'app', 'upper', 'work', 'merged'].map((n) => `${base}/${n}`);
@@ -110,6 +110,13 @@ strata('ps', '-f', `name=ticker-${process.pid}`);
 strata('logs', `ticker-${process.pid}`);
 strata('rm', '-f', `ticker-${process.pid}`);
 
+say('8e. A named volume outlives its containers: one container writes to it, the next reads it (read-only)');
+const notes = `notes-${process.pid}`;
+strata('volume', 'create', notes);
+strata('run', '--rm', '-v', `${notes}:/notes`, 'busybox', 'sh', '-c', 'echo "written by container $(hostname)" > /notes/hello');
+strata('run', '--rm', '-v', `${notes}:/notes:ro`, 'busybox', 'cat', '/notes/hello');
+strata('volume', 'ls');
+
 const name = `demo-${process.pid}`;
 say('9. Run a container that changes files (mounted with strata, chrooted, in its own namespaces)');
 strata(
@@ -133,6 +140,21 @@ strata('images');
 
 say('12. Disk use: the base layer is stored once and shared; what each image adds of its own');
 strata('system', 'df', '-v');
+strata('volume', 'rm', notes);
+
+say("12b. Measuring copy-up: the seeds' image, whose /data holds two 50 MiB files, then chmod -R 0777 /data");
+fs.writeFileSync(
+  `${ctx}/Dockerfile.seed`,
+  'FROM busybox\nRUN mkdir /data && dd if=/dev/zero of=/data/one bs=1M count=50 && dd if=/dev/zero of=/data/two bs=1M count=50\nRUN dd if=/dev/zero of=/data/tmp bs=1M count=50\nRUN rm /data/tmp\n',
+);
+process.stdout.write(fs.readFileSync(`${ctx}/Dockerfile.seed`, 'utf8'));
+strata('build', '-q', '-f', `${ctx}/Dockerfile.seed`, '-t', 'seed:latest', ctx);
+process.stdout.write('(the 50 MiB of /data/tmp stay in the image: made in one layer, deleted by a whiteout in the next)\n');
+strata('history', 'seed:latest');
+const trace = `${base}/copy-up.jsonl`;
+strata('run', '--rm', '--trace', trace, 'seed:latest', 'sh', '-c', 'chmod -R 0777 /data && rm /bin/vi');
+process.stdout.write(`$ cat ${trace}   # a permission change copies each whole file up; rm leaves a whiteout\n${fs.readFileSync(trace, 'utf8')}`);
+strata('bench', '-n', '1', 'seed:latest', '--', 'chmod', '-R', '0777', '/data');
 
 say('13. Through a registry: push the image to a local registry (distribution 2.8), pull it into a fresh store, run it');
 const reg = startRegistry(`${base}/registry`);

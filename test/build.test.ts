@@ -42,6 +42,12 @@ t.test('a Dockerfile builds, step by step, into an image that runs', async (t) =
   const out = ok('build', '-t', 'app:1', ctx);
   t.match(out, /^Step 1\/10 : FROM base\n ---> [a-f0-9]{12}\nStep 2\/10 : ARG GREETING=hello\n/, "docker's step lines");
   t.match(out, /^step-output$/m, "RUN's output is shown");
+  t.match(
+    out,
+    /\nStep 7\/10 : RUN [^\n]*\n ---> Running in ([a-f0-9]{12})\nstep-output\nRemoving intermediate container \1\n ---> [a-f0-9]{12}\nStep 8\/10 /,
+    "a RUN step as docker's classic builder prints it: its container, its output, the container removed, the image",
+  );
+  t.notMatch(out.replace(/Step 7\/10[^]*?Step 8\/10/, ''), /Running in|intermediate container/, 'no other step runs a container');
   t.match(out, /Successfully built [a-f0-9]{12}\nSuccessfully tagged app:1\n$/, 'and the result');
   t.equal(ok('run', '--rm', 'app:1'), 'hello from strata build\n', 'CMD runs in WORKDIR, ARG and ENV reach RUN');
   t.equal(
@@ -120,12 +126,25 @@ t.test('bad Dockerfiles: one sentence with the line, exit 1, nothing tagged or l
   const c = `${base}/ctx-bad`;
   fs.mkdirSync(c, { recursive: true });
   fs.writeFileSync(`${base}/outside.txt`, 'secret\n');
+  fs.writeFileSync(`${c}/one.txt`, 'one\n');
   const cases: [string, RegExp][] = [
     ['FROM base\nRUN echo partial && false\n', /^strata: The command '\/bin\/sh -c echo partial && false' returned a non-zero code: 1\n$/],
     ['FROM base\nCOPY ../outside.txt /x\n', /^strata: Dockerfile, line 2: forbidden path outside the build context: \.\.\/outside\.txt\n$/],
     ['FROM base\nCOPY nothere /x\n', /^strata: Dockerfile, line 2: file not found in the build context: nothere\n$/],
     ['FROM base\n\nFROBNICATE /data\n', /^strata: Dockerfile, line 3: FROBNICATE is not a supported instruction/],
-    ['FROM base\nADD http://example.com/x /x\n', /^strata: Dockerfile, line 2: ADD of a URL \(http:\/\/example.com\/x\) is not supported/],
+    ['FROM base\nCOPY --chmod=9z one.txt /x\n', /^strata: Dockerfile, line 2: COPY --chmod=9z: not an octal mode \(like 644 or 0755\)\n$/],
+    ['FROM base\n\nCOPY --chown one.txt /x\n', /^strata: Dockerfile, line 3: COPY --chown needs a value: --chown=USER\[:GROUP\]\n$/],
+    ['FROM base\nCOPY --chown= one.txt /x\n', /^strata: Dockerfile, line 2: COPY --chown needs a value: --chown=USER\[:GROUP\]\n$/],
+    ['FROM base\nCOPY --chown=a:b:c one.txt /x\n', /^strata: Dockerfile, line 2: COPY --chown=a:b:c: not USER\[:GROUP\] \(names or numbers\)\n$/],
+    ['FROM base\nCOPY --link one.txt /x\n', /^strata: Dockerfile, line 2: COPY: unknown flag --link \(COPY takes --from, --chown, --chmod\)\n$/],
+    ['FROM base\nADD --from=base one.txt /x\n', /^strata: Dockerfile, line 2: ADD: unknown flag --from \(ADD takes --chown, --chmod\)\n$/],
+    ['FROM base\nCOPY --chmod=644 --chmod=600 one.txt /x\n', /^strata: Dockerfile, line 2: COPY: --chmod is given twice\n$/],
+    [
+      'FROM base\nCOPY --chown=nosuchuser one.txt /x\n',
+      /^strata: Dockerfile, line 2: COPY --chown=nosuchuser: no user nosuchuser in the image's \/etc\/passwd\n$/,
+    ],
+    ['FROM base\nCOPY http://127.0.0.1:9/x /x\n', /^strata: Dockerfile, line 2: COPY cannot take a URL \(http:\/\/127.0.0.1:9\/x\): use ADD\n$/],
+    ['FROM base\nADD ftp://127.0.0.1/x /x\n', /^strata: Dockerfile, line 2: ADD takes http and https URLs only, not ftp:\/\/127.0.0.1\/x\n$/],
     ['RUN true\n', /^strata: Dockerfile: the first instruction must be FROM\n$/],
     ['FROM nosuch:image\n', /^strata: no such image: nosuch:image\n$/],
   ];
@@ -244,4 +263,67 @@ t.test('import -c and commit -c read ENV as the Dockerfile does', async (t) => {
   const r = strata('import', `${base}/busybox.tar`, '-c', 'ENV A="unterminated');
   t.equal(r.status, 1, 'a bad ENV: exit 1');
   t.match(r.stderr, /^strata: ENV A="unterminated: unterminated " quote/, r.stderr.trim());
+});
+
+t.test('build --rm=false keeps each RUN container, for diff (issue 11)', async (t) => {
+  const c = `${base}/ctx-rm`;
+  fs.mkdirSync(c, { recursive: true });
+  fs.writeFileSync(`${c}/Dockerfile`, 'FROM base\nRUN echo kept > /kept-file && rm /etc/os-release\nRUN mkdir /second\n');
+  const out = ok('build', '--no-cache', '--rm=false', '-t', 'rm:1', c);
+  const ids = [...out.matchAll(/^ ---> Running in ([a-f0-9]{12})$/gm)].map((m) => m[1]);
+  t.equal(ids.length, 2, 'each RUN says which container it runs in');
+  t.notMatch(out, /Removing intermediate container/, 'and none is removed');
+  t.same(ok('ps', '-a', '-q').split('\n').filter(Boolean).sort(), [...ids].sort(), 'both containers are still there');
+  t.same(ok('diff', ids[0]).split('\n').filter(Boolean), ['C /etc', 'D /etc/os-release', 'A /kept-file'], 'diff of the first shows what its step changed');
+  t.same(ok('diff', ids[1]).split('\n').filter(Boolean), ['A /second'], 'and of the second, what it changed on top of the first');
+  ok('rm', ...ids); // (without --rm=false they go: the first test sees `Removing intermediate container` and no container left)
+  t.equal(ok('ps', '-a', '-q'), '', 'removed by hand, none is left');
+});
+
+t.test("build --squash: the build's layers merged into one on the base; history kept (issue 11)", async (t) => {
+  const c = `${base}/ctx-squash`;
+  fs.mkdirSync(c, { recursive: true });
+  fs.writeFileSync(`${c}/one.txt`, 'one\n');
+  fs.writeFileSync(
+    `${c}/Dockerfile`,
+    `FROM base
+RUN echo one > /made && echo temporary > /scratch-file && mkdir -p /d && echo x > /d/x
+RUN rm /scratch-file /etc/os-release && echo two >> /made
+COPY one.txt /d/
+`,
+  );
+  const plain = JSON.parse(ok('inspect', finalId(ok('build', c))!))[0];
+  t.equal(plain.RootFS.Layers.length, 4, 'without --squash: the base and a layer per step');
+  const id = ok('build', '--squash', '-q', '-t', 'sq:1', c).trim();
+  const info = JSON.parse(ok('inspect', 'sq:1'))[0];
+  t.equal(info.Id, id, 'the squashed image is the one built and tagged');
+  t.same(info.RootFS.Layers.slice(0, 1), plain.RootFS.Layers.slice(0, 1), "the base's layer stays as it is");
+  t.equal(info.RootFS.Layers.length, 2, 'and the three layers of the build are one');
+  const layer = `${base}/root/layers/${info.RootFS.Layers[1].slice(7)}`;
+  t.equal(fs.readFileSync(`${layer}/made`, 'utf8'), 'one\ntwo\n', 'the merged layer holds the last content of a file two steps wrote');
+  t.same(fs.readdirSync(`${layer}/d`).sort(), ['one.txt', 'x'], 'and the files of every step');
+  t.notOk(
+    fs.lstatSync(`${layer}/scratch-file`, { throwIfNoEntry: false }),
+    'a file made and removed within the build is not there at all, not even as a whiteout',
+  );
+  const wh = fs.lstatSync(`${layer}/etc/os-release`, { throwIfNoEntry: false });
+  t.ok(wh?.isCharacterDevice() && wh.rdev === 0, 'a base file the build removed is a whiteout');
+  t.equal(
+    ok('run', '--rm', 'sq:1', 'sh', '-c', 'cat /made /d/one.txt; test -e /scratch-file || echo no-scratch; test -e /etc/os-release || echo no-os-release'),
+    'one\ntwo\none\nno-scratch\nno-os-release\n',
+    'and the image runs with the same files as the unsquashed one',
+  );
+  const config = JSON.parse(fs.readFileSync(`${base}/root/blobs/sha256/${id.slice(7)}`, 'utf8'));
+  const history = config.history as { created_by?: string; comment?: string; empty_layer?: boolean }[];
+  t.equal(history.length, 5, 'history keeps the base entry, every step, and the merge');
+  t.same(
+    history.slice(1, 4).map((h) => h.empty_layer),
+    [true, true, true],
+    "the build's steps are marked empty_layer (docker's squash)",
+  );
+  const baseId = JSON.parse(ok('inspect', 'base'))[0].Id;
+  t.equal(history[4].comment, `merge ${plain.Id} to ${baseId}`, 'and the merge says what onto what, as docker');
+  t.equal(history.filter((h) => !h.empty_layer).length, info.RootFS.Layers.length, 'one non-empty history entry per layer');
+  t.equal(ok('build', '--squash', '-q', c).trim(), id, 'a rebuild takes the squash from the cache: the same image');
+  t.match(ok('system', 'check', '--no-repair'), /the store is consistent/, 'and the store is consistent');
 });

@@ -13,6 +13,9 @@ import { newConfig, type ImageConfig } from '../oci/image.js';
 import type { Containers } from '../container/service.js';
 import { parseDockerfile, DockerfileError, type Instruction } from './dockerfile.js';
 import { cacheKey } from './cache-key.js';
+import { readIgnore, sentFilter } from './context.js';
+import { squash } from './squash.js';
+import type { StepEvent } from './step.js';
 import { configEnv, stepOf } from './steps.js';
 
 export interface BuildRequest {
@@ -29,10 +32,18 @@ export interface BuildRequest {
   target?: string;
   /** --label KEY=VALUE: labels of the final image, as a last LABEL step. */
   labels?: string[];
+  /** false (--rm=false): keep each RUN step's container (default: removed once the step is done). */
+  rm?: boolean;
+  /** --squash: the final image's layers above its base image's merged into one. */
+  squash?: boolean;
 }
 
-/** What a build reports, in docker's order: `Step n/N : …`, ` ---> Using cache`, ` ---> ID`, `Successfully built …`. */
+/**
+ * What a build reports, in docker's order: `Step n/N : …`, ` ---> Using cache`, ` ---> Running in
+ * ID`, `Removing intermediate container ID`, ` ---> ID`, `Successfully built …`.
+ */
 export type BuildEvent =
+  | StepEvent
   | { type: 'step'; n: number; of: number; instruction: string }
   | { type: 'from'; image: string | null }
   | { type: 'triggers'; count: number }
@@ -57,9 +68,11 @@ export async function build(s: Store, containers: Containers, req: BuildRequest,
   if (steps.length === 0 || steps.find((i) => i.name !== 'ARG')?.name !== 'FROM') refuse('invalid', `${name}: the first instruction must be FROM`);
 
   const plan = planStages(steps, req.target, name);
-  const env = { s, containers, ctx, stages: new Map<string, ImageRecord>() };
+  // the Dockerfile is read above whatever .dockerignore says; COPY sees only what it lets through
+  const env = { s, containers, ctx, sent: sentFilter(ctx, readIgnore(ctx)), stages: new Map<string, ImageRecord>(), rm: req.rm !== false, on };
   const globals = new Map<string, string>(); // ARGs before the first FROM: for FROM lines, and the defaults of ARGs a stage declares again
   let img: ImageRecord | null = null; // null: FROM scratch
+  let base: ImageRecord | null = null; // the current stage's FROM image: what --squash merges onto
   let config: ImageConfig = newConfig();
   let args = new Map<string, string>(); // the stage's declared ARGs and their values
   const vars = () => new Map([...configEnv(config), ...args]); // ARG shadows ENV only until ENV sets it: docker's order
@@ -77,10 +90,16 @@ export async function build(s: Store, containers: Containers, req: BuildRequest,
   /** One instruction after FROM: its image from the cache or made now. */
   const step = async (ins: Instruction) => {
     const st = stepOf(env, ins, vars(), args, config.config.Shell);
-    const key = cacheKey(img, st.signature);
-    const cached = req.cache !== false ? s.cachedImage(key) : undefined;
-    const next = cached ?? (await st.run(img, structuredClone(config)));
-    if (!cached) s.cacheStep(key, next.id);
+    let next: ImageRecord;
+    let cached: ImageRecord | undefined;
+    try {
+      const key = cacheKey(img, await st.signature);
+      cached = req.cache !== false ? s.cachedImage(key) : undefined;
+      next = cached ?? (await st.run(img, structuredClone(config)));
+      if (!cached) s.cacheStep(key, next.id);
+    } finally {
+      st.dispose?.();
+    }
     img = next;
     config = s.config(next);
     on(cached ? { type: 'cached', image: next.id } : { type: 'made', image: next.id });
@@ -100,6 +119,7 @@ export async function build(s: Store, containers: Containers, req: BuildRequest,
         current = stage;
         const ref = fromRef(expand(ins.args, globals));
         img = ref === 'scratch' ? null : (env.stages.get(ref.toLowerCase()) ?? s.image(ref));
+        base = img;
         config = img ? structuredClone(s.config(img)) : { ...newConfig(), config: {} };
         args = new Map();
         on({ type: 'from', image: img?.id ?? null });
@@ -116,7 +136,8 @@ export async function build(s: Store, containers: Containers, req: BuildRequest,
       throw err;
     }
   }
-  const final: ImageRecord = (img as ImageRecord | null) ?? refuse('invalid', 'the build made no image (a Dockerfile with only FROM scratch)');
+  const built: ImageRecord = (img as ImageRecord | null) ?? refuse('invalid', 'the build made no image (a Dockerfile with only FROM scratch)');
+  const final = req.squash ? squash(s, built, base, req.cache !== false) : built;
   for (const t of tags) s.tag(t, final.id);
   on({ type: 'built', image: final.id });
   for (const t of tags) on({ type: 'tagged', ref: t });

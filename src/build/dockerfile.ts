@@ -43,7 +43,8 @@ export function parseDockerfile(text: string): Instruction[] {
   return out;
 }
 
-function jsonForm(args: string): string[] | null {
+/** The exec form: `args` as a JSON array of strings, or null. */
+export function jsonForm(args: string): string[] | null {
   if (!args.startsWith('[')) return null;
   try {
     const v = JSON.parse(args);

@@ -16,6 +16,16 @@ const join = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/
 const sec = (ns: bigint) => Number(ns / 1_000_000_000n);
 const nsec = (ns: bigint) => Number(ns % 1_000_000_000n);
 
+/** How a COPY writes what it copies: owned by root with the host's modes unless told (--chown, --chmod); every host file unless `sent` leaves some out (.dockerignore). */
+export interface CopyOptions {
+  uid?: number;
+  gid?: number;
+  /** --chmod: the mode of every file and dir copied (not of symlinks, nor of dirs made on the way). */
+  mode?: number;
+  /** Which host entries to copy: 'out' leaves one out with all below it, 'through' copies only what is below it (the dir made 0755). */
+  sent?: (hostPath: string, dir: boolean) => 'in' | 'out' | 'through';
+}
+
 export class RootWriter {
   constructor(private readonly u: Union) {}
 
@@ -64,17 +74,35 @@ export class RootWriter {
     return !!a && isDir(a.mode);
   }
 
-  /** mkdir -p: missing dirs made 0755 (less the umask), as `mkdir -p` on a mount. Returns the resolved path. */
-  mkdirp(p: string): string {
+  /** mkdir -p: missing dirs made 0755 (less the umask), as `mkdir -p` on a mount, owned by `owner` (--chown's). Returns the resolved path. */
+  mkdirp(p: string, owner: { uid?: number; gid?: number } = {}): string {
     const at = this.resolve(p);
     let cur = '/';
     for (const name of at.split('/').filter(Boolean)) {
       cur = join(cur, name);
       const a = this.attr(cur);
-      if (!a) this.u.mkdir(cur, 0o755, ROOT);
-      else if (!isDir(a.mode)) fail(E.ENOTDIR);
+      if (!a) {
+        this.u.mkdir(cur, 0o755, ROOT);
+        if (owner.uid || owner.gid) this.u.chown(cur, owner.uid ?? 0, owner.gid ?? 0);
+      } else if (!isDir(a.mode)) fail(E.ENOTDIR);
     }
     return at;
+  }
+
+  /** A file of the container (its symlinks followed inside it), or null if there is none. */
+  readFile(p: string): Buffer | null {
+    const at = this.resolve(p);
+    const a = this.attr(at);
+    if (!a || isDir(a.mode)) return null;
+    const fh = this.u.open(at, O.O_RDONLY);
+    try {
+      const out: Buffer[] = [];
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (let pos = 0, n; (n = this.u.read(fh, buf, CHUNK, pos)) > 0; pos += n) out.push(Buffer.from(buf.subarray(0, n)));
+      return Buffer.concat(out);
+    } finally {
+      this.u.release(fh);
+    }
   }
 
   /** rm -rf of one name (not followed). */
@@ -86,35 +114,40 @@ export class RootWriter {
     this.u.rmdir(p);
   }
 
-  /** A dir's contents into `dst` (made if missing), as docker COPY: modes and times kept, owned by root. */
-  copyInto(src: string, dst: string): void {
-    const at = this.mkdirp(dst);
-    for (const n of fs.readdirSync(src)) this.copyEntry(path.join(src, n), join(at, n));
+  /** A dir's contents into `dst` (made if missing), as docker COPY: modes and times kept, owned by root (or as `o` says). */
+  copyInto(src: string, dst: string, o: CopyOptions = {}): void {
+    const at = this.mkdirp(dst, o);
+    for (const n of fs.readdirSync(src)) this.copyEntry(path.join(src, n), join(at, n), o);
   }
 
   /** One host file, symlink or dir (whole) at `dst`; sockets, FIFOs and devices are left out, as docker does. */
-  copyEntry(src: string, dst: string): void {
+  copyEntry(src: string, dst: string, o: CopyOptions = {}): void {
     const st = fs.lstatSync(src, { bigint: true });
-    const mode = Number(st.mode) & 0o7777;
+    const sent = o.sent?.(src, st.isDirectory()) ?? 'in';
+    if (sent === 'out') return;
+    const mode = o.mode ?? (sent === 'through' ? 0o755 : Number(st.mode) & 0o7777);
+    const [uid, gid] = [o.uid ?? 0, o.gid ?? 0];
     if (st.isSymbolicLink()) {
       const at = this.resolve(dst, false);
       this.removeTree(at);
       this.u.symlink(fs.readlinkSync(src), at, ROOT);
-      this.u.chown(at, 0, 0);
+      this.u.chown(at, uid, gid);
       return;
     }
     const at = this.resolve(dst);
     if (st.isDirectory()) {
-      if (!this.isDir(at)) this.u.mkdir(at, mode, ROOT);
-      for (const n of fs.readdirSync(src)) this.copyEntry(path.join(src, n), join(at, n));
+      const made = !this.isDir(at);
+      if (made) this.u.mkdir(at, mode, ROOT);
+      for (const n of fs.readdirSync(src)) this.copyEntry(path.join(src, n), join(at, n), o);
+      if (sent === 'through' && !made) return; // not in the context's tar: a dir the image has keeps what it had
     } else if (st.isFile()) {
       this.copyFile(src, at, mode);
     } else {
       return;
     }
-    this.u.chown(at, 0, 0);
+    this.u.chown(at, uid, gid);
     this.u.chmod(at, mode);
-    this.u.utimens(at, sec(st.atimeNs), nsec(st.atimeNs), sec(st.mtimeNs), nsec(st.mtimeNs));
+    if (sent === 'in') this.u.utimens(at, sec(st.atimeNs), nsec(st.atimeNs), sec(st.mtimeNs), nsec(st.mtimeNs));
   }
 
   /** A host file's bytes at `at`: a new file, or an existing one truncated first (copied up without its data). */

@@ -1,5 +1,6 @@
 // RUN: the command in a container of the parent image (build args in its env), its upper dir
-// committed as the step's layer. The container is removed whatever happens.
+// committed as the step's layer. The container is removed whatever happens, unless --rm=false
+// keeps it (then `diff ID` shows what the step changed), as docker's classic builder does.
 import { refuse } from '../sys/errors.js';
 import type { Instruction } from './dockerfile.js';
 import { DockerfileError } from './dockerfile.js';
@@ -18,12 +19,20 @@ export function runStep(env: StepEnv, ins: Instruction, args: Map<string, string
       const spec = runSpecOf(config.config, { cmd: argv });
       spec.env = [...argEnv.filter((a) => !spec.env.some((e) => e.startsWith(a.slice(0, a.indexOf('=') + 1)))), ...spec.env];
       const c = k.createWith(parent, { cmd: argv, spec });
+      env.on({ type: 'running', container: c.id });
+      let done = false;
       try {
         const code = await k.run(c);
         if (code !== 0) refuse('failed', `The command '${argv.join(' ')}' returned a non-zero code: ${code}`);
-        return k.local.commit(c.id, withHistory(config, argv.join(' '), false), { parent: parent.id });
+        const img = k.local.commit(c.id, withHistory(config, argv.join(' '), false), { parent: parent.id });
+        done = true;
+        return img;
       } finally {
-        k.removeRecord(k.fresh(c));
+        if (env.rm) {
+          k.removeRecord(k.fresh(c));
+          // docker says so only for a step that worked (a failed one's container goes too, as with --force-rm)
+          if (done) env.on({ type: 'removed', container: c.id });
+        }
       }
     },
   };

@@ -16,6 +16,8 @@ export interface BuildOptions {
   label?: string[];
   quiet?: boolean;
   iidfile?: string;
+  rm?: boolean | string; // --rm=false keeps RUN's containers
+  squash?: boolean;
 }
 
 /** One event as docker's lines. */
@@ -27,6 +29,10 @@ function lines(e: BuildEvent): string {
       return ` ---> ${e.image ? shortId(e.image) : 'scratch'}\n`;
     case 'triggers':
       return `# Executing ${e.count} build trigger${e.count === 1 ? '' : 's'}\n`;
+    case 'running':
+      return ` ---> Running in ${shortId(e.container)}\n`;
+    case 'removed':
+      return `Removing intermediate container ${shortId(e.container)}\n`;
     case 'cached':
       return ` ---> Using cache\n ---> ${shortId(e.image)}\n`;
     case 'made':
@@ -41,7 +47,8 @@ function lines(e: BuildEvent): string {
 export function build(context: string, o: BuildOptions): Promise<void> {
   return withStore(async (s) => {
     const k = new Containers(s, { warn: (line) => process.stderr.write(`strata: ${line}\n`) });
-    const req = { context, file: o.file, tags: o.tag, cache: o.cache, buildArgs: o.buildArg, target: o.target, labels: o.label };
+    const rm = o.rm !== false && o.rm !== 'false';
+    const req = { context, file: o.file, tags: o.tag, cache: o.cache, buildArgs: o.buildArg, target: o.target, labels: o.label, rm, squash: o.squash };
     // -q: only the image ID at the end (RUN's own output still shows, as docker's classic builder lets it)
     const img = await runBuild(s, k, req, (e) => o.quiet || process.stdout.write(lines(e)));
     if (o.quiet) console.log(img.id);

@@ -3,52 +3,51 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { commandLine } from '../container/command-line.js';
-import type { Store, ContainerRecord } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { Containers, running, notFound, type RunFlags } from '../container/service.js';
-import { ago, duration, humanSize, shortId, table } from './format.js';
+import { parseDetachKeys } from '../container/detach-keys.js';
+import { ago, humanSize, shortId, table } from './format.js';
 import { withStore, inspectImage } from './image-actions.js';
 import { progressBars } from './progress-bar.js';
 import { fatal } from './fatal.js';
+import { statusOf } from './container-status.js';
 
 export { running };
+export { statusOf };
 
 const warn = (line: string) => process.stderr.write(`strata: ${line}\n`);
-const containers = (s: Store) => new Containers(s, { warn });
-const withContainers = <T>(fn: (k: Containers) => Promise<T> | T) => withStore((s) => fn(containers(s)));
+const containers = (s: Store, trace?: string) => new Containers(s, { warn, trace });
+/** `trace`: a file for the copy-up trace of the mounts the command makes (run/start --trace). */
+export const withContainers = <T>(fn: (k: Containers) => Promise<T> | T, trace?: string) => withStore((s) => fn(containers(s, trace)));
 /** Run `fn` for its exit code, then exit with it: run, start -a and exec end as their command did. */
-const exitWith = (p: Promise<number>) => p.then((code) => process.exit(code));
-
-/** The STATUS column of ps and system df -v. */
-export function statusOf(s: Store, c: ContainerRecord): string {
-  const st = containers(s).state(c);
-  if (st.running) {
-    const up = c.started ? `Up ${duration(c.started)}` : 'Up';
-    return st.daemonDead ? `${up} (filesystem daemon died)` : st.paused ? `${up} (Paused)` : up;
-  }
-  if (c.state === 'created') return 'Created';
-  return `Exited (${c.exitCode ?? 0})${c.finished ? ` ${ago(c.finished)}` : ''}`;
-}
+export const exitWith = (p: Promise<number>) => p.then((code) => process.exit(code));
 
 export function createCmd(image: string, cmd: string[], o: RunFlags): Promise<void> {
   return withContainers((k) => console.log(k.create(image, cmd, o).id));
 }
 
-export function run(image: string, cmd: string[], o: RunFlags & { rm?: boolean; detach?: boolean }): Promise<void> {
-  // -d: in the background under a supervisor, as start does; prints the full ID, as docker
-  if (o.detach) return withContainers(async (k) => void console.log((await k.start(k.create(image, cmd, o).id, { rm: o.rm })).id));
-  return exitWith(withContainers((k) => k.run(k.create(image, cmd, o), o.rm)));
+export function run(image: string, cmd: string[], o: RunFlags & { rm?: boolean; detach?: boolean; detachKeys?: string; trace?: string }): Promise<void> {
+  const checked = <T>(fn: (k: Containers) => Promise<T> | T) => withContainers((k) => (parseDetachKeys(o.detachKeys), fn(k)), o.trace); // a bad spec makes no container
+  // -d: in the background under a supervisor, as start does, printing the full ID; -it: so too, with this terminal attached (docker's way)
+  if (o.detach) return checked(async (k) => void console.log((await k.start(k.create(image, cmd, o).id, { rm: o.rm })).id));
+  if (o.tty && o.interactive) return exitWith(checked((k) => k.startAttached(k.create(image, cmd, o).id, { rm: o.rm, detachKeys: o.detachKeys })));
+  return exitWith(checked((k) => k.run(k.create(image, cmd, o), o.rm)));
 }
 
-export function start(refs: string[], o: { attach?: boolean; rm?: boolean }): Promise<void> {
+export function start(
+  refs: string[],
+  o: { attach?: boolean; rm?: boolean; detachKeys?: string; supervise?: boolean; waitAttach?: boolean; trace?: string },
+): Promise<void> {
   return exitWith(
     withContainers(async (k) => {
       let code = 0;
       for (const ref of refs) {
-        if (o.attach) code = await k.attach(ref, o.rm);
+        if (o.supervise) code = await k.supervise(ref, { rm: o.rm, waitAttach: o.waitAttach });
+        else if (o.attach) code = await k.startAttached(ref, { rm: o.rm, detachKeys: o.detachKeys });
         else console.log((await k.start(ref)).name);
       }
       return code;
-    }),
+    }, o.trace),
   );
 }
 
@@ -79,25 +78,38 @@ export function ps(o: { all?: boolean; size?: boolean; format?: string; quiet?: 
     const k = containers(s);
     const rows = k.list({ ...o, filters: o.filter }).map(({ c, image, size, virtual }) => {
       const tags = image ? s.tagsOf(image.id) : [];
-      const row = { id: c.id, image: tags[0] ?? shortId(c.image), command: commandLine(c), created: c.created, status: statusOf(s, c), name: c.name };
+      const row = {
+        id: c.id,
+        image: tags[0] ?? shortId(c.image),
+        command: commandLine(c),
+        created: c.created,
+        status: statusOf(s, c),
+        ports: (c.ports ?? []).join(', '),
+        name: c.name,
+        networks: c.network ?? 'host',
+        mounts: (c.mounts ?? [])
+          .map((m) => (m.type === 'volume' ? m.source!.slice(0, m.source!.length === 64 ? 12 : undefined) : m.type === 'bind' ? m.source : 'tmpfs'))
+          .join(','),
+      };
       return { ...row, size: size ?? 0, virtual: virtual ?? 0 };
     });
     if (o.format === 'json') return console.log(JSON.stringify(rows, null, 2));
     if (o.quiet) return void process.stdout.write(rows.map((r) => shortId(r.id) + '\n').join(''));
-    const head = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES', ...(o.size ? ['SIZE'] : [])];
+    // PORTS: on the host's network a published port is that port itself, so it shows as 8080/tcp
+    const head = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES', ...(o.size ? ['SIZE'] : [])];
     // docker's: 20 characters at most (19 and an ellipsis), quoted
     const cmd = (c: string) => JSON.stringify([...c].length > 20 ? [...c].slice(0, 19).join('') + '…' : c);
     const sizes = (r: (typeof rows)[number]) => (o.size ? [`${humanSize(r.size)} (virtual ${humanSize(r.virtual)})`] : []);
     process.stdout.write(
       table(
         head,
-        rows.map((r) => [shortId(r.id), r.image, cmd(r.command), ago(r.created), r.status, r.name, ...sizes(r)]),
+        rows.map((r) => [shortId(r.id), r.image, cmd(r.command), ago(r.created), r.status, r.ports, r.name, ...sizes(r)]),
       ),
     );
   });
 }
 
-export function rm(refs: string[], o: { force?: boolean }): Promise<void> {
+export function rm(refs: string[], o: { force?: boolean; volumes?: boolean }): Promise<void> {
   return withContainers((k) => {
     for (const ref of refs) {
       k.remove(ref, o);

@@ -4,6 +4,8 @@ import { Command, Option } from 'commander';
 
 const containers = () => import('./container-actions.js');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+const DETACH_KEYS =
+  "the keys that leave a container with -it running (docker's format: ctrl-<a-z, @, [, \\, ], ^, _> or a character, comma separated; default ctrl-p,ctrl-q)";
 
 /** IMAGE [COMMAND...] and what a new container runs with: the options create and run share. */
 function containerOptions(c: Command): Command {
@@ -15,7 +17,12 @@ function containerOptions(c: Command): Command {
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user[:group]>', 'user to run as')
     .option('-i, --interactive', 'keep stdin open: the command reads ours (with -t, this terminal drives it, in raw mode); without -i it reads nothing')
-    .option('-t, --tty', 'give the command a pseudo-terminal of its own');
+    .option('-t, --tty', 'give the command a pseudo-terminal of its own')
+    .option('-v, --volume <[SOURCE:]TARGET[:ro]>', 'mount a volume (NAME:/path, or /path for an anonymous one) or a host dir (/host:/path)', collect)
+    .option('--mount <type=volume|bind|tmpfs,...>', 'mount a volume, host path or tmpfs: source=…,target=…[,readonly]', collect)
+    .option('--tmpfs <TARGET[:size=…,mode=…]>', 'mount a tmpfs', collect)
+    .option('-p, --publish <[HOST:]PORT>', "publish a port: the host's network is the container's, so the same port on both sides", collect)
+    .option('--network <host|none>', "the host's network (default), or none: a network of its own with loopback only");
 }
 
 export function containerCommands(): Record<string, Command> {
@@ -30,14 +37,20 @@ export function containerCommands(): Record<string, Command> {
     new Command('run').description('run a command in a new container: mounted with strata, chrooted, in new mount, PID, UTS and IPC namespaces'),
   )
     .option('--rm', 'remove the container when it exits')
+    .option('--trace <file>', 'write a JSON line per copy-up and whiteout of its filesystem to this file (as strata mount --trace)')
     .option('-d, --detach', 'run it in the background and print its ID (output to its log: strata logs)')
+    .option('--detach-keys <keys>', DETACH_KEYS)
     .passThroughOptions()
     .action(async (img: string, cmd: string[], o) => (await containers()).run(img, cmd, o));
   const start = new Command('start')
     .description('start containers (in the background, output to their log; -a stays attached)')
     .argument('<containers...>')
     .option('-a, --attach', 'run in the foreground and exit with its exit code')
+    .option('--detach-keys <keys>', DETACH_KEYS)
+    .option('--trace <file>', 'write a JSON line per copy-up and whiteout of its filesystem to this file (as strata mount --trace)')
     .addOption(new Option('--rm', 'remove it when it exits (the supervisor of run -d --rm)').hideHelp())
+    .addOption(new Option('--supervise', "be a detached container's supervisor, with its attach socket").hideHelp())
+    .addOption(new Option('--wait-attach', 'as its supervisor, start it once a first client attaches (run -it)').hideHelp())
     .action(async (refs: string[], o) => (await containers()).start(refs, o));
   const stop = new Command('stop')
     .description('stop running containers: SIGTERM to their PID 1, SIGKILL after the grace time')
@@ -84,6 +97,7 @@ export function containerCommands(): Record<string, Command> {
     .description('remove containers')
     .argument('<containers...>')
     .option('-f, --force', 'remove a running container too')
+    .option('-v, --volumes', 'remove its anonymous volumes too')
     .action(async (refs: string[], o) => (await containers()).rm(refs, o));
   const diff = new Command('diff')
     .description("changes to a container's filesystem: A added, C changed, D deleted")
@@ -102,5 +116,11 @@ export function containerCommands(): Record<string, Command> {
     .description("a container's filesystem as a tar on stdout")
     .argument('<container>')
     .action(async (ref: string) => (await containers()).exportCmd(ref));
-  return { inspect, create, run, start, stop, logs, pauseCmd, unpause, restart, exec, ps, rm, diff, commit, exportCmd };
+  const attach = new Command('attach')
+    .description("connect this terminal to a running container's terminal (or its output, and its stdin if it has -i); ctrl-p ctrl-q leaves it running")
+    .argument('<container>')
+    .option('--detach-keys <keys>', DETACH_KEYS)
+    .option('--no-stdin', 'do not send our input')
+    .action(async (ref: string, o) => (await import('./attach-actions.js')).attach(ref, o));
+  return { inspect, create, run, start, attach, stop, logs, pauseCmd, unpause, restart, exec, ps, rm, diff, commit, exportCmd };
 }

@@ -10,7 +10,9 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
   return withStore((s) => {
     const u = diskUsage(s, { running, statusOf });
     if (o.format === 'json')
-      return console.log(JSON.stringify(o.verbose ? { summary: u.summary, images: u.images, containers: u.containers } : u.summary, null, 2));
+      return console.log(
+        JSON.stringify(o.verbose ? { summary: u.summary, images: u.images, containers: u.containers, volumes: u.volumes } : u.summary, null, 2),
+      );
     if (!o.verbose) {
       const rows = u.summary.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)]);
       process.stdout.write(table(['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], rows));
@@ -37,13 +39,20 @@ export function df(o: { verbose?: boolean; format?: string }): Promise<void> {
     const ctrRows = u.containers.map((c) => [
       shortId(c.id),
       s.tagsOf(c.image)[0] ?? shortId(c.image),
-      '0',
+      String(c.volumes),
       humanSize(c.size),
       ago(c.created),
       c.status,
       c.name,
     ]);
     process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'], ctrRows));
+    console.log(`\nLocal Volumes space usage:\n`);
+    process.stdout.write(
+      table(
+        ['VOLUME NAME', 'LINKS', 'SIZE'],
+        u.volumes.map((v) => [v.name, String(v.links), humanSize(v.size)]),
+      ),
+    );
     console.log(`\nBuild cache usage: ${humanSize(u.cacheSize)}\n`);
   });
 }

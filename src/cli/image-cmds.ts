@@ -1,6 +1,6 @@
 // The image, build and store commands, named and shaped as docker's. Their work is in the
 // *-actions.ts files, loaded only when such a command runs.
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 
 const images = () => import('./image-actions.js');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -60,6 +60,11 @@ export function imageCommands(): Record<string, Command> {
     .option('--label <KEY=VALUE>', 'a label of the image (repeatable)', collect)
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
+    .option('--rm [bool]', 'remove the intermediate containers of RUN steps (default true; --rm=false keeps them for diff)', (v) => {
+      if (v !== 'true' && v !== 'false') throw new InvalidArgumentError('true or false (--rm=false)');
+      return v !== 'false';
+    })
+    .option('--squash', "merge the layers the build adds into one on top of the base image's")
     .action(async (ctx: string, o) => (await import('./build-actions.js')).build(ctx, o));
   const save = new Command('save')
     .description("images as one tar: an OCI image layout with docker's manifest.json (docker load, skopeo and umoci read it)")
@@ -78,7 +83,7 @@ export function imageCommands(): Record<string, Command> {
   const system = new Command('system').description('manage strata');
   system
     .command('df')
-    .description('disk usage of images, containers and the build cache, from real layer sharing')
+    .description('disk usage of images, containers, local volumes and the build cache, from real layer sharing')
     .option('-v, --verbose', 'per image and per container')
     .option('--format <fmt>', 'json for machine-readable output')
     .action(async (o) => (await import('./df-actions.js')).df(o));
@@ -93,6 +98,7 @@ export function imageCommands(): Record<string, Command> {
     .command('prune')
     .description('remove stopped containers, dangling images (-a: every image no container uses) and the build cache; asks first')
     .option('-a, --all', 'remove all unused images, not just dangling ones')
+    .option('--volumes', 'remove anonymous volumes no container uses too')
     .option('-f, --force', 'do not ask')
     .action(async (o) => (await import('./prune-actions.js')).systemPrune(o));
   system

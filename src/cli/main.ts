@@ -5,9 +5,10 @@ import { Command } from 'commander';
 import { mountCommand, umountCommand } from './mount.js';
 import { indexCommand } from './index-cmd.js';
 import { storeCommands } from './store-cmds.js';
+import { statsCommand } from './stats-cmd.js';
 
 const store = storeCommands();
-const commands = ['mount', 'umount', 'index', 'help', ...store.map((c) => c.name())];
+const commands = ['mount', 'umount', 'index', 'stats', 'help', ...store.map((c) => c.name())];
 
 export function rewriteMountFuse(argv: string[]): string[] {
   // mount.fuse3 runs: strata SOURCE MOUNTPOINT -o OPTIONS
@@ -25,5 +26,6 @@ const program = new Command('strata')
 program.addCommand(mountCommand());
 program.addCommand(umountCommand());
 program.addCommand(indexCommand());
+program.addCommand(statsCommand());
 for (const c of store) program.addCommand(c);
 await program.parseAsync(rewriteMountFuse(process.argv));

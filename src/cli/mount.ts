@@ -1,5 +1,6 @@
 // `strata mount` / `strata umount`, and the mount.fuse form (`strata SOURCE MOUNTPOINT -o OPTS`).
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import { preflight, MountError, type MountSpec } from '../fuse/preflight.js';
 import { fatal } from './fatal.js';
@@ -24,6 +25,7 @@ interface MountFlags {
   keepCache?: boolean;
   writebackCache?: boolean;
   passthrough?: boolean;
+  trace?: string;
 }
 
 /** lowerdir=A:B,upperdir=U,workdir=W (overlayfs's option names) into a spec. */
@@ -49,6 +51,7 @@ export function mountCommand(): Command {
     .option('-o <options>', 'mount options: lowerdir=,upperdir=,workdir=,ro', (v: string, prev: string[] = []) => [...prev, v])
     .option('-f, --foreground', 'serve in the foreground instead of returning once mounted')
     .option('--log <file>', 'daemon log (background mode)')
+    .option('--trace <file>', 'write one JSON line per copy-up and whiteout to FILE (see strata stats for the totals)')
     .option('--transport <name>', 'kernel (our own FUSE protocol code, the default) or fuse-native (libfuse 2)', 'kernel')
     .option('--entry-timeout <s>', 'kernel entry cache timeout in seconds (default: 1e6 with the kernel transport, 1 with fuse-native)')
     .option('--attr-timeout <s>', 'kernel attribute cache timeout in seconds (default as --entry-timeout)')
@@ -82,8 +85,11 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     if (err instanceof MountError) fatal(err.message);
     throw err;
   }
+  const trace = flags.trace === undefined ? undefined : path.resolve(flags.trace);
+  if (trace && (trace + '/').startsWith(spec.mountpoint + '/')) fatal(`the trace file ${trace} must not be inside the mount it traces`);
   const daemonOpts = {
     debug: flags.debug,
+    ...(trace ? { trace } : {}),
     ...(flags.entryTimeout !== undefined ? { entryTimeout: Number(flags.entryTimeout) } : {}),
     ...(flags.attrTimeout !== undefined ? { attrTimeout: Number(flags.attrTimeout) } : {}),
     index: flags.index !== false,

@@ -6,6 +6,7 @@ import { pruneImages } from '../image/remove.js';
 import { intermediates } from '../image/list.js';
 import { pruneCache } from '../build/cache.js';
 import { Containers } from '../container/service.js';
+import { Volumes } from '../container/volumes.js';
 import { withStore } from './with-store.js';
 import { humanSize } from './format.js';
 import { confirm } from './confirm.js';
@@ -40,11 +41,28 @@ export async function containerPrune(o: { force?: boolean }): Promise<void> {
   await withStore((s) => console.log(`Total reclaimed space: ${humanSize(containers(s))}`));
 }
 
-export async function systemPrune(o: { all?: boolean; force?: boolean }): Promise<void> {
-  const what = ['all stopped containers', o.all ? ALL_IMAGES : IMAGES, 'unused build cache'];
+function volumes(s: Store, all: boolean, filters?: string[]): number {
+  const r = new Volumes(s).prune({ all, filters });
+  section('Deleted Volumes:', r.deleted);
+  return r.freed;
+}
+
+export async function volumePrune(o: { all?: boolean; force?: boolean; filter?: string[] }): Promise<void> {
+  if (!o.force && !(await confirm(`This will remove all ${o.all ? '' : 'anonymous '}local volumes not used by at least one container.`))) return;
+  await withStore((s) => console.log(`Total reclaimed space: ${humanSize(volumes(s, !!o.all, o.filter))}`));
+}
+
+export async function systemPrune(o: { all?: boolean; force?: boolean; volumes?: boolean }): Promise<void> {
+  const what = [
+    'all stopped containers',
+    ...(o.volumes ? ['all anonymous volumes not used by at least one container'] : []),
+    o.all ? ALL_IMAGES : IMAGES,
+    'unused build cache',
+  ];
   if (!o.force && !(await confirm(`This will remove:\n${what.map((w) => `  - ${w}`).join('\n')}\n`))) return;
   await withStore((s) => {
     let freed = containers(s);
+    if (o.volumes) freed += volumes(s, false);
     freed += images(s, !!o.all);
     const cache = pruneCache(s, () => intermediates(s));
     section('Deleted build cache objects:', cache.deleted);

@@ -5,10 +5,12 @@ import { Command } from 'commander';
 import { imageCommands } from './image-cmds.js';
 import { containerCommands } from './container-cmds.js';
 import { registryCommands } from './registry-cmds.js';
+import { volumeGroup } from './volume-cmds.js';
+import { benchCommand } from './bench-cmd.js';
 
 export function storeCommands(): Command[] {
   const { importCmd, imagesCmd, tag, rmi, image, history, buildCmd, save, load, builder, system, info } = imageCommands();
-  const { inspect, create, run, start, stop, logs, pauseCmd, unpause, restart, exec, ps, rm, diff, commit, exportCmd } = containerCommands();
+  const { inspect, create, run, start, attach, stop, logs, pauseCmd, unpause, restart, exec, ps, rm, diff, commit, exportCmd } = containerCommands();
   const [pull, push, login, logout, search] = registryCommands();
   managementForms(image);
   const images = [importCmd, buildCmd, builder, pull, push, save, load, imagesCmd, tag, rmi, image, history, login, logout, search];
@@ -18,6 +20,7 @@ export function storeCommands(): Command[] {
     create,
     run,
     start,
+    attach,
     stop,
     restart,
     pauseCmd,
@@ -30,6 +33,8 @@ export function storeCommands(): Command[] {
     commit,
     exportCmd,
     containerGroup(),
+    volumeGroup(),
+    benchCommand(),
     system,
     info,
   ];
@@ -44,12 +49,28 @@ function managementForms(image: Command): void {
   for (const c of [i.history, i.buildCmd, i.tag, containerCommands().inspect, i.save, i.load, i.importCmd, pull, push]) image.addCommand(c);
 }
 
-/** `container ls|ps|run|create|start|stop|restart|rm|exec|commit|export|diff|logs|pause|unpause|inspect|prune`. */
+/** `container ls|ps|run|create|start|attach|stop|restart|rm|exec|commit|export|diff|logs|pause|unpause|inspect|prune`. */
 function containerGroup(): Command {
   const c = containerCommands();
   const group = new Command('container').description('manage containers').enablePositionalOptions();
   group.addCommand(c.ps.name('ls').aliases(['ps', 'list']));
-  for (const cmd of [c.run, c.create, c.start, c.stop, c.restart, c.rm, c.exec, c.commit, c.exportCmd, c.diff, c.logs, c.pauseCmd, c.unpause, c.inspect])
+  for (const cmd of [
+    c.run,
+    c.create,
+    c.start,
+    c.attach,
+    c.stop,
+    c.restart,
+    c.rm,
+    c.exec,
+    c.commit,
+    c.exportCmd,
+    c.diff,
+    c.logs,
+    c.pauseCmd,
+    c.unpause,
+    c.inspect,
+  ])
     group.addCommand(cmd);
   group
     .command('prune')

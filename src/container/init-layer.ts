@@ -7,23 +7,15 @@
 // not in diff, not in commit. An image that has all of them gets none.
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { FsError } from '../sys/errors.js';
 import { native } from '../sys/native.js';
 import { Union, ROOT } from '../union/union.js';
+import { statOrNull } from '../union/stat-or-null.js';
 import type { ImageRecord, Store } from '../store/store.js';
 
 const DIRS = ['/dev', '/dev/pts', '/dev/shm', '/proc', '/sys'];
 const FILES = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'];
 
-function has(u: Union, p: string): boolean {
-  try {
-    u.getattr(p);
-    return true;
-  } catch (err) {
-    if (err instanceof FsError) return false;
-    throw err;
-  }
-}
+const has = (u: Union, p: string) => statOrNull(u, p) !== null;
 
 /** The image's init layer dir, made now if it needs one and has none yet; null when it needs none. */
 export function initLayer(s: Store, img: ImageRecord): string | null {

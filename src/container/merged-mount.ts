@@ -12,6 +12,8 @@ export interface MountOptions {
   what: string;
   /** A line for the person when something had to be repaired on the way. */
   warn?: (line: string) => void;
+  /** The daemon's copy-up trace file; a view mounted already (without it) is said to be so. */
+  trace?: string;
 }
 
 export const isMounted = (mountpoint: string) => !!findMount(mountpoint);
@@ -22,12 +24,16 @@ export const isDead = (mountpoint: string) => isMounted(mountpoint) && mountDead
 /** Mount `m` at `mountpoint` unless it is mounted there (and alive) already; returns the mountpoint. */
 export function mountAt(m: Mount, mountpoint: string, o: MountOptions): string {
   if (isMounted(mountpoint)) {
-    if (!mountDead(mountpoint)) return mountpoint;
+    if (!mountDead(mountpoint)) {
+      if (o.trace)
+        o.warn?.(`the merged view of ${o.what} was mounted already: its copy-ups go to the trace file it was mounted with, if any, not to ${o.trace}`);
+      return mountpoint;
+    }
     o.warn?.(`the filesystem daemon of ${o.what} had died; mounting its merged view again`);
     unmount(mountpoint, { force: true });
   }
   try {
-    startDaemon(preflight({ lowers: m.lowers, upper: m.upper, work: m.work, mountpoint }), { index: true });
+    startDaemon(preflight({ lowers: m.lowers, upper: m.upper, work: m.work, mountpoint }), { index: true, ...(o.trace ? { trace: o.trace } : {}) });
   } catch (err) {
     refuse('failed', `cannot mount ${o.what}: ${(err as Error).message}`, err);
   }

@@ -7,8 +7,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { RunConfig } from '../oci/image.js';
 import { openPty, runOnPty } from './pty.js';
+import { spawnRelayed, type ContainerIO } from './container-io.js';
 import { refuse } from '../sys/errors.js';
 import { splitKeyValue, withEnv } from '../sys/key-value.js';
+import type { HostMount } from './volumes.js';
 
 export { alive } from '../sys/process.js';
 
@@ -27,6 +29,12 @@ export interface RunSpec {
   cgroup?: string | null;
   /** The container's own /etc/hosts, /etc/hostname and /etc/resolv.conf (containerEtc), bound over the image's. */
   etc: EtcFiles;
+  /** Where its terminal or stdio goes instead of ours: the attach hub of a detached container's supervisor. */
+  io?: ContainerIO;
+  /** Volumes, binds and tmpfs mounts, shallowest first, their targets already made (Volumes.prepare). */
+  mounts?: HostMount[];
+  /** 'none': a network namespace of its own with only loopback; else the host's network. */
+  network?: 'host' | 'none';
 }
 
 export interface EtcFiles {
@@ -125,6 +133,8 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
   ];
   for (const [from, at] of etc) if (isFile(m + at)) setup.push(`mount --bind ${q(from)} ${q(m + at)}`);
   if (fs.existsSync(`${m}/sys`)) setup.push(`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${q(m + '/sys')}`);
+  for (const v of spec.mounts ?? []) setup.push(...mountLines(v));
+  if (spec.network === 'none') setup.push('ip link set lo up 2>/dev/null || true');
   const inner = ['unshare', `--root=${m}`, `--wd=${spec.workdir}`];
   if (fs.existsSync(`${m}/proc`)) inner.push('--mount-proc');
   if (spec.user) {
@@ -135,19 +145,62 @@ export function runInContainer(spec: RunSpec, onStart?: (pid: number) => void): 
   // /usr/bin/env runs inside the new root: fall back to the command itself if the image has no env.
   if (!fs.existsSync(`${m}/usr/bin/env`)) inner.splice(inner.indexOf('/usr/bin/env'), 2 + spec.env.length);
   setup.push(`exec ${inner.map(q).join(' ')}`);
-  const args = ['--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', setup.join('\n')];
+  const args = [
+    '--mount',
+    '--uts',
+    '--ipc',
+    '--pid',
+    ...(spec.network === 'none' ? ['--net'] : []),
+    '--fork',
+    '--propagation',
+    'private',
+    '--',
+    '/bin/sh',
+    '-c',
+    setup.join('\n'),
+  ];
   // Into the container's cgroup before anything forks, so that every process of it is there.
   if (spec.cgroup)
-    return runChild('/bin/sh', ['-c', `echo $$ > ${q(spec.cgroup + '/cgroup.procs')} && exec "$@"`, 'sh', 'unshare', ...args], pty, onStart, spec.interactive);
-  return runChild('unshare', args, pty, onStart, spec.interactive);
+    return runChild(
+      '/bin/sh',
+      ['-c', `echo $$ > ${q(spec.cgroup + '/cgroup.procs')} && exec "$@"`, 'sh', 'unshare', ...args],
+      pty,
+      onStart,
+      spec.interactive,
+      spec.io,
+    );
+  return runChild('unshare', args, pty, onStart, spec.interactive, spec.io);
 }
 
-/** Spawn with our stdio (or on the pty), resolve with the exit code, 128+N for a signal, as a shell reports it. */
-function runChild(cmd: string, args: string[], pty: [number, number, string] | null, onStart?: (pid: number) => void, input = false): Promise<number> {
+/** The shell lines that make one volume, bind or tmpfs mount (docker binds recursively, rbind). */
+function mountLines(v: HostMount): string[] {
+  if (v.kind === 'tmpfs') {
+    const opts = [`mode=${(v.mode ?? 0o1777).toString(8)}`, ...(v.size ? [`size=${v.size}`] : []), 'nosuid', 'nodev', ...(v.readOnly ? ['ro'] : [])];
+    return [`mount -t tmpfs -o ${opts.join(',')} tmpfs ${q(v.target)}`];
+  }
+  const lines = [`mount --rbind ${q(v.source!)} ${q(v.target)}`];
+  if (v.readOnly) lines.push(`mount -o remount,bind,ro ${q(v.target)}`);
+  return lines;
+}
+
+/** Spawn with our stdio or `io` (or on the pty), resolve with the exit code, 128+N for a signal, as a shell reports it. */
+function runChild(
+  cmd: string,
+  args: string[],
+  pty: [number, number, string] | null,
+  onStart?: (pid: number) => void,
+  input = false,
+  io?: ContainerIO,
+): Promise<number> {
   const code = (c: number | null, sig: NodeJS.Signals | null) =>
     c ?? 128 + (sig ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 } as Record<string, number>)[sig] ?? 1) : 1);
   if (pty) {
-    const r = runOnPty(pty, cmd, args, { input });
+    const r = runOnPty(pty, cmd, args, { input, io });
+    if (r.child.pid) onStart?.(r.child.pid);
+    return r.exited.then((e) => code(e.code, e.signal));
+  }
+  if (io) {
+    const r = spawnRelayed(cmd, args, io, input);
     if (r.child.pid) onStart?.(r.child.pid);
     return r.exited.then((e) => code(e.code, e.signal));
   }
@@ -178,6 +231,7 @@ export function execInContainer(pid1: number, env: string[], argv: string[], tty
     '--uts',
     '--ipc',
     '--pid',
+    '--net', // the container's own with --network none; the host's, the same as ours, otherwise
     '--root',
     '--wd',
     '--',

@@ -4,10 +4,11 @@
 import { removeTree } from '../sys/remove-tree.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { FsError, refuse } from '../sys/errors.js';
+import { refuse } from '../sys/errors.js';
 import type { ImageRecord, Store } from '../store/store.js';
 import type { ImageConfig } from '../oci/image.js';
 import { Union, type Attr } from '../union/union.js';
+import { statOrNull } from '../union/stat-or-null.js';
 import { isMounted, unmountAt, withMountedAt, type MountOptions } from './merged-mount.js';
 import { initLayer } from './init-layer.js';
 import { mountOf, type CommitOptions, type Mount, type SnapshotInfo, type SnapshotKind, type Snapshotter } from './snapshot.js';
@@ -16,6 +17,8 @@ export interface SnapshotterOptions {
   /** How to name a key in sentences ("container web"); default "snapshot KEY". */
   describe?: (key: string) => string;
   warn?: (line: string) => void;
+  /** A copy-up trace file for the mounts made (strata mount --trace). */
+  trace?: string;
 }
 
 export abstract class StoreSnapshotter implements Snapshotter {
@@ -31,7 +34,7 @@ export abstract class StoreSnapshotter implements Snapshotter {
   private infoFile = (key: string) => path.join(this.dirs(key).dir, 'snapshot.json');
 
   protected mountOptions(key: string): MountOptions {
-    return { what: this.o.describe?.(key) ?? `snapshot ${key.slice(0, 12)}`, warn: this.o.warn };
+    return { what: this.o.describe?.(key) ?? `snapshot ${key.slice(0, 12)}`, warn: this.o.warn, ...(this.o.trace ? { trace: this.o.trace } : {}) };
   }
 
   prepare(key: string, parent: ImageRecord): Mount {
@@ -88,14 +91,7 @@ export abstract class StoreSnapshotter implements Snapshotter {
   /** The attributes a path has in the merged layers below the snapshot (null where none has it). */
   lowerStat(key: string): (p: string) => Attr | null {
     const lower = new Union({ lowers: this.s.lowers(this.parentOf(key)) });
-    return (p: string) => {
-      try {
-        return lower.getattr(p);
-      } catch (err) {
-        if (err instanceof FsError) return null;
-        throw err;
-      }
-    };
+    return (p: string) => statOrNull(lower, p);
   }
 
   /**

@@ -9,6 +9,9 @@ import type { MountSpec } from './preflight.js';
 import { openIndex, chainReader, prepareChain } from '../index/mount-index.js';
 import type { Progress } from '../index/layer-index.js';
 import type { ChainReader } from '../index/chain-reader.js';
+import { INIT } from './kernel/protocol.js';
+import { listenControl, realMountpoint, type ControlServer } from './control.js';
+import { TraceFile } from './trace-file.js';
 
 export interface DaemonOptions {
   /** Where to report "ready" or the error that stopped the mount (the parent's pipe). */
@@ -26,7 +29,12 @@ export interface DaemonOptions {
   keepCache?: boolean;
   writebackCache?: boolean;
   passthrough?: boolean;
+  /** Write one JSON line per copy-up and whiteout to this file (see trace-file.ts). */
+  trace?: string;
 }
+
+/** The transport's part of what `strata stats` reports: the cache settings in force, and its tables. */
+type Facts = () => Record<string, unknown>;
 
 export type Transport = 'kernel' | 'fuse-native';
 
@@ -101,6 +109,7 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
   const warn = (msg: string) => say('warn ' + msg);
   process.umask(0);
   let union: Union;
+  let trace: TraceFile | null = null;
   try {
     const chain = opts.index === false ? null : openChain(spec, warn, (what, n) => say(`progress ${what}\t${n}`));
     const maxIno = opts.transport === 'fuse-native' ? 0xffffffff : Number.MAX_SAFE_INTEGER;
@@ -109,13 +118,21 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
     );
     union.prepareWork();
     union.resolver.get('/');
+    if (opts.trace) trace = new TraceFile(opts.trace, union.stats);
   } catch (err) {
     ready('error: ' + ((err as Error).message || String(err)));
     process.exitCode = 1;
     return;
   }
-  if (opts.transport === 'fuse-native') void serveFuseNative(spec, opts, union, ready);
-  else serveOwn(spec, opts, union, ready);
+  let facts: Facts = () => ({});
+  const control = controlFor(spec, union, trace, () => facts(), warn);
+  process.on('exit', () => {
+    trace?.closeSync(); // the last lines, at unmount
+    control?.close();
+  });
+  const setFacts = (f: Facts) => (facts = f);
+  if (opts.transport === 'fuse-native') void serveFuseNative(spec, opts, union, ready, setFacts);
+  else serveOwn(spec, opts, union, ready, setFacts);
   const stop = () => {
     if (!findMount(spec.mountpoint)) process.exit(0); // already unmounted (or aborted): nothing to serve
     try {
@@ -131,10 +148,30 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
   process.on('SIGINT', stop);
 }
 
-function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (msg: string) => void): void {
+/** The control socket (`strata stats`): the union's counters with the daemon's facts; a mount without one still serves. */
+function controlFor(spec: MountSpec, union: Union, trace: TraceFile | null, facts: Facts, warn: (msg: string) => void): ControlServer | null {
+  const mountpoint = realMountpoint(spec.mountpoint);
+  const describe = () => ({
+    mountpoint,
+    pid: process.pid,
+    ...facts(),
+    ...union.stats.snapshot(),
+    openHandles: union.handles.size,
+    trace: trace?.status() ?? null,
+    rssBytes: process.memoryUsage.rss(),
+  });
+  try {
+    return listenControl(mountpoint, describe, warn);
+  } catch (err) {
+    warn(`no control socket, so strata stats cannot read this mount: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (msg: string) => void, setFacts: (f: Facts) => void): void {
   const entry = opts.entryTimeout ?? LONG_TIMEOUT;
   try {
-    const { ops } = serveKernel(
+    const { ops, session } = serveKernel(
       union,
       spec.mountpoint,
       {
@@ -155,6 +192,24 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         process.exit(0);
       },
     );
+    // What the kernel agreed to at INIT is what is in force (before INIT: what is asked for).
+    const has = (flag: bigint, asked: boolean) => (session.negotiated ? (session.negotiated.flags & flag) !== 0n : asked);
+    setFacts(() => ({
+      settings: {
+        transport: 'kernel',
+        index: union.resolver.indexed,
+        entryTimeout: entry,
+        attrTimeout: opts.attrTimeout ?? entry,
+        negativeTimeout: entry,
+        readdirplus: has(INIT.DO_READDIRPLUS, opts.readdirplus !== false),
+        keepCache: opts.keepCache !== false,
+        writebackCache: has(INIT.WRITEBACK_CACHE, !!opts.writebackCache),
+        passthrough: has(INIT.PASSTHROUGH, opts.passthrough !== false && !opts.writebackCache),
+        readOnly: !spec.upper,
+        fuseProtocol: session.negotiated ? `7.${session.negotiated.minor}` : null,
+      },
+      nodes: ops.nodes.size,
+    }));
     // SIGUSR2: the daemon's table sizes on its log (tests watch FORGET keep the node table bounded).
     process.on('SIGUSR2', () =>
       process.stderr.write(
@@ -169,9 +224,22 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
 }
 
 /** libfuse 2 through fuse-native, loaded only when asked for. */
-async function serveFuseNative(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (msg: string) => void): Promise<void> {
+async function serveFuseNative(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (msg: string) => void, setFacts: (f: Facts) => void): Promise<void> {
   const { default: Fuse } = await import('fuse-native');
   const { fuseOps } = await import('./ops.js');
+  const entry = opts.entryTimeout ?? 1;
+  const settings = {
+    transport: 'fuse-native',
+    entryTimeout: entry,
+    attrTimeout: opts.attrTimeout ?? 1,
+    negativeTimeout: entry,
+    readdirplus: false,
+    keepCache: 'auto_cache',
+    writebackCache: false,
+    passthrough: false,
+    readOnly: !spec.upper,
+  };
+  setFacts(() => ({ settings: { ...settings, index: union.resolver.indexed } }));
   const fuse = new Fuse(spec.mountpoint, fuseOps(union), fuseOptions(spec, opts));
   fuse.mount((err: Error | null) => {
     if (err) {

@@ -4,6 +4,7 @@ import Fuse from 'fuse-native';
 import { toErrno } from '../sys/errors.js';
 import type { Union, Caller } from '../union/union.js';
 import { HiddenNames } from './fuse-hidden.js';
+import { now, type MountStats } from '../union/stats.js';
 
 type Cb = (...args: any[]) => void;
 
@@ -32,6 +33,29 @@ function replyCount(cb: Cb, fn: () => number): void {
 }
 
 export function fuseOps(u: Union): Record<string, Cb> {
+  return timed(u.stats, pathOps(u));
+}
+
+/** Each op counted in the union's stats when it answers (its callback is the last argument), and its caller's pid noted. */
+function timed(stats: MountStats, ops: Record<string, Cb>): Record<string, Cb> {
+  const out: Record<string, Cb> = {};
+  for (const [name, fn] of Object.entries(ops)) {
+    const op = name.toUpperCase();
+    out[name] = (...args: unknown[]) => {
+      const t0 = now();
+      stats.pid = Fuse.context[2];
+      const cb = args[args.length - 1] as Cb;
+      args[args.length - 1] = (...r: unknown[]) => {
+        stats.request(op, t0);
+        cb(...r);
+      };
+      fn(...args);
+    };
+  }
+  return out;
+}
+
+function pathOps(u: Union): Record<string, Cb> {
   const hidden = new HiddenNames(u);
   /** A path op, or the same op on the open file behind a .fuse_hidden name. */
   const on = <T>(path: string, byPath: () => T, byIno: (ino: number) => T): T => {

@@ -21,7 +21,6 @@ export interface StartOptions {
   warn?: (line: string) => void;
 }
 
-
 export function startDaemon(spec: MountSpec, opts: DaemonOptions, o: StartOptions = {}): void {
   const { mountpoint, ...rest } = spec;
   const fds = native.pipe();

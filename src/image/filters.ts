@@ -36,7 +36,7 @@ export function labelMatch(labels: Record<string, string> | undefined, want: str
   return labels?.[want.slice(0, i)] === want.slice(i + 1);
 }
 
-const bool = (key: string, v: string): boolean => {
+export const bool = (key: string, v: string): boolean => {
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
   return refuse('invalid', `invalid filter '${key}=${v}' (true or false)`);

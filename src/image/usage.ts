@@ -22,10 +22,19 @@ export interface ContainerUsage {
   running: boolean;
   status: string;
   size: number;
+  /** Volumes it mounts (docker's LOCAL VOLUMES column). */
+  volumes: number;
+}
+
+export interface VolumeUsage {
+  name: string;
+  /** Containers that mount it. */
+  links: number;
+  size: number;
 }
 
 export interface UsageSummary {
-  type: 'Images' | 'Containers' | 'Build Cache';
+  type: 'Images' | 'Containers' | 'Local Volumes' | 'Build Cache';
   total: number;
   active: number;
   size: number;
@@ -36,6 +45,7 @@ export interface DiskUsage {
   summary: UsageSummary[];
   images: ImageUsage[];
   containers: ContainerUsage[];
+  volumes: VolumeUsage[];
   cacheSize: number;
 }
 
@@ -72,9 +82,13 @@ export function diskUsage(s: Store, st: ContainerStatus): DiskUsage {
   const usedLayers = new Set(images.filter((i) => used.has(i.id)).flatMap((i) => i.layers));
   const ctr = containers.map((c) => {
     const size = dirSize(s.containerPaths(c.id).upper);
-    return { id: c.id, name: c.name, image: c.image, created: c.created, running: st.running(c), status: st.statusOf(s, c), size };
+    const volumes = (c.mounts ?? []).filter((m) => m.type === 'volume').length;
+    return { id: c.id, name: c.name, image: c.image, created: c.created, running: st.running(c), status: st.statusOf(s, c), size, volumes };
   });
   const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
+  const links = new Map<string, number>();
+  for (const c of containers) for (const m of c.mounts ?? []) if (m.type === 'volume') links.set(m.source!, (links.get(m.source!) ?? 0) + 1);
+  const vols: VolumeUsage[] = s.allVolumes().map((v) => ({ name: v.name, links: links.get(v.name) ?? 0, size: dirSize(s.volumePath(v.name)) }));
   const cacheSize = sum(
     new Set(
       every
@@ -92,7 +106,14 @@ export function diskUsage(s: Store, st: ContainerStatus): DiskUsage {
       size: ctrSize,
       reclaimable: ctr.filter((c) => !c.running).reduce((n, c) => n + c.size, 0),
     },
+    {
+      type: 'Local Volumes',
+      total: vols.length,
+      active: vols.filter((v) => v.links > 0).length,
+      size: vols.reduce((n, v) => n + v.size, 0),
+      reclaimable: vols.filter((v) => v.links === 0).reduce((n, v) => n + v.size, 0),
+    },
     { type: 'Build Cache', total: s.cacheEntries().filter((e) => e.live).length, active: 0, size: cacheSize, reclaimable: cacheSize },
   ];
-  return { summary, images: rows, containers: ctr, cacheSize };
+  return { summary, images: rows, containers: ctr, volumes: vols, cacheSize };
 }

@@ -69,6 +69,36 @@ export interface ContainerRecord {
   /** When it last started and last exited (ISO), for ps's "Up 3 minutes" and "Exited (0) 2 minutes ago". */
   started?: string;
   finished?: string;
+  /** Volumes, binds and tmpfs mounts (-v, --mount, the image's VOLUMEs), fixed at create. */
+  mounts?: ContainerMount[];
+  /** 'host' (the default: the host's network) or 'none' (a network namespace of its own, loopback only). */
+  network?: 'host' | 'none';
+  /** -p mappings as given; on the host's network each is the same port on both sides. */
+  ports?: string[];
+}
+
+/** One mount of a container: a volume (by name), a host path bound in, or a tmpfs. */
+export interface ContainerMount {
+  type: 'volume' | 'bind' | 'tmpfs';
+  /** The volume's name, or the host path; none for a tmpfs. */
+  source?: string;
+  /** Where it appears inside the container (absolute). */
+  target: string;
+  readOnly?: boolean;
+  /** tmpfs size in bytes and mode. */
+  size?: number;
+  mode?: number;
+  /** A volume that is empty gets the image's content at the target on first start, unless this is set (volume-nocopy). */
+  noCopy?: boolean;
+}
+
+/** A volume: a dir under STRATA_ROOT/volumes/NAME/_data, as docker's local driver keeps them. */
+export interface VolumeRecord {
+  name: string;
+  created: string;
+  labels: Record<string, string>;
+  /** Made for one container (a -v /path or an image's VOLUME): `rm -v` and `volume prune` remove it. */
+  anonymous?: boolean;
 }
 
 export { parseRef, safeRef };
@@ -111,6 +141,7 @@ export class Store {
   private layers: Database<LayerRecord, string>;
   private containers: Database<ContainerRecord, string>;
   private buildCache: Database<BuildCacheRecord, string>;
+  private volumes: Database<VolumeRecord, string>;
   private lockDepth = 0;
   private lockFd = -1;
 
@@ -122,11 +153,13 @@ export class Store {
     this.layers = env.openDB({ name: 'layers' });
     this.containers = env.openDB({ name: 'containers' });
     this.buildCache = env.openDB({ name: 'buildcache' });
+    this.volumes = env.openDB({ name: 'volumes' });
   }
 
   static open(root = strataRoot()): Store {
     try {
-      for (const d of ['blobs/sha256', 'layers', 'layer-files', 'containers', 'tmp', 'db']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
+      for (const d of ['blobs/sha256', 'layers', 'layer-files', 'containers', 'volumes', 'tmp', 'db'])
+        fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
       checkFreeSpace(path.join(root, 'db'), "strata's store");
       checkDataFile(path.join(root, 'db/data.mdb'));
       const env = open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 });
@@ -595,6 +628,46 @@ export class Store {
   removeContainer(id: string): void {
     this.locked(() => this.containers.removeSync(id));
     removeTree(this.containerPaths(id).dir);
+  }
+
+  // ---- volumes --------------------------------------------------------------------------------
+
+  /** Where a volume's data is (docker's local driver layout: volumes/NAME/_data). */
+  volumePath(name: string): string {
+    return path.join(this.root, 'volumes', name, '_data');
+  }
+
+  volume(name: string): VolumeRecord {
+    return this.volumes.get(name) ?? refuse('not-found', `no such volume: ${name}`);
+  }
+
+  volumeByName(name: string): VolumeRecord | undefined {
+    return this.volumes.get(name);
+  }
+
+  allVolumes(): VolumeRecord[] {
+    return [...this.volumes.getRange()].map((e) => e.value);
+  }
+
+  /** A volume and its dir; one of that name already there is returned as it is (docker's create is idempotent). */
+  addVolume(v: { name?: string; labels?: Record<string, string>; anonymous?: boolean }): VolumeRecord {
+    const name = v.name ?? crypto.randomBytes(32).toString('hex');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name))
+      refuse('invalid', `"${name}" is not a valid volume name: use letters, digits, _ . - (two characters at least)`);
+    return this.locked(() => {
+      const had = this.volumes.get(name);
+      if (had) return had;
+      const rec: VolumeRecord = { name, created: new Date().toISOString(), labels: v.labels ?? {}, ...(v.anonymous ? { anonymous: true } : {}) };
+      fs.mkdirSync(this.volumePath(name), { recursive: true, mode: 0o755 });
+      this.volumes.putSync(name, rec);
+      return rec;
+    });
+  }
+
+  /** Remove a volume's record, then its data. */
+  removeVolume(name: string): void {
+    this.locked(() => this.volumes.removeSync(name));
+    removeTree(path.dirname(this.volumePath(name)));
   }
 
   // ---- the build cache ------------------------------------------------------------------------

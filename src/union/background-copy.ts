@@ -5,6 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { E, FsError } from '../sys/errors.js';
 import type { CopyJob } from './copy-worker.js';
 import type { CopyUpSync } from './copy-up-sync.js';
+import type { CopyUpMethod } from './stats.js';
+import type { copyData } from './copy-data.js';
 
 const O = fs.constants;
 
@@ -15,21 +17,26 @@ export interface PreparedData {
   size: number;
   mtimeNsec: number;
   mtimeSec: number;
+  /** How the data was copied, and how long it took (ms). */
+  method: CopyUpMethod;
+  ms: number;
 }
+
+type DataMethod = ReturnType<typeof copyData>;
 
 export class BackgroundCopier {
   private worker: Worker | null = null;
   private seq = 0;
-  private waiting = new Map<number, (errno: number | null) => void>();
+  private waiting = new Map<number, (errno: number | null, method?: DataMethod) => void>();
 
   private start(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(new URL('./copy-worker.js', import.meta.url));
     w.unref(); // an idle worker must not keep the daemon alive
-    w.on('message', (m: { id: number; errno: number | null }) => {
+    w.on('message', (m: { id: number; errno: number | null; method?: DataMethod }) => {
       const done = this.waiting.get(m.id);
       this.waiting.delete(m.id);
-      done?.(m.errno);
+      done?.(m.errno, m.method);
       if (this.waiting.size === 0) w.unref();
     });
     w.on('error', (err) => {
@@ -42,8 +49,8 @@ export class BackgroundCopier {
     return w;
   }
 
-  /** Copy `size` bytes of `srcReal` into a new file `tmp`; resolves once they are on disk. */
-  copy(srcReal: string, tmp: string, size: number, sync: CopyUpSync): Promise<void> {
+  /** Copy `size` bytes of `srcReal` into a new file `tmp`; resolves, with how, once they are on disk. */
+  copy(srcReal: string, tmp: string, size: number, sync: CopyUpSync): Promise<DataMethod> {
     const srcFd = fs.openSync(srcReal, O.O_RDONLY | O.O_NOATIME);
     let dstFd: number;
     try {
@@ -55,11 +62,11 @@ export class BackgroundCopier {
     const w = this.start();
     w.ref();
     const id = ++this.seq;
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, (errno) => {
+    return new Promise<DataMethod>((resolve, reject) => {
+      this.waiting.set(id, (errno, method) => {
         fs.closeSync(srcFd);
         fs.closeSync(dstFd);
-        if (errno === null) return resolve();
+        if (errno === null) return resolve(method ?? 'copy_file_range');
         fs.rmSync(tmp, { force: true });
         reject(new FsError(errno));
       });

@@ -14,6 +14,7 @@ import { relOf, type LayerStack } from './layers.js';
 import type { Resolver } from './resolve.js';
 import type { Entry, Node } from './lower-view.js';
 import type { InodeTable } from './inodes.js';
+import { now, type CopyUpCause, type CopyUpMethod, type CopyUpReason, type MountStats } from './stats.js';
 
 const O = fs.constants;
 
@@ -39,6 +40,7 @@ export class CopyUp {
     private inodes: InodeTable,
     /** Called after an object moved to the upper dir, so open handles can follow it. */
     private onCopied: (node: Node, upper: Entry) => void,
+    private stats: MountStats,
   ) {}
 
   /** A fresh name in the work dir. */
@@ -58,12 +60,14 @@ export class CopyUp {
     const src = node.top;
     const srcReal = this.stack.real(src.layer, src.rel);
     const tmp = this.tmpPath();
+    const t0 = now();
     const p = this.copier
       .copy(srcReal, tmp, src.st.size, this.sync())
-      .then(() => {
+      .then((method) => {
         const old = this.prepared.get(node.path);
         if (old) fs.rmSync(old.tmp, { force: true });
-        this.prepared.set(node.path, { tmp, srcReal, size: src.st.size, mtimeSec: src.st.mtimeSec, mtimeNsec: src.st.mtimeNsec });
+        const [mtimeSec, mtimeNsec, ms] = [src.st.mtimeSec, src.st.mtimeNsec, now() - t0];
+        this.prepared.set(node.path, { tmp, srcReal, size: src.st.size, mtimeSec, mtimeNsec, method: methodName(method), ms });
       })
       .finally(() => this.inFlight.delete(node.path));
     this.inFlight.set(node.path, p);
@@ -91,19 +95,30 @@ export class CopyUp {
     this.copier.close();
   }
 
-  /** Ensure the merged path lives in the upper dir; returns its upper entry. */
-  ensure(node: Node, opts: CopyUpOptions = {}): Entry {
+  /** Ensure the merged path lives in the upper dir, to be changed for `reason`; returns its upper entry. */
+  ensure(node: Node, reason: Exclude<CopyUpReason, 'parent'>, opts: CopyUpOptions = {}): Entry {
+    return this.up(node, reason, reason, opts);
+  }
+
+  /** Ensure a dir lives in the upper dir, as the parent of a name that `cause` creates, removes or changes. */
+  ensureParent(dir: Node, cause: CopyUpCause): Entry {
+    return this.up(dir, 'parent', cause, {});
+  }
+
+  /** Copy `node` up (counted under `reason`), its parents first (as `parent`); `cause` is the operation behind it. */
+  private up(node: Node, reason: CopyUpReason, cause: CopyUpCause, opts: CopyUpOptions): Entry {
     if (!this.stack.hasUpper) fail(E.EROFS);
     if (node.top.layer === 0) return node.top;
     if (node.path !== '/') {
       const i = node.path.lastIndexOf('/');
       // only which layer holds the parent matters here, not its current attributes
-      this.ensure(this.resolver.stackOf(i === 0 ? '/' : node.path.slice(0, i)));
+      this.up(this.resolver.stackOf(i === 0 ? '/' : node.path.slice(0, i)), 'parent', cause, {});
     }
-    return this.copyOne(node, opts);
+    return this.copyOne(node, reason, cause, opts);
   }
 
-  private copyOne(node: Node, opts: CopyUpOptions): Entry {
+  private copyOne(node: Node, reason: CopyUpReason, cause: CopyUpCause, opts: CopyUpOptions): Entry {
+    const t0 = now();
     const src = node.top;
     const srcReal = this.stack.real(src.layer, src.rel);
     // In the upper dir a name lives at its merged path (a lower rel differs under a renamed dir).
@@ -115,9 +130,10 @@ export class CopyUp {
     if (ready) this.prepared.delete(node.path);
     const tmp = ready?.tmp ?? this.tmpPath();
     const st = src.st;
+    let method: CopyUpMethod = 'metadata-only';
     try {
       if (isReg(st.mode)) {
-        if (!ready) this.copyFile(srcReal, tmp, opts.noData ? 0 : st.size, st.blocks); // else: copied ahead, in the background
+        method = ready?.method ?? this.copyFile(srcReal, tmp, opts.noData ? 0 : st.size, st.blocks); // ready: copied ahead, in the background
       } else if (isDir(st.mode)) fs.mkdirSync(tmp, { mode: st.mode & 0o7777 });
       else if (isLnk(st.mode)) fs.symlinkSync(fs.readlinkSync(srcReal, { encoding: 'buffer' }), tmp);
       else check(native.mknod(tmp, st.mode, st.rdev));
@@ -135,18 +151,23 @@ export class CopyUp {
     this.inodes.alias(src, 0, upper.st.dev, upper.st.ino);
     if (isDir(st.mode)) this.resolver.invalidate();
     this.onCopied(node, upper);
+    const layer = { index: src.layer - this.stack.firstLower, dir: this.stack.roots[src.layer] };
+    const us = (now() - t0 + (ready?.ms ?? 0)) * 1000;
+    const bytes = method === 'metadata-only' ? 0 : st.size;
+    this.stats.copiedUp({ path: node.path, layer, size: st.size, bytes, method, reason: cause, parent: reason === 'parent', us }, reason);
     return upper;
   }
 
-  private copyFile(src: string, tmp: string, size: number, blocks: number): void {
+  /** Copy a regular file's data (none when `size` is 0); says how. */
+  private copyFile(src: string, tmp: string, size: number, blocks: number): CopyUpMethod {
     const sfd = fs.openSync(src, O.O_RDONLY | O.O_NOATIME);
     let dfd = -1;
     try {
       dfd = fs.openSync(tmp, O.O_WRONLY | O.O_CREAT | O.O_EXCL, 0o600);
-      if (size > 0) {
-        copyData(sfd, dfd, size, blocks);
-        syncCopiedData(dfd, size, this.sync()); // the rename must never publish data that is not on disk
-      }
+      if (size === 0) return 'metadata-only';
+      const method = copyData(sfd, dfd, size, blocks);
+      syncCopiedData(dfd, size, this.sync()); // the rename must never publish data that is not on disk
+      return methodName(method);
     } finally {
       fs.closeSync(sfd);
       if (dfd >= 0) fs.closeSync(dfd);
@@ -169,6 +190,9 @@ export function copyXattrs(from: string, to: string): void {
     check(native.lsetxattr(to, name, v, 0));
   }
 }
+
+/** copy-data.ts's name for a method, as the stats and the trace say it. */
+const methodName = (m: ReturnType<typeof copyData>): CopyUpMethod => (m === 'clone' ? 'ficlone' : m === 'read_write' ? 'read-write' : m);
 
 /** True when a node's top entry is in a lower layer of a writable stack. */
 export const needsCopyUp = (stack: LayerStack, node: Node) => stack.hasUpper && node.top.layer !== 0;

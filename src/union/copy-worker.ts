@@ -16,11 +16,12 @@ export interface CopyJob {
 
 parentPort?.on('message', (job: CopyJob) => {
   let errno: number | null = null;
+  let method: ReturnType<typeof copyData> | undefined;
   try {
-    copyData(job.srcFd, job.dstFd, job.size);
+    method = copyData(job.srcFd, job.dstFd, job.size);
     syncCopiedData(job.dstFd, job.size, job.sync); // published by a rename, which must never expose data not on disk
   } catch (err) {
     errno = toErrno(err);
   }
-  parentPort!.postMessage({ id: job.id, errno });
+  parentPort!.postMessage({ id: job.id, errno, method });
 });

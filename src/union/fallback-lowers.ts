@@ -5,15 +5,20 @@
 import { FsError } from '../sys/errors.js';
 import type { Stat } from '../sys/stat.js';
 import type { Entry, Listed, LowerView, Node } from './lower-view.js';
+import type { LowerTally } from './stats.js';
 
 export class FallbackLowers implements LowerView {
   private failed = false;
 
-  /** `onError` hears of the primary's failure once, before the fallback answers its first question. */
+  /**
+   * `onError` hears of the primary's failure once, before the fallback answers its first question;
+   * `tally` counts the lookups and listings each one answered.
+   */
   constructor(
     private primary: LowerView,
     private fallback: LowerView,
     private onError: (err: Error) => void,
+    private tally: LowerTally = { indexHits: 0, probeFallbacks: 0 },
   ) {}
 
   get indexed(): boolean {
@@ -34,44 +39,56 @@ export class FallbackLowers implements LowerView {
   child(dirs: Entry[], name: string, path: string): Node | null {
     if (!this.failed) {
       try {
-        return this.primary.child(dirs, name, path);
+        const n = this.primary.child(dirs, name, path);
+        this.tally.indexHits++;
+        return n;
       } catch (err) {
         this.fail(err);
       }
     }
+    this.tally.probeFallbacks++;
     return this.fallback.child(this.adopt(dirs), name, path);
   }
 
   merge(dirs: Entry[], target: string, into: Entry[]): void {
     if (!this.failed) {
       try {
-        return this.primary.merge(dirs, target, into);
+        this.primary.merge(dirs, target, into);
+        this.tally.indexHits++;
+        return;
       } catch (err) {
         this.fail(err);
       }
     }
+    this.tally.probeFallbacks++;
     this.fallback.merge(this.adopt(dirs), target, into);
   }
 
   list(dirs: Entry[], seen: Set<string>, out: Listed[]): void {
     if (!this.failed) {
       try {
-        return this.primary.list(dirs, seen, out);
+        this.primary.list(dirs, seen, out);
+        this.tally.indexHits++;
+        return;
       } catch (err) {
         this.fail(err);
       }
     }
+    this.tally.probeFallbacks++;
     this.fallback.list(this.adopt(dirs), seen, out);
   }
 
   has(dirs: Entry[], name: string): boolean {
     if (!this.failed) {
       try {
-        return this.primary.has(dirs, name);
+        const has = this.primary.has(dirs, name);
+        this.tally.indexHits++;
+        return has;
       } catch (err) {
         this.fail(err);
       }
     }
+    this.tally.probeFallbacks++;
     return this.fallback.has(this.adopt(dirs), name);
   }
 

@@ -15,6 +15,7 @@ import { InodeTable } from './inodes.js';
 import { CopyUp } from './copy-up.js';
 import { HandleTable } from './handles.js';
 import { KnownUpper } from './known-upper.js';
+import { MountStats, type CopyUpCause } from './stats.js';
 import { isPrivateXattr, isWhiteout, makeWhiteout, setOpaque, setRedirect, getRedirect } from '../sys/overlay-format.js';
 import { fstat, isDir, isLnk, isReg, lstat, lstatOrNull, type Stat } from '../sys/stat.js';
 
@@ -54,6 +55,8 @@ export class Union {
   readonly resolver: Resolver;
   readonly inodes: InodeTable;
   readonly handles = new HandleTable();
+  /** The mount's counters (`strata stats`), and its trace when one is written. */
+  readonly stats = new MountStats();
   /** Fast paths for paths the transport knows to be upper non-directories (see known-upper.ts). */
   readonly known: KnownUpper;
   private copyUp: CopyUp;
@@ -73,16 +76,27 @@ export class Union {
     this.known = new KnownUpper(this.stack, this.inodes, toAttr);
     const probe = new ProbeLowers(this.stack);
     const lower: LowerView = chain
-      ? new FallbackLowers(new IndexLowers(chain), probe, (err) => {
-          this.resolver.invalidate(); // its stacks came from the index
-          onChainError?.(err);
-        })
+      ? new FallbackLowers(
+          new IndexLowers(chain),
+          probe,
+          (err) => {
+            this.resolver.invalidate(); // its stacks came from the index
+            onChainError?.(err);
+          },
+          this.stats,
+        )
       : probe;
     this.resolver = new Resolver(this.stack, lower);
-    this.copyUp = new CopyUp(this.stack, this.resolver, this.inodes, (node, upper) => {
-      this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel));
-      this.onCopyUp?.(node.path, node.dirs !== null, upper.st);
-    });
+    this.copyUp = new CopyUp(
+      this.stack,
+      this.resolver,
+      this.inodes,
+      (node, upper) => {
+        this.handles.retarget(this.inoOf(node), this.stack.upperPath(upper.rel));
+        this.onCopyUp?.(node.path, node.dirs !== null, upper.st);
+      },
+      this.stats,
+    );
   }
 
   /** Prepare the work dir: anything a killed daemon left half-done there is discarded. */
@@ -189,7 +203,8 @@ export class Union {
     let e = node.top;
     if (writes) {
       if (!this.stack.hasUpper) fail(E.EROFS);
-      e = this.copyUp.ensure(node, { noData: (flags & O.O_TRUNC) !== 0 });
+      const trunc = (flags & O.O_TRUNC) !== 0;
+      e = this.copyUp.ensure(node, trunc ? 'truncate' : 'write', { noData: trunc });
     }
     let bflags = flags & ~(O.O_CREAT | O.O_EXCL | O.O_NOCTTY | O.O_DIRECT);
     if (e.layer !== 0 || !this.stack.hasUpper) bflags |= O.O_NOATIME; // lower layers are never written, not even atime
@@ -275,8 +290,8 @@ export class Union {
     const src = this.resolver.get(existing);
     if (src.dirs) fail(E.EPERM);
     this.writable();
-    const up = this.copyUp.ensure(src);
-    this.place(path, null, (real) => check(native.link(this.real(up), real)));
+    const up = this.copyUp.ensure(src, 'link');
+    this.place(path, null, (real) => check(native.link(this.real(up), real)), false, 'link');
   }
 
   unlink(path: string): void {
@@ -303,8 +318,9 @@ export class Union {
     const whiteout = this.resolver.lowerHas(parent, name);
     const upperReal = this.stack.upperPath(node.path);
     if (node.top.layer !== 0) {
-      this.copyUp.ensure(parent);
+      this.copyUp.ensureParent(parent, 'remove');
       makeWhiteout(upperReal);
+      this.stats.whiteout(node.path);
       return;
     }
     if (node.dirs) {
@@ -324,6 +340,7 @@ export class Union {
     } else {
       fs.unlinkSync(upperReal);
     }
+    if (whiteout) this.stats.whiteout(node.path);
     if (node.top.st.nlink <= 1 || node.dirs) this.inodes.forget(0, node.top.st.dev, node.top.st.ino);
   }
 
@@ -350,8 +367,9 @@ export class Union {
     }
     const leaveWhiteout = src.top.layer !== 0 || this.resolver.lowerHas(srcParent, fname);
     const lowerDirs = src.dirs?.filter((d) => d.layer !== 0) ?? [];
-    const up = this.copyUp.ensure(src);
-    this.copyUp.ensure(this.resolver.get(tdir));
+    const kind = src.dirs ? 'rename-dir' : 'rename-file';
+    const up = this.copyUp.ensure(src, kind);
+    this.copyUp.ensureParent(this.resolver.get(tdir), kind);
     const srcReal = this.real(up);
     const dstReal = this.stack.upperPath(to);
     this.markMoved(srcReal, !!src.dirs, lowerDirs, dstParent, tname);
@@ -368,6 +386,7 @@ export class Union {
     } else {
       this.renameLeaving(srcReal, dstReal, leaveWhiteout);
     }
+    if (leaveWhiteout) this.stats.whiteout(from);
     if (dstSt && dst && (dstSt.nlink <= 1 || isDir(dstSt.mode))) this.inodes.forget(0, dstSt.dev, dstSt.ino);
     if (src.dirs || dst?.dirs) this.resolver.invalidate();
   }
@@ -386,8 +405,9 @@ export class Union {
     const [bdir, bname] = splitPath(b);
     const lowerA = na.dirs?.filter((d) => d.layer !== 0) ?? [];
     const lowerB = nb.dirs?.filter((d) => d.layer !== 0) ?? [];
-    const ua = this.copyUp.ensure(na);
-    const ub = this.copyUp.ensure(this.resolver.get(b));
+    const ua = this.copyUp.ensure(na, na.dirs ? 'rename-dir' : 'rename-file');
+    const nb2 = this.resolver.get(b);
+    const ub = this.copyUp.ensure(nb2, nb2.dirs ? 'rename-dir' : 'rename-file');
     const realA = this.real(ua);
     const realB = this.real(ub);
     this.markMoved(realA, !!na.dirs, lowerA, this.resolver.get(bdir), bname);
@@ -399,9 +419,15 @@ export class Union {
   /** A dir moving to `name` in `dstParent`: it keeps merging with its lower origin, or hides what lies below its new name. */
   private markMoved(real: string, isDir: boolean, lowerDirs: Entry[], dstParent: Node, name: string): void {
     if (!isDir) return;
+    const path = () => (dstParent.path === '/' ? '/' : dstParent.path + '/') + name;
     if (lowerDirs.length > 0) {
-      if (getRedirect(real) === null) setRedirect(real, lowerDirs[0].rel);
-    } else if (this.resolver.lowerHas(dstParent, name)) setOpaque(real);
+      if (getRedirect(real) !== null) return;
+      setRedirect(real, lowerDirs[0].rel);
+      this.stats.redirect(path(), lowerDirs[0].rel);
+    } else if (this.resolver.lowerHas(dstParent, name)) {
+      setOpaque(real);
+      this.stats.opaque(path());
+    }
   }
 
   private renameLeaving(srcReal: string, dstReal: string, whiteout: boolean): void {
@@ -421,7 +447,7 @@ export class Union {
    * work dir and swapped in atomically; a directory made there is opaque (it must not show what
    * the deleted directory held).
    */
-  private place(path: string, caller: Caller | null, make: (real: string) => void, isNewDir = false): void {
+  private place(path: string, caller: Caller | null, make: (real: string) => void, isNewDir = false, cause: CopyUpCause = 'create'): void {
     this.writable();
     const [dir, name] = splitPath(path);
     if (name.length > 255) fail(E.ENAMETOOLONG);
@@ -431,16 +457,20 @@ export class Union {
     const dst = this.stack.upperPath(path);
     const existing = lstatOrNull(dst);
     if (existing ? !isWhiteout(existing) : this.resolver.lowerChild(parent, name)) fail(E.EEXIST);
-    const pUp = this.copyUp.ensure(parent);
+    const pUp = this.copyUp.ensureParent(parent, cause);
     const target = existing ? this.copyUp.tmpPath() : dst;
     make(target);
     try {
       if (caller) this.own(target, caller, pUp.st);
       // As the kernel does: a new dir in a merged dir is opaque, so its lookups skip the lowers.
-      if (isNewDir && !existing && parent.dirs.some((d) => d.layer !== 0)) setOpaque(target);
+      if (isNewDir && !existing && parent.dirs.some((d) => d.layer !== 0)) {
+        setOpaque(target);
+        this.stats.opaque(path);
+      }
       if (!existing) return;
       if (isNewDir) {
         setOpaque(target); // over a whiteout: must not show what the deleted dir held
+        this.stats.opaque(path);
         check(native.renameat2(target, dst, RENAME_EXCHANGE));
         fs.rmSync(target, { recursive: true, force: true });
       } else {
@@ -489,7 +519,7 @@ export class Union {
     const node = this.resolver.get(path);
     if (node.dirs) fail(E.EISDIR);
     this.writable();
-    const e = this.copyUp.ensure(node, { noData: size === 0 });
+    const e = this.copyUp.ensure(node, 'truncate', { noData: size === 0 });
     fs.truncateSync(this.real(e), size);
   }
 
@@ -521,10 +551,10 @@ export class Union {
     return kill !== 0;
   }
 
-  /** The upper entry of a path, copied up if needed. */
+  /** The upper entry of a path, copied up if needed (for a change of its metadata). */
   private upper(path: string): Entry {
     this.writable();
-    return this.copyUp.ensure(this.resolver.get(path));
+    return this.copyUp.ensure(this.resolver.get(path), 'metadata');
   }
 
   // ---- a file with no name left, reached through one of its open handles ------------------------

@@ -33,6 +33,7 @@ export function serveKernel(union: Union, mountpoint: string, o: KernelServeOpti
   const ops = new KernelOps(union, o, session, o.log);
   session.ops = ops;
   session.prepareCopyUp = (path) => union.prepareCopyUp(path);
+  session.stats = union.stats;
   // A copy-up can change what the kernel cached of a dir (a merged dir's nlink is 1): drop it.
   union.onCopyUp = (path, isDir, upper) => {
     const id = ops.copiedUp(path, isDir, upper);

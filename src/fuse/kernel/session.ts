@@ -10,6 +10,7 @@ import { E, errnoName, toErrno } from '../../sys/errors.js';
 import { INIT, KERNEL_MAJOR, MIN_READ_BUFFER, NOTIFY, OP, OP_NAMES, OUR_MINOR, SIZE } from './protocol.js';
 import { readHeader, writeOutHeader, writeU64, type Header } from './wire.js';
 import type { KernelOps } from './ops.js';
+import { now, type MountStats } from '../../union/stats.js';
 
 export interface SessionOptions {
   maxWrite: number;
@@ -99,6 +100,11 @@ export class Session {
   private inFlight: Promise<void> | null = null;
   private queue: Buffer[] = [];
   prepareCopyUp: ((path: string) => Promise<void> | null) | null = null;
+  /** Where each answered request's latency is counted (and who sent it, for the trace). */
+  stats: MountStats | null = null;
+  /** When the request being handled arrived; a waiting request's arrival is kept with its copy. */
+  private t0 = 0;
+  private arrived = new WeakMap<Buffer, number>();
 
   constructor(
     readonly fd: number,
@@ -142,7 +148,9 @@ export class Session {
     const h = readHeader(req);
     const body = req.subarray(SIZE.IN_HEADER, Math.min(h.len, req.length));
     if (h.opcode === OP.INTERRUPT) return this.interrupt(body);
+    this.t0 = (queued && this.arrived.get(req)) || now();
     if (this.ops && this.holdBack(h, body, req, queued, mayPrepare)) return;
+    if (this.stats) this.stats.pid = h.pid;
     if (this.o.debug)
       this.o.log(`${OP_NAMES[h.opcode] ?? h.opcode} node ${h.nodeid} unique ${h.unique}${h.opcode === OP.WRITE ? ` ${body.readUInt32LE(16)} bytes` : ''}`);
     if (h.opcode === OP.FORGET || h.opcode === OP.BATCH_FORGET) {
@@ -153,6 +161,7 @@ export class Session {
       } catch (err) {
         this.o.log(`FORGET failed: ${(err as Error).message}`);
       }
+      this.stats?.request(OP_NAMES[h.opcode], this.t0);
       return;
     }
     if (h.opcode === OP.INIT) return this.init(h, body);
@@ -181,13 +190,13 @@ export class Session {
     if (this.inFlight) {
       if (!CHANGES.has(h.opcode) && !(h.opcode === OP.OPEN && this.ops!.copyUpTarget(h, body))) return false;
       if (queued) this.queue.unshift(req);
-      else this.queue.push(Buffer.from(req));
+      else this.queue.push(this.keep(req));
       return true;
     }
     const target = mayPrepare ? this.ops!.copyUpTarget(h, body) : null;
     const p = target ? this.prepareCopyUp?.(target) : null;
     if (!p) return false;
-    this.queue.unshift(queued ? req : Buffer.from(req));
+    this.queue.unshift(queued ? req : this.keep(req));
     this.inFlight = p.then(
       () => this.resume(true),
       (err) => {
@@ -198,6 +207,13 @@ export class Session {
       },
     );
     return true;
+  }
+
+  /** A copy of a request that waits (the read buffer is reused), with its arrival time. */
+  private keep(req: Buffer): Buffer {
+    const copy = Buffer.from(req);
+    this.arrived.set(copy, this.t0);
+    return copy;
   }
 
   /** The copy-up is done: the waiting requests run in order (the first one finds its data ready). */
@@ -214,6 +230,7 @@ export class Session {
     const i = this.queue.findIndex((r) => r.readBigUInt64LE(8) === unique);
     if (i < 0) return;
     const [req] = this.queue.splice(i, 1);
+    this.t0 = this.arrived.get(req) ?? now();
     this.reply(readHeader(req), -E.EINTR, 0);
   }
 
@@ -228,6 +245,7 @@ export class Session {
   private reply(h: Header, error: number, len: number): void {
     writeOutHeader(this.out, H + len, error, h.unique);
     const r = native.fuseWrite(this.fd, this.out, H + len);
+    this.stats?.request(OP_NAMES[h.opcode] ?? `OP${h.opcode}`, this.t0);
     // ENOENT: the request was interrupted and is gone; nothing to do.
     if (r < 0 && r !== -E.ENOENT) this.o.log(`reply to ${OP_NAMES[h.opcode] ?? h.opcode} failed: ${errnoName(-r)}`);
   }
