@@ -89,6 +89,12 @@ t.test("run --trace and run -d --trace: the container's copy-ups, as JSON lines"
   ok('rm', '-f', id);
 });
 
+t.test('--cold drops the page cache before each run', async (t) => {
+  const out = ok('bench', '-n', '1', '--cold', '--impl', 'overlayfs', 'busybox', 'true');
+  t.match(out, /\(median of 1 rounds, page cache dropped before each run\)/);
+  t.match(out, /\noverlayfs +\S+ m?s +1\.00x +0B +0 /);
+});
+
 t.test('refusals', async (t) => {
   const r = strata('bench', '--impl', 'zfs', 'busybox', 'true');
   t.equal(r.status, 1);

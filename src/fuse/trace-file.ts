@@ -1,13 +1,21 @@
 // The copy-up trace (`strata mount --trace FILE`): one JSON line per copy-up, whiteout, opaque dir
 // and redirect, with the pid and command of the process whose request caused it. The request path
-// only formats a line into memory; the lines are written asynchronously every 100 ms or at 64 KiB,
-// and at exit. If the disk falls behind, lines beyond 8 MiB waiting are dropped and counted.
+// only keeps the event, its time and its process (whose name must be read while it lives); lines
+// are formatted and written asynchronously every 100 ms or 256 events, and at exit. If the disk
+// falls behind, events beyond 32,768 waiting are dropped and counted.
 import fs from 'node:fs';
 import type { MountStats, TraceEvent } from '../union/stats.js';
 
 const FLUSH_MS = 100;
-const FLUSH_BYTES = 64 << 10;
-const MAX_PENDING = 8 << 20;
+const FLUSH_EVENTS = 256;
+const MAX_PENDING = 32_768;
+
+interface Pending {
+  e: TraceEvent;
+  t: number;
+  pid: number;
+  comm: string;
+}
 
 const q = JSON.stringify;
 
@@ -26,8 +34,7 @@ export class TraceFile {
   private fd: number;
   /** Where the next chunk goes: chunks are written at known offsets, so exit can write an unfinished one again. */
   private pos: number;
-  private lines: string[] = [];
-  private bytes = 0;
+  private events: Pending[] = [];
   private inFlight: { data: Buffer; pos: number; lines: number } | null = null;
   private comms = new Map<number, string>();
   private timer: NodeJS.Timeout;
@@ -55,15 +62,13 @@ export class TraceFile {
   }
 
   private add(e: TraceEvent): void {
-    if (this.bytes + (this.inFlight?.data.length ?? 0) >= MAX_PENDING) {
+    if (this.events.length + (this.inFlight?.lines ?? 0) >= MAX_PENDING) {
       this.dropped++;
       return;
     }
     const pid = this.stats.pid;
-    const line = `{"time":"${new Date().toISOString()}",${fieldsOf(e)},"pid":${pid},"comm":${q(this.comm(pid))}}\n`;
-    this.lines.push(line);
-    this.bytes += line.length;
-    if (this.bytes >= FLUSH_BYTES) this.flush();
+    this.events.push({ e, t: Date.now(), pid, comm: this.comm(pid) });
+    if (this.events.length >= FLUSH_EVENTS) this.flush();
   }
 
   /** The command name of `pid` (its /proc comm), read while its request is served: the process may be gone later. */
@@ -82,11 +87,11 @@ export class TraceFile {
   }
 
   private take(): { data: Buffer; pos: number; lines: number } | null {
-    if (this.lines.length === 0) return null;
-    const chunk = { data: Buffer.from(this.lines.join('')), pos: this.pos, lines: this.lines.length };
+    if (this.events.length === 0) return null;
+    const text = this.events.map((p) => `{"time":"${new Date(p.t).toISOString()}",${fieldsOf(p.e)},"pid":${p.pid},"comm":${q(p.comm)}}\n`).join('');
+    const chunk = { data: Buffer.from(text), pos: this.pos, lines: this.events.length };
     this.pos += chunk.data.length;
-    this.lines = [];
-    this.bytes = 0;
+    this.events = [];
     return chunk;
   }
 
@@ -100,9 +105,8 @@ export class TraceFile {
       fs.write(this.fd, chunk.data, off, chunk.data.length - off, chunk.pos + off, (err, n) => {
         if (err) {
           this.failed = `${err.code ?? err.message}`;
-          this.dropped += chunk.lines + this.lines.length;
-          this.lines = [];
-          this.bytes = 0;
+          this.dropped += chunk.lines + this.events.length;
+          this.events = [];
           this.inFlight = null;
           return;
         }
@@ -110,7 +114,7 @@ export class TraceFile {
         this.written.lines += chunk.lines;
         this.written.bytes += chunk.data.length;
         this.inFlight = null;
-        if (this.bytes >= FLUSH_BYTES) this.flush();
+        if (this.events.length >= FLUSH_EVENTS) this.flush();
       });
     write(0);
   }
@@ -121,7 +125,7 @@ export class TraceFile {
       file: this.file,
       linesWritten: this.written.lines,
       bytesWritten: this.written.bytes,
-      linesWaiting: this.lines.length + (this.inFlight?.lines ?? 0),
+      linesWaiting: this.events.length + (this.inFlight?.lines ?? 0),
       dropped: this.dropped,
       error: this.failed,
     };
