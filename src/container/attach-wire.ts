@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { viaDirFd } from '../sys/socket-path.js';
 
 export const Frame = {
   HELLO: 0x68,
@@ -65,20 +66,6 @@ export class FrameReader {
       this.buf = this.buf.subarray(5 + len);
     }
     return out;
-  }
-}
-
-/**
- * The socket's path as bind and connect are given it: through the dir's fd, since a unix socket's
- * path may have no more than 107 bytes, and a container's dir under a long STRATA_ROOT has more.
- * `use` is called with that path while the fd is open (bind and connect take the path at once).
- */
-function viaDirFd<T>(file: string, use: (short: string) => T): T {
-  const fd = fs.openSync(path.dirname(file), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    return use(`/proc/self/fd/${fd}/${path.basename(file)}`);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { strataRoot } from '../sys/lmdb.js';
 import { StrataError } from '../sys/errors.js';
+import { viaDirFd } from '../sys/socket-path.js';
 
 /** Where daemons keep their control sockets. */
 export const runDir = () => path.join(strataRoot(), 'run');
@@ -29,19 +30,6 @@ export function realMountpoint(p: string): string {
     return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
   } catch {
     return abs;
-  }
-}
-
-/**
- * A unix socket path as bind and connect take it: through the dir's fd, since a socket path may have
- * no more than 107 bytes and a STRATA_ROOT may be long. `use` runs while the fd is open.
- */
-function viaDirFd<T>(file: string, use: (short: string) => T): T {
-  const fd = fs.openSync(path.dirname(file), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    return use(`/proc/self/fd/${fd}/${path.basename(file)}`);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
