@@ -29,10 +29,14 @@ t.test('-v, --mount and --tmpfs parse as docker parses them', async (t) => {
   t.same(parseVolumeFlag('cache:/var/cache/'), { type: 'volume', source: 'cache', target: '/var/cache' }, 'a named volume, the trailing slash gone');
   t.same(
     parseVolumeFlag('/srv/www:/usr/share/nginx:ro'),
-    { type: 'bind', source: '/srv/www', target: '/usr/share/nginx', readOnly: true },
+    { type: 'bind', source: '/srv/www', target: '/usr/share/nginx', readOnly: true, makeSource: true },
     'a bind, read-only',
   );
-  t.same(parseVolumeFlag('./site:/site', '/home/u'), { type: 'bind', source: '/home/u/site', target: '/site' }, 'a relative host path, from the working dir');
+  t.same(
+    parseVolumeFlag('./site:/site', '/home/u'),
+    { type: 'bind', source: '/home/u/site', target: '/site', makeSource: true },
+    'a relative host path, from the working dir',
+  );
   t.same(parseVolumeFlag('v1:/x:rw,nocopy,z'), { type: 'volume', source: 'v1', target: '/x', noCopy: true });
   t.same(parseMountFlag('type=bind,src=/h,dst=/c,readonly'), { type: 'bind', source: '/h', target: '/c', readOnly: true });
   t.same(parseMountFlag('target=/c,volume-nocopy'), { type: 'volume', target: '/c', noCopy: true }, 'type defaults to volume; no source: anonymous');
@@ -210,6 +214,10 @@ t.test('volumes, binds, tmpfs and networks in real containers, through the CLI',
     t.ok(fs.existsSync(`${base}/made/by/v`) === false);
     ok('run', '--rm', '-v', `${base}/made/by/v:/m`, 'busybox', 'true');
     t.ok(fs.statSync(`${base}/made/by/v`).isDirectory(), '-v makes a missing host dir, as docker does');
+    const missing = strata('run', '--rm', '--mount', `type=bind,source=${base}/not/there,target=/m`, 'busybox', 'true');
+    t.equal(missing.status, 1);
+    t.match(missing.stderr, /--mount: the bind source .*\/not\/there does not exist \(-v would make it\)/);
+    t.notOk(fs.existsSync(`${base}/not`), '--mount makes nothing');
     const mounts = ok('run', '--rm', '--tmpfs', '/scratch:size=1m,mode=700', 'busybox', 'grep', ' /scratch ', '/proc/mounts');
     t.match(mounts, /^tmpfs \/scratch tmpfs rw,nosuid,nodev,.*size=1024k,mode=700/);
   });

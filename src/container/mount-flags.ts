@@ -5,8 +5,8 @@ import path from 'node:path';
 import { refuse } from '../sys/errors.js';
 import type { ContainerMount } from '../store/store.js';
 
-/** A mount as the flags give it: a volume without a source is an anonymous one. */
-export type MountRequest = ContainerMount;
+/** A mount as the flags give it: a volume without a source is an anonymous one; `-v` makes a missing host dir (`makeSource`), `--mount` refuses it, as docker. */
+export type MountRequest = ContainerMount & { makeSource?: boolean };
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -30,6 +30,7 @@ export function parseVolumeFlag(spec: string, cwd = process.cwd()): MountRequest
   if (source.startsWith('/') || source.startsWith('.')) {
     m.type = 'bind';
     m.source = path.resolve(cwd, source);
+    m.makeSource = true;
   } else if (VOLUME_NAME.test(source)) m.source = source;
   else refuse('invalid', `${flag}: "${source}" is neither a volume name (letters, digits, _ . -) nor a host path (/… or ./…)`);
   for (const o of opts ? opts.split(',') : []) {

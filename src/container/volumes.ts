@@ -102,9 +102,12 @@ export class Volumes {
       const mounts: ContainerMount[] = [];
       for (const r of requests) {
         if (r.type === 'bind') {
-          // docker's -v makes a missing host dir; so does this, for -v and --mount alike, as a dir
-          if (!fs.existsSync(r.source!)) fs.mkdirSync(r.source!, { recursive: true });
-          mounts.push(r);
+          const { makeSource, ...bind } = r;
+          if (!fs.existsSync(r.source!)) {
+            if (!makeSource) refuse('not-found', `--mount: the bind source ${r.source} does not exist (-v would make it)`);
+            fs.mkdirSync(r.source!, { recursive: true }); // docker's -v makes a missing host dir
+          }
+          mounts.push(bind);
         } else if (r.type === 'volume') {
           const had = r.source ? this.s.volumeByName(r.source) : undefined;
           const v = had ?? this.s.addVolume({ name: r.source, anonymous: !r.source });
