@@ -69,7 +69,7 @@ t.test('diff and commit of a container changed through its in-process snapshot',
   const cfg = s.config(img);
   t.equal(cfg.history.at(-1)?.comment, 'add data', 'the history says why');
 
-  const info = k.inspect('work') as { Name: string; GraphDriver: { Data: { UpperDir: string } } };
+  const info = (await k.inspect('work')) as { Name: string; GraphDriver: { Data: { UpperDir: string } } };
   t.equal(info.Name, 'work', 'inspect data');
   t.equal(info.GraphDriver.Data.UpperDir, s.containerPaths(c.id).upper, 'with its upper dir');
   t.same(

@@ -15,7 +15,12 @@ export function bench(image: string, cmd: string[], o: { runs?: string; cold?: b
       reps: o.runs === undefined ? 3 : Number(o.runs),
       cold: o.cold,
       impls,
-      onRun: human ? (x) => process.stderr.write(`round ${x.round + 1}: ${x.impl} ${ms(x.wallMs)}\n`) : undefined,
+      onRun: (x) => {
+        if (human) process.stderr.write(`round ${x.round + 1}: ${x.impl} ${ms(x.wallMs)}\n`);
+        // why a command failed, once per implementation
+        if (x.exitCode && x.round === 0 && x.output)
+          process.stderr.write(`strata: the command exited ${x.exitCode} on ${x.impl}; its last output:\n${x.output}\n`);
+      },
     });
     if (o.chart) fs.writeFileSync(o.chart, benchChart(r));
     if (!human) return console.log(JSON.stringify(r, null, 2));

@@ -150,15 +150,16 @@ export function umountContainer(ref: string): Promise<void> {
 }
 
 export function inspect(refs: string[]): Promise<void> {
-  return withContainers((k) => {
-    const out = refs.map((ref) => {
+  return withContainers(async (k) => {
+    const out = [];
+    for (const ref of refs) {
       try {
-        return inspectImage(k.s, k.s.image(ref));
+        out.push(inspectImage(k.s, k.s.image(ref)));
       } catch (err) {
         if (!notFound(err)) throw err;
-        return k.inspect(ref);
+        out.push(await k.inspect(ref));
       }
-    });
+    }
     console.log(JSON.stringify(out, null, 2));
   });
 }

@@ -25,7 +25,7 @@ import { attachSocket } from './attach-wire.js';
 import { parseDetachKeys } from './detach-keys.js';
 import { changes, commitContainer, exportTar, type Change, type CommitRequest } from './fs-verbs.js';
 import { readLog, type LogOptions } from './logs.js';
-import { askDaemonSync, realMountpoint } from '../fuse/control.js';
+import { askDaemon, realMountpoint } from '../fuse/control.js';
 
 export { running, type ContainerState };
 
@@ -282,7 +282,7 @@ export class Containers implements ContainerContext {
   }
 
   /** docker inspect's view of a container. */
-  inspect(ref: string): object {
+  async inspect(ref: string): Promise<object> {
     const c = this.get(ref);
     const d = this.s.containerPaths(c.id);
     const img = this.s.imageById(c.image);
@@ -318,7 +318,7 @@ export class Containers implements ContainerContext {
       NetworkSettings,
       GraphDriver,
       // strata's own: the mount's live counters (`strata stats`) while it runs; null if its daemon does not answer
-      ...(running(c) ? { StrataStats: askDaemonSync(realMountpoint(d.merged)) } : {}),
+      ...(running(c) ? { StrataStats: await askDaemon(realMountpoint(d.merged), { op: 'stats' }, 2000).catch(() => null) } : {}),
     };
   }
 }

@@ -47,6 +47,8 @@ export interface BenchRun {
   /** strata only, from its daemon's counters (when it has them). */
   copyUpMs?: number;
   requests?: number;
+  /** A failed run's last output (4 KiB at most), for the person to see why. */
+  output?: string;
 }
 
 export interface BenchRow {
@@ -174,12 +176,18 @@ export async function benchImage(s: Store, ref: string, cmd: string[], o: BenchO
           }
           mounted = null;
         }
-        const run: BenchRun = { impl, round, wallMs, exitCode, ...measureUpper(upper, lowerView), ...(stats ?? {}) };
+        const run: BenchRun = {
+          impl,
+          round,
+          wallMs,
+          exitCode,
+          ...measureUpper(upper, lowerView),
+          ...(stats ?? {}),
+          ...(exitCode ? { output: io.tail() } : {}),
+        };
         runs.push(run);
         o.onRun?.(run);
         removeTree(dir);
-        if (exitCode !== 0 && runs.filter((r) => r.impl === impl).length === 1 && io.tail())
-          process.stderr.write(`strata: the command exited ${exitCode} on ${impl}; its last output:\n${io.tail()}\n`);
       }
     }
   } finally {

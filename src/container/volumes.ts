@@ -41,7 +41,7 @@ export class Volumes {
 
   list(filters?: string[]): VolumeRecord[] {
     const f = parseFilters(filters, VOLUME_FILTERS);
-    const used = new Set(this.s.allContainers().flatMap((c) => (c.mounts ?? []).filter((m) => m.type === 'volume').map((m) => m.source!)));
+    const used = this.s.volumeLinks();
     return this.s
       .allVolumes()
       .filter((v) => !f.has('dangling') || f.get('dangling')!.some((d) => bool('dangling', d) === !used.has(v.name)))

@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { strataRoot } from '../sys/lmdb.js';
 import { StrataError } from '../sys/errors.js';
 import { viaDirFd } from '../sys/socket-path.js';
@@ -138,45 +137,4 @@ function unreachable(mountpoint: string, err: unknown): ControlError {
     return new ControlError('not-found', `the daemon serving ${mountpoint} has no control socket (it was stopped, or started by a strata without one)`);
   if (code === 'EACCES' || code === 'EPERM') return new ControlError('failed', `only root may read the counters of ${mountpoint}`);
   return new ControlError('failed', `cannot reach the daemon serving ${mountpoint}: ${(err as Error).message}`);
-}
-
-// The same request from synchronous code (`Containers.inspect`): a worker thread asks while this
-// thread waits on an Atomics flag, at most `timeoutMs`, and takes the answer off a message port.
-const WORKER = `
-const net = require('node:net');
-const { port, flag, file, request, timeoutMs } = require('node:worker_threads').workerData;
-const done = (m) => { port.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
-let data = '';
-const sock = net.connect(file);
-sock.setTimeout(timeoutMs, () => { sock.destroy(); done({ error: 'ETIMEDOUT' }); });
-sock.setEncoding('utf8');
-sock.on('connect', () => sock.write(JSON.stringify(request) + '\\n'));
-sock.on('data', (d) => (data += d));
-sock.on('error', (err) => done({ error: err.code || err.message }));
-sock.on('end', () => done({ data }));
-`;
-
-/** askDaemon for synchronous callers: the answer, or null when the daemon cannot be asked (never throws, never waits longer than `timeoutMs`). */
-export function askDaemonSync(mountpoint: string, request: object = { op: 'stats' }, timeoutMs = 2000): Record<string, unknown> | null {
-  const file = controlSocket(mountpoint);
-  if (!fs.existsSync(file)) return null;
-  const flag = new Int32Array(new SharedArrayBuffer(4));
-  const { port1, port2 } = new MessageChannel();
-  try {
-    return viaDirFd(file, (short) => {
-      const w = new Worker(WORKER, { eval: true, workerData: { port: port2, flag, file: short, request, timeoutMs }, transferList: [port2] });
-      w.unref();
-      try {
-        Atomics.wait(flag, 0, 0, timeoutMs + 500);
-        const m = receiveMessageOnPort(port1)?.message as { data?: string } | undefined;
-        return m?.data ? (JSON.parse(m.data) as Record<string, unknown>) : null;
-      } finally {
-        void w.terminate();
-      }
-    });
-  } catch {
-    return null;
-  } finally {
-    port1.close();
-  }
 }

@@ -86,8 +86,7 @@ export function diskUsage(s: Store, st: ContainerStatus): DiskUsage {
     return { id: c.id, name: c.name, image: c.image, created: c.created, running: st.running(c), status: st.statusOf(s, c), size, volumes };
   });
   const ctrSize = ctr.reduce((n, c) => n + c.size, 0);
-  const links = new Map<string, number>();
-  for (const c of containers) for (const m of c.mounts ?? []) if (m.type === 'volume') links.set(m.source!, (links.get(m.source!) ?? 0) + 1);
+  const links = s.volumeLinks();
   const vols: VolumeUsage[] = s.allVolumes().map((v) => ({ name: v.name, links: links.get(v.name) ?? 0, size: dirSize(s.volumePath(v.name)) }));
   const cacheSize = sum(
     new Set(

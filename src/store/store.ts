@@ -649,6 +649,13 @@ export class Store {
     return [...this.volumes.getRange()].map((e) => e.value);
   }
 
+  /** How many containers (running or not) mount each volume; a volume none mounts is not in it. */
+  volumeLinks(): Map<string, number> {
+    const links = new Map<string, number>();
+    for (const c of this.allContainers()) for (const m of c.mounts ?? []) if (m.type === 'volume') links.set(m.source!, (links.get(m.source!) ?? 0) + 1);
+    return links;
+  }
+
   /** A volume and its dir; one of that name already there is returned as it is (docker's create is idempotent). */
   addVolume(v: { name?: string; labels?: Record<string, string>; anonymous?: boolean }): VolumeRecord {
     const name = v.name ?? crypto.randomBytes(32).toString('hex');

@@ -367,12 +367,12 @@ export class Union {
     }
     const leaveWhiteout = src.top.layer !== 0 || this.resolver.lowerHas(srcParent, fname);
     const lowerDirs = src.dirs?.filter((d) => d.layer !== 0) ?? [];
-    const kind = src.dirs ? 'rename-dir' : 'rename-file';
+    const kind = renameReason(src);
     const up = this.copyUp.ensure(src, kind);
     this.copyUp.ensureParent(this.resolver.get(tdir), kind);
     const srcReal = this.real(up);
     const dstReal = this.stack.upperPath(to);
-    this.markMoved(srcReal, !!src.dirs, lowerDirs, dstParent, tname);
+    this.markMoved(srcReal, !!src.dirs, lowerDirs, dstParent, tname, to);
     if (dst?.dirs && pureUpper(dst) && this.list(dst).length > 0) fail(E.ENOTEMPTY);
     const dstSt = lstatOrNull(dstReal);
     if (dstSt?.mode !== undefined && isDir(dstSt.mode)) {
@@ -405,28 +405,27 @@ export class Union {
     const [bdir, bname] = splitPath(b);
     const lowerA = na.dirs?.filter((d) => d.layer !== 0) ?? [];
     const lowerB = nb.dirs?.filter((d) => d.layer !== 0) ?? [];
-    const ua = this.copyUp.ensure(na, na.dirs ? 'rename-dir' : 'rename-file');
+    const ua = this.copyUp.ensure(na, renameReason(na));
     const nb2 = this.resolver.get(b);
-    const ub = this.copyUp.ensure(nb2, nb2.dirs ? 'rename-dir' : 'rename-file');
+    const ub = this.copyUp.ensure(nb2, renameReason(nb2));
     const realA = this.real(ua);
     const realB = this.real(ub);
-    this.markMoved(realA, !!na.dirs, lowerA, this.resolver.get(bdir), bname);
-    this.markMoved(realB, !!nb.dirs, lowerB, this.resolver.get(adir), aname);
+    this.markMoved(realA, !!na.dirs, lowerA, this.resolver.get(bdir), bname, b);
+    this.markMoved(realB, !!nb.dirs, lowerB, this.resolver.get(adir), aname, a);
     check(native.renameat2(realA, realB, RENAME_EXCHANGE));
     this.resolver.invalidate();
   }
 
-  /** A dir moving to `name` in `dstParent`: it keeps merging with its lower origin, or hides what lies below its new name. */
-  private markMoved(real: string, isDir: boolean, lowerDirs: Entry[], dstParent: Node, name: string): void {
+  /** A dir moving to `name` in `dstParent` (merged path `to`): it keeps merging with its lower origin, or hides what lies below its new name. */
+  private markMoved(real: string, isDir: boolean, lowerDirs: Entry[], dstParent: Node, name: string, to: string): void {
     if (!isDir) return;
-    const path = () => (dstParent.path === '/' ? '/' : dstParent.path + '/') + name;
     if (lowerDirs.length > 0) {
       if (getRedirect(real) !== null) return;
       setRedirect(real, lowerDirs[0].rel);
-      this.stats.redirect(path(), lowerDirs[0].rel);
+      this.stats.redirect(to, lowerDirs[0].rel);
     } else if (this.resolver.lowerHas(dstParent, name)) {
       setOpaque(real);
-      this.stats.opaque(path());
+      this.stats.opaque(to);
     }
   }
 
@@ -631,3 +630,6 @@ function dropSetid(fd: number): boolean {
   if (kill) fs.fchmodSync(fd, mode & 0o7777 & ~kill);
   return kill !== 0;
 }
+
+/** What a rename copies its object up for: a dir gets a redirect, a file does not. */
+const renameReason = (n: Node): 'rename-dir' | 'rename-file' => (n.dirs ? 'rename-dir' : 'rename-file');
