@@ -9,6 +9,7 @@ import { refuse, StrataError, type ErrorCode } from '../sys/errors.js';
 import type { ContainerRecord } from '../store/store.js';
 import { running, type ContainerContext } from './context.js';
 import { DetachWatcher, parseDetachKeys } from './detach-keys.js';
+import { inputToSend } from './pty.js';
 import { Frame, FrameReader, attachSocket, connectTo, frame, sizeFrame, type Hello } from './attach-wire.js';
 
 export interface AttachOptions {
@@ -91,15 +92,6 @@ export async function relayThrough(k: ContainerContext, c: ContainerRecord, file
     sock.on('error', () => {}); // then close
     sock.on('close', () => void (done || finish(lost(k, c))));
   });
-}
-
-/** Whether our stdin has input to send: a terminal, a pipe or a file, but not /dev/null (its end would reach a terminal as ^D). */
-function inputToSend(): boolean {
-  try {
-    return isatty(0) || !fs.fstatSync(0).isCharacterDevice();
-  } catch {
-    return false; // no fd 0
-  }
 }
 
 /** The supervisor's sentence of what failed. */

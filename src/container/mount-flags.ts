@@ -3,12 +3,10 @@
 // network. Pure: what exists on disk is settled at create (container/volumes.ts).
 import path from 'node:path';
 import { refuse } from '../sys/errors.js';
-import type { ContainerMount } from '../store/store.js';
+import { VOLUME_NAME, type ContainerMount } from '../store/store.js';
 
 /** A mount as the flags give it: a volume without a source is an anonymous one; `-v` makes a missing host dir (`makeSource`), `--mount` refuses it, as docker. */
 export type MountRequest = ContainerMount & { makeSource?: boolean };
-
-const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 /** A container path: absolute, normalised, and not the root itself. */
 function target(p: string, flag: string): string {

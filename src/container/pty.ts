@@ -4,7 +4,7 @@
 // and the master to its stdout, and passes window size changes on. In the supervisor of a detached
 // container the other end is not this process's stdio but the attach hub (a ContainerIO).
 import fs from 'node:fs';
-import tty from 'node:tty';
+import tty, { isatty } from 'node:tty';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { native } from '../sys/native.js';
 import { check } from '../sys/errors.js';
@@ -68,10 +68,9 @@ function relayToStdio(term: tty.ReadStream, setSize: (rows: number, cols: number
     if (process.stdout.isTTY) setSize(process.stdout.rows, process.stdout.columns);
   };
   term.on('data', (d: Buffer) => process.stdout.write(d));
-  // Input only with -i, and never from /dev/null (a detached container's supervisor): its end
-  // would reach the command as ^D.
+  // Input only with -i, and never from /dev/null (a detached container's supervisor)
   const stdin = process.stdin;
-  const relay = input && (stdin.isTTY || !fs.fstatSync(0).isCharacterDevice());
+  const relay = input && inputToSend();
   const raw = relay && stdin.isTTY === true;
   if (raw) stdin.setRawMode(true);
   const toTerm = (d: Buffer) => term.write(d);
@@ -89,4 +88,13 @@ function relayToStdio(term: tty.ReadStream, setSize: (rows: number, cols: number
     if (raw) stdin.setRawMode(false);
     if (relay) stdin.pause();
   };
+}
+
+/** Whether our stdin has input to send: a terminal, a pipe or a file, but not /dev/null (its end would reach a terminal as ^D). */
+export function inputToSend(): boolean {
+  try {
+    return isatty(0) || !fs.fstatSync(0).isCharacterDevice();
+  } catch {
+    return false; // no fd 0
+  }
 }

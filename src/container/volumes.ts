@@ -3,6 +3,7 @@
 // VOLUME), mounted into containers by the runtime. `volume ls|inspect|rm|prune` and the mounts a
 // new container gets are here; the CLI only prints.
 import fs from 'node:fs';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { refuse } from '../sys/errors.js';
 import { bool, labelMatch, parseFilters } from '../image/filters.js';
@@ -160,7 +161,7 @@ export class Volumes {
       if (m.type === 'volume' && !m.noCopy && there?.isDirectory() && fs.readdirSync(source!).length === 0) seed(at, source!);
       if (!there) {
         if (fileBind) {
-          fs.mkdirSync(resolveInRoot(merged, m.target.slice(0, m.target.lastIndexOf('/')) || '/'), { recursive: true });
+          fs.mkdirSync(path.dirname(at), { recursive: true }); // `at` is resolved already: its parent is too
           fs.writeFileSync(at, '');
         } else fs.mkdirSync(at, { recursive: true, mode: 0o755 });
       } else if (fileBind === there.isDirectory()) {

@@ -92,6 +92,9 @@ export interface ContainerMount {
   noCopy?: boolean;
 }
 
+/** docker's rule for a volume's name: two characters at least, letters, digits, _ . - */
+export const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
 /** A volume: a dir under STRATA_ROOT/volumes/NAME/_data, as docker's local driver keeps them. */
 export interface VolumeRecord {
   name: string;
@@ -659,8 +662,7 @@ export class Store {
   /** A volume and its dir; one of that name already there is returned as it is (docker's create is idempotent). */
   addVolume(v: { name?: string; labels?: Record<string, string>; anonymous?: boolean }): VolumeRecord {
     const name = v.name ?? crypto.randomBytes(32).toString('hex');
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name))
-      refuse('invalid', `"${name}" is not a valid volume name: use letters, digits, _ . - (two characters at least)`);
+    if (!VOLUME_NAME.test(name)) refuse('invalid', `"${name}" is not a valid volume name: use letters, digits, _ . - (two characters at least)`);
     return this.locked(() => {
       const had = this.volumes.get(name);
       if (had) return had;
