@@ -2,6 +2,7 @@
 // value or a negative errno (never throws for a failed syscall), so hot paths pay no exception cost.
 #include <node_api.h>
 #include "napi_args.h"
+#include "stat_out.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -197,36 +198,6 @@ static napi_value js_futimens(napi_env env, napi_callback_info info) {
 // Stat into a caller-owned Float64Array (no allocation):
 // [dev, ino, mode, nlink, uid, gid, rdev, size, blksize, blocks,
 //  atimeSec, atimeNsec, mtimeSec, mtimeNsec, ctimeSec, ctimeNsec]
-static void fill_stat(double *o, const struct stat *st) {
-  o[0] = (double)st->st_dev;
-  o[1] = (double)st->st_ino;
-  o[2] = st->st_mode;
-  o[3] = (double)st->st_nlink;
-  o[4] = st->st_uid;
-  o[5] = st->st_gid;
-  o[6] = (double)st->st_rdev;
-  o[7] = (double)st->st_size;
-  o[8] = (double)st->st_blksize;
-  o[9] = (double)st->st_blocks;
-  o[10] = (double)st->st_atim.tv_sec;
-  o[11] = (double)st->st_atim.tv_nsec;
-  o[12] = (double)st->st_mtim.tv_sec;
-  o[13] = (double)st->st_mtim.tv_nsec;
-  o[14] = (double)st->st_ctim.tv_sec;
-  o[15] = (double)st->st_ctim.tv_nsec;
-}
-
-static double *f64(napi_env env, napi_value v, size_t need) {
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &off) != napi_ok) return NULL;
-  if (type != napi_float64_array || length < need) return NULL;
-  return (double *)data;
-}
-
 // lstat(path, out) -> 0 | -errno
 static napi_value js_lstat(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -359,10 +330,12 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
 
 void strata_fuse_dev_init(napi_env env, napi_value exports);
 void strata_gzip_init(napi_env env, napi_value exports);
+void strata_copy_up_init(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   strata_fuse_dev_init(env, exports);
   strata_gzip_init(env, exports);
+  strata_copy_up_init(env, exports);
   EXPORT("lgetxattr", js_lgetxattr);
   EXPORT("lsetxattr", js_lsetxattr);
   EXPORT("llistxattr", js_llistxattr);

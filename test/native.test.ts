@@ -99,3 +99,57 @@ t.test('times with nanoseconds; UTIME_OMIT; lstat/fstat into a Float64Array', as
   t.equal(native.link(`${d}/f`, `${d}/f2`), 0);
   t.equal(fs.statSync(`${d}/f`).nlink, 2);
 });
+
+t.test('copyUpFile: one call builds the copy, renames it into place and restores the parent', async (t) => {
+  const d = dir(t);
+  for (const x of ['lower', 'upper', 'work']) fs.mkdirSync(`${d}/${x}`);
+  fs.writeFileSync(`${d}/lower/f`, 'data');
+  fs.chmodSync(`${d}/lower/f`, 0o4751);
+  t.equal(native.lsetxattr(`${d}/lower/f`, 'user.k', Buffer.from('v'), 0), 0);
+  t.equal(native.lsetxattr(`${d}/lower/f`, 'trusted.overlay.origin', Buffer.from('x'), 0), 0);
+  const many = Array.from({ length: 40 }, (_, i) => `user.name-${i}`);
+  for (const n of many) t.equal(native.lsetxattr(`${d}/lower/f`, n, Buffer.from(n), 0), 0);
+  t.equal(native.lutimens(`${d}/upper`, 10, 1, 20, 2), 0);
+  const out = new Float64Array(16);
+  const r = native.copyUpFile(`${d}/lower/f`, `${d}/work/#t`, `${d}/upper/f`, `${d}/upper`, 4, 0o104751, 1234, 5678, 100, 7, 200, 9, 3, out);
+  t.equal(r, 0);
+  const st = fs.lstatSync(`${d}/upper/f`, { bigint: true });
+  t.equal(fs.readFileSync(`${d}/upper/f`, 'utf8'), 'data');
+  t.equal(Number(st.mode & 0o7777n), 0o4751, 'setuid kept: the mode is set after the owner');
+  t.same([Number(st.uid), Number(st.gid)], [1234, 5678]);
+  t.equal(st.mtimeNs, 200000000009n, 'mtime to the nanosecond');
+  t.equal(st.atimeNs, 100000000007n);
+  t.equal(out[1], Number(st.ino), 'the new file is what `out` describes');
+  t.equal(out[7], 4);
+  t.equal((native.lgetxattr(`${d}/upper/f`, 'user.k') as Buffer).toString(), 'v');
+  t.same(
+    many.map((n) => (native.lgetxattr(`${d}/upper/f`, n) as Buffer).toString()),
+    many,
+    'every one of many xattrs',
+  );
+  t.equal(native.lgetxattr(`${d}/upper/f`, 'trusted.overlay.origin'), -61, "the overlay's own xattrs stay behind");
+  const p = fs.lstatSync(`${d}/upper`, { bigint: true });
+  t.same([p.atimeNs, p.mtimeNs], [10000000001n, 20000000002n], "the parent's times are restored");
+  t.same(fs.readdirSync(`${d}/work`), [], 'nothing left in the work dir');
+
+  t.equal(native.copyUpFile(`${d}/lower/f`, `${d}/work/#e`, `${d}/upper/f`, `${d}/upper`, 0, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), 0, 'size 0: no data');
+  t.equal(fs.readFileSync(`${d}/upper/f`, 'utf8'), '', 'an existing name is replaced, as rename does');
+  const bad = native.copyUpFile(`${d}/lower/f`, `${d}/work/#b`, `${d}/nodir/f`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, out);
+  t.equal(bad, -2, 'a failed rename: ENOENT');
+  t.same(fs.readdirSync(`${d}/work`), [], 'and its temp file is removed');
+  t.equal(native.copyUpFile(`${d}/lower/nope`, `${d}/work/#n`, `${d}/upper/n`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), -2, 'a missing source');
+  t.same(fs.readdirSync(`${d}/work`), []);
+  t.equal(native.copyUpFile(`${d}/lower/f`, `${d}/work/#l`, `${d}/upper/l`, `${d}/upper`, 1 << 20, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), -22, 'more than 64 KiB: EINVAL (the general path copies those)');
+  t.equal(native.copyUpFile(`${d}/lower/f`, `${d}/work/#s`, `${d}/upper/s`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, new Float64Array(2)), -22, 'a too-small array is EINVAL');
+});
+
+t.test('open and close: an fd or a negative errno', async (t) => {
+  const d = dir(t);
+  const fd = native.open(`${d}/new`, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o640);
+  t.ok(fd > 2);
+  t.equal(fs.fstatSync(fd).mode & 0o777, 0o640 & ~process.umask());
+  t.equal(native.close(fd), 0);
+  t.equal(native.close(fd), -9, 'EBADF');
+  t.equal(native.open(`${d}/new`, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o640), -17, 'EEXIST');
+  t.equal(native.open(`${d}/none/x`, fs.constants.O_RDONLY, 0), -2, 'ENOENT');
+});

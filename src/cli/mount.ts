@@ -22,6 +22,7 @@ interface MountFlags {
   index?: boolean;
   transport?: string;
   readdirplus?: boolean;
+  readdirplusAuto?: boolean;
   keepCache?: boolean;
   writebackCache?: boolean;
   passthrough?: boolean;
@@ -56,6 +57,7 @@ export function mountCommand(): Command {
     .option('--entry-timeout <s>', 'kernel entry cache timeout in seconds (default: 1e6 with the kernel transport, 1 with fuse-native)')
     .option('--attr-timeout <s>', 'kernel attribute cache timeout in seconds (default as --entry-timeout)')
     .option('--no-readdirplus', 'kernel transport: list dirs without READDIRPLUS (a LOOKUP per entry)')
+    .option('--readdirplus-auto', 'kernel transport: let the kernel choose READDIRPLUS or READDIR per listing chunk (default: always READDIRPLUS)')
     .option('--no-keep-cache', 'kernel transport: drop file pages and dir listings at every open')
     .option('--writeback-cache', 'kernel transport: let the kernel cache writes (FUSE writeback cache; turns passthrough off)')
     .option('--no-passthrough', 'kernel transport: serve file data through the daemon instead of handing it to the kernel (FUSE passthrough)')
@@ -95,6 +97,7 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     index: flags.index !== false,
     transport: transportOf(flags.transport),
     readdirplus: flags.readdirplus !== false,
+    readdirplusAuto: !!flags.readdirplusAuto,
     keepCache: flags.keepCache !== false,
     writebackCache: !!flags.writebackCache,
     passthrough: flags.passthrough !== false,

@@ -40,7 +40,7 @@ function settingsLine(s: Record<string, unknown>): string {
     `entry ${t(s.entryTimeout)}`,
     `attr ${t(s.attrTimeout)}`,
     `negative ${t(s.negativeTimeout)}`,
-    `readdirplus ${onOff(s.readdirplus)}`,
+    `readdirplus ${s.readdirplus ? (s.readdirplusAuto ? 'auto' : 'always') : 'off'}`,
     `keep_cache ${onOff(s.keepCache)}`,
     `writeback ${onOff(s.writebackCache)}`,
     `passthrough ${onOff(s.passthrough)}`,

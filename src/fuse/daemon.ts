@@ -26,6 +26,8 @@ export interface DaemonOptions {
   transport?: Transport;
   /** Speed features of the kernel transport, each on by default but writeback (off switches for the bench). */
   readdirplus?: boolean;
+  /** READDIRPLUS_AUTO: the kernel picks plus or plain per listing chunk (default: always plus). */
+  readdirplusAuto?: boolean;
   keepCache?: boolean;
   writebackCache?: boolean;
   passthrough?: boolean;
@@ -180,6 +182,7 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         negative: entry,
         keepCache: opts.keepCache !== false,
         readdirplus: opts.readdirplus !== false,
+        readdirplusAuto: !!opts.readdirplusAuto,
         writebackCache: !!opts.writebackCache,
         passthrough: opts.passthrough !== false,
         readOnly: !spec.upper,
@@ -202,6 +205,7 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         attrTimeout: opts.attrTimeout ?? entry,
         negativeTimeout: entry,
         readdirplus: has(INIT.DO_READDIRPLUS, opts.readdirplus !== false),
+        readdirplusAuto: has(INIT.READDIRPLUS_AUTO, opts.readdirplus !== false && !!opts.readdirplusAuto),
         keepCache: opts.keepCache !== false,
         writebackCache: has(INIT.WRITEBACK_CACHE, !!opts.writebackCache),
         passthrough: has(INIT.PASSTHROUGH, opts.passthrough !== false && !opts.writebackCache),

@@ -40,6 +40,26 @@ interface Addon {
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   lseek(fd: number, offset: number, whence: number): number;
   syncfs(fd: number): number;
+  /** The whole copy-up of a small regular file (see native-bindings/copy_up.c); 0 and its new stat in `out`, or -errno. */
+  copyUpFile(
+    src: string,
+    tmp: string,
+    dst: string,
+    parent: string,
+    size: number,
+    mode: number,
+    uid: number,
+    gid: number,
+    aSec: number,
+    aNsec: number,
+    mSec: number,
+    mNsec: number,
+    sync: number,
+    out: Float64Array,
+  ): number;
+  /** open(2), always close-on-exec: an fd or -errno. */
+  open(p: string, flags: number, mode: number): number;
+  close(fd: number): number;
   /** One gzip member of `data`, deflated by libdeflate on the thread pool. */
   gzipCompress(data: Buffer, level: number): Promise<Buffer>;
 }

@@ -65,6 +65,13 @@ export function fstat(fd: number): Stat {
   return fromBuf();
 }
 
+/** The stat a native call writes into its `out` argument (0 on success, else -errno, thrown). */
+export function statVia(call: (out: Float64Array) => number): Stat {
+  const r = call(buf);
+  if (r !== 0) throw new FsError(-r);
+  return fromBuf();
+}
+
 const S = fs.constants;
 export const isDir = (m: number) => (m & S.S_IFMT) === S.S_IFDIR;
 export const isReg = (m: number) => (m & S.S_IFMT) === S.S_IFREG;

@@ -14,10 +14,13 @@ let scratch: Buffer | null = null;
 type Method = 'copy_file_range' | 'read_write';
 
 /** Below this size a file is copied with one read and one write: a reflink or range copy saves nothing. */
-const SMALL = 64 << 10;
+export const SMALL = 64 << 10;
+
+/** A file small enough for one read and one write, and not sparse (a sparse one keeps its holes through the range copy). */
+export const isSmallFile = (size: number, blocks: number) => size <= SMALL && blocks * 512 >= size;
 
 export function copyData(srcFd: number, dstFd: number, size: number, blocks = Infinity): 'clone' | Method {
-  if (size <= SMALL && blocks * 512 >= size) return copySmall(srcFd, dstFd, size);
+  if (isSmallFile(size, blocks)) return copySmall(srcFd, dstFd, size);
   if (size > 0 && native.ficlone(dstFd, srcFd) === 0) return 'clone';
   let method: Method = 'copy_file_range';
   for (const [start, end] of dataRanges(srcFd, size)) method = copyRange(srcFd, dstFd, start, end, method);

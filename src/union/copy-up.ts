@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import { native } from '../sys/native.js';
 import { check, fail, E } from '../sys/errors.js';
 import { isPrivateXattr } from '../sys/overlay-format.js';
-import { copyData } from './copy-data.js';
+import { copyData, isSmallFile } from './copy-data.js';
 import { copyUpSyncFor, syncCopiedData, type CopyUpSync } from './copy-up-sync.js';
 import { BackgroundCopier, type PreparedData } from './background-copy.js';
-import { isDir, isLnk, isReg, lstat } from '../sys/stat.js';
+import { isDir, isLnk, isReg, lstat, statVia, type Stat } from '../sys/stat.js';
 import { relOf, type LayerStack } from './layers.js';
 import type { Resolver } from './resolve.js';
 import type { Entry, Node } from './lower-view.js';
@@ -125,11 +125,37 @@ export class CopyUp {
     const rel = relOf(node.path);
     const dst = this.stack.upperPath(rel);
     const parentReal = dst.slice(0, dst.lastIndexOf('/')) || '/';
-    const parentSt = lstat(parentReal);
     const ready = isReg(src.st.mode) && !opts.noData ? this.fresh(node) : undefined;
     if (ready) this.prepared.delete(node.path);
     const tmp = ready?.tmp ?? this.tmpPath();
     const st = src.st;
+    let method: CopyUpMethod = 'metadata-only';
+    let upperSt: Stat;
+    if (isReg(st.mode) && !ready && (opts.noData || isSmallFile(st.size, st.blocks))) {
+      // the common case, in one native call (copy_up.c): the same steps as below, without a JS round trip each
+      const size = opts.noData ? 0 : st.size;
+      const sync = SYNC_CODES[this.sync()];
+      upperSt = statVia((out) =>
+        native.copyUpFile(srcReal, tmp, dst, parentReal, size, st.mode, st.uid, st.gid, st.atimeSec, st.atimeNsec, st.mtimeSec, st.mtimeNsec, sync, out),
+      );
+      if (size > 0) method = 'read-write';
+    } else {
+      [upperSt, method] = this.copyGeneral(st, srcReal, tmp, dst, parentReal, ready, opts);
+    }
+    const upper: Entry = { layer: 0, rel, st: upperSt };
+    this.inodes.alias(src, 0, upper.st.dev, upper.st.ino);
+    if (isDir(st.mode)) this.resolver.invalidate();
+    this.onCopied(node, upper);
+    const layer = { index: src.layer - this.stack.firstLower, dir: this.stack.roots[src.layer] };
+    const us = (now() - t0 + (ready?.ms ?? 0)) * 1000;
+    const bytes = method === 'metadata-only' ? 0 : st.size;
+    this.stats.copiedUp({ path: node.path, layer, size: st.size, bytes, method, reason: cause, parent: reason === 'parent', us }, reason);
+    return upper;
+  }
+
+  /** Any object, step by step: its new stat and how its data was copied. */
+  private copyGeneral(st: Stat, srcReal: string, tmp: string, dst: string, parentReal: string, ready: PreparedData | undefined, opts: CopyUpOptions): [Stat, CopyUpMethod] {
+    const parentSt = lstat(parentReal);
     let method: CopyUpMethod = 'metadata-only';
     try {
       if (isReg(st.mode)) {
@@ -147,15 +173,7 @@ export class CopyUp {
       throw err;
     }
     native.lutimens(parentReal, parentSt.atimeSec, parentSt.atimeNsec, parentSt.mtimeSec, parentSt.mtimeNsec);
-    const upper: Entry = { layer: 0, rel, st: lstat(dst) };
-    this.inodes.alias(src, 0, upper.st.dev, upper.st.ino);
-    if (isDir(st.mode)) this.resolver.invalidate();
-    this.onCopied(node, upper);
-    const layer = { index: src.layer - this.stack.firstLower, dir: this.stack.roots[src.layer] };
-    const us = (now() - t0 + (ready?.ms ?? 0)) * 1000;
-    const bytes = method === 'metadata-only' ? 0 : st.size;
-    this.stats.copiedUp({ path: node.path, layer, size: st.size, bytes, method, reason: cause, parent: reason === 'parent', us }, reason);
-    return upper;
+    return [lstat(dst), method];
   }
 
   /** Copy a regular file's data (none when `size` is 0); says how. */
@@ -190,6 +208,9 @@ export function copyXattrs(from: string, to: string): void {
     check(native.lsetxattr(to, name, v, 0));
   }
 }
+
+/** copy_up.c's codes for the ways of copy-up-sync.ts. */
+const SYNC_CODES: Record<CopyUpSync, number> = { none: 0, ordered: 1, wait: 2, fsync: 3 };
 
 /** copy-data.ts's name for a method, as the stats and the trace say it. */
 const methodName = (m: ReturnType<typeof copyData>): CopyUpMethod => (m === 'clone' ? 'ficlone' : m === 'read_write' ? 'read-write' : m);

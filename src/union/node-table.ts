@@ -29,6 +29,8 @@ export class FsNode {
   ino = 0;
   /** Its file type (the S_IFMT bits of its mode), which never changes. */
   fmt = 0;
+  /** Its size at its last entry reply: for a lower file (no key) its size for good, as lowers never change. */
+  size = 0;
   constructor(readonly id: number) {}
 }
 
@@ -79,7 +81,7 @@ export class NodeTable {
    * The node for `name` in `parent` (made if new), counted as looked up once more. `key` is the
    * backing file of an upper non-dir: a name whose file already has a node joins it (a hard link).
    */
-  lookedUp(parent: number, name: string, o: { key: string | null; dir: boolean; ino: number; fmt?: number }): FsNode {
+  lookedUp(parent: number, name: string, o: { key: string | null; dir: boolean; ino: number; fmt?: number; size?: number }): FsNode {
     let n = this.child(parent, name);
     if (!n && o.key) {
       n = this.byKey.get(o.key);
@@ -94,6 +96,7 @@ export class NodeTable {
     if (o.key && n.key !== o.key) this.setKey(n, o.key);
     n.ino = o.ino;
     if (o.fmt !== undefined) n.fmt = o.fmt;
+    if (o.size !== undefined) n.size = o.size;
     n.nlookup++;
     return n;
   }

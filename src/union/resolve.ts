@@ -101,6 +101,22 @@ export class Resolver {
     return this.lower.child(pdirs, name, path);
   }
 
+  /**
+   * `name` in merged dir `parent`, where a listing of the same lower stack found it answered by
+   * the lower non-dir `lower`: only the upper dir is looked at again (lowers never change).
+   */
+  listedChild(parent: Node, name: string, lower: Entry): Node | null {
+    const pdirs = parent.dirs!;
+    if (this.isUpper(pdirs[0]) && lstatOrNull(this.stack.real(0, pdirs[0].rel + '/' + name))) return this.child(parent, name);
+    return { path: parent.path === '/' ? '/' + name : parent.path + '/' + name, top: lower, dirs: null };
+  }
+
+  /** The lower stack a merged dir's listing came from, when an index answers it (a changed stack lists anew). */
+  lowerStackOf(node: Node): number | undefined {
+    const low = node.dirs?.[node.dirs.length - 1];
+    return low && low.layer !== 0 ? low.dirId : undefined;
+  }
+
   /** `name` in a merged directory's lower layers only (the caller has looked at the upper dir itself). */
   lowerChild(parent: Node, name: string): Node | null {
     return this.lower.child(parent.dirs!, name, parent.path === '/' ? '/' + name : parent.path + '/' + name);

@@ -48,6 +48,8 @@ export interface DirEntry {
   name: string;
   ino: number;
   mode: number;
+  /** The layer entry that answers the name (lets a READDIRPLUS skip resolving a lower name again). */
+  entry?: Entry;
 }
 
 export class Union {
@@ -148,8 +150,9 @@ export class Union {
     return this.list(node);
   }
 
-  private list(node: Node): DirEntry[] {
-    return this.resolver.list(node).map(({ name, e }) => ({ name, ino: this.inodes.of(e), mode: e.st.mode }));
+  /** The visible names of a resolved merged dir. */
+  list(node: Node): DirEntry[] {
+    return this.resolver.list(node).map(({ name, e }) => ({ name, ino: this.inodes.of(e), mode: e.st.mode, entry: e }));
   }
 
   getxattr(path: string, name: string): Buffer | null {
@@ -208,7 +211,7 @@ export class Union {
     }
     let bflags = flags & ~(O.O_CREAT | O.O_EXCL | O.O_NOCTTY | O.O_DIRECT);
     if (e.layer !== 0 || !this.stack.hasUpper) bflags |= O.O_NOATIME; // lower layers are never written, not even atime
-    const fd = fs.openSync(this.real(e), bflags);
+    const fd = check(native.open(this.real(e), bflags, 0));
     return this.handles.add({ fd, ino: this.inoOf(node), final: !this.stack.hasUpper || e.layer === 0 });
   }
 
@@ -221,7 +224,7 @@ export class Union {
     let fd = -1;
     const keep = flags & (O.O_APPEND | O.O_SYNC | O.O_DSYNC);
     this.place(path, caller, (real) => {
-      fd = fs.openSync(real, O.O_RDWR | O.O_CREAT | O.O_EXCL | keep, mode & 0o7777);
+      fd = check(native.open(real, O.O_RDWR | O.O_CREAT | O.O_EXCL | keep, mode & 0o7777));
     });
     // the new file is the top of its name: its node comes from its fd, with no resolve
     const node: Node = { path, top: { layer: 0, rel: path, st: fstat(fd) }, dirs: null };
@@ -261,7 +264,7 @@ export class Union {
 
   release(fh: number): void {
     const h = this.handles.remove(fh);
-    if (h) fs.closeSync(h.fd);
+    if (h) native.close(h.fd);
   }
 
   private handle(fh: number) {

@@ -6,8 +6,9 @@ import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../sys/native.js';
 import { E, fail } from '../../sys/errors.js';
 import type { Union, Attr, AttrChange } from '../../union/union.js';
 import type { Stat } from '../../sys/stat.js';
-import type { Node } from '../../union/lower-view.js';
+import type { Entry, Node } from '../../union/lower-view.js';
 import { NodeTable, ROOT_NODE, type FsNode } from '../../union/node-table.js';
+import { BACKGROUND_COPY_MIN } from '../../union/copy-up.js';
 import { FATTR, FOPEN, GETATTR_FH, FSYNC_FDATASYNC, INIT, OP, OPEN_KILL_SUIDGID, SIZE, WRITE_KILL_SUIDGID } from './protocol.js';
 import { PassthroughTable } from './passthrough.js';
 import { cstr, direntSize, direntType, u64, writeAttrOut, writeEntry, writeU64, type Header } from './wire.js';
@@ -39,7 +40,9 @@ const S_IFREG = 0o100000;
 /** A listing taken at the first READDIR of an open dir, served by offset to later ones. */
 interface Listing {
   path: string;
-  names: { name: string; ino: number; mode: number }[] | null;
+  names: { name: string; ino: number; mode: number; entry?: Entry }[] | null;
+  /** The index's id of the lower stack listed (undefined: none, or no index). */
+  lowerStack?: number;
 }
 
 /** What a SETATTR asks for, read once from fuse_setattr_in (times as utimensat takes them, with UTIME_OMIT/UTIME_NOW). */
@@ -88,7 +91,7 @@ export class KernelOps {
     const attr = this.u.attrOf(n);
     const upperFile = !n.dirs && n.top.layer === 0 && this.u.stack.hasUpper;
     const key = upperFile ? `${n.top.st.dev}:${n.top.st.ino}` : null;
-    const node = this.nodes.lookedUp(parent, name, { key, dir: !!n.dirs, ino: attr.ino, fmt: attr.mode & S_IFMT });
+    const node = this.nodes.lookedUp(parent, name, { key, dir: !!n.dirs, ino: attr.ino, fmt: attr.mode & S_IFMT, size: attr.size });
     return { node, attr };
   }
 
@@ -412,10 +415,18 @@ export class KernelOps {
     const l = this.dirs.get(fh) ?? fail(E.EBADF);
     if (!l.names) {
       const dot = { name: '.', ino: 1, mode: O.S_IFDIR };
-      l.names = [dot, { ...dot, name: '..' }, ...this.u.readdir(l.path)];
+      const node = this.u.resolver.get(l.path);
+      if (!node.dirs) fail(E.ENOTDIR);
+      l.lowerStack = this.u.resolver.lowerStackOf(node);
+      l.names = [dot, { ...dot, name: '..' }, ...this.u.list(node)];
     }
     const out = this.buf.out;
     let pos = H;
+    // READDIRPLUS: the dir resolved once per reply; a lower non-dir the listing found is not resolved
+    // again while the dir's lower stack is the one listed (only the upper dir is looked at).
+    const dirPath = plus ? this.pathOf(h.nodeid) : '';
+    const dir = plus ? this.u.resolver.lookup(dirPath) : null;
+    const reuse = dir?.dirs && l.lowerStack !== undefined && this.u.resolver.lowerStackOf(dir) === l.lowerStack;
     for (let i = offset; i < l.names.length; i++) {
       const e = l.names[i];
       const nameLen = Buffer.byteLength(e.name);
@@ -425,9 +436,10 @@ export class KernelOps {
       let ino = e.ino;
       let mode = e.mode;
       if (plus) {
-        if (e.name === '.' || e.name === '..') writeEntry(out, pos, 0, 0, 0, 0, null);
+        if (e.name === '.' || e.name === '..' || !dir) writeEntry(out, pos, 0, 0, 0, 0, null);
         else {
-          const n = this.u.resolver.lookup(this.childPath(h.nodeid, e.name));
+          const listed = reuse && e.entry && e.entry.layer !== 0 && e.entry.dirId === undefined ? e.entry : null;
+          const n = listed ? this.u.resolver.listedChild(dir, e.name, listed) : this.u.resolver.lookup(dirPath === '/' ? '/' + e.name : dirPath + '/' + e.name);
           if (!n) writeEntry(out, pos, 0, 0, 0, 0, null);
           else {
             const attr = this.writeEntryOf(h.nodeid, e.name, n, pos);
@@ -469,7 +481,13 @@ export class KernelOps {
   /** The merged path whose copy-up this request would start (a write, a metadata change, a link), or null. */
   copyUpTarget(h: Header, body: Buffer): string | null {
     // A node keyed by its upper file is in the upper dir already: nothing to copy, and no path to resolve.
-    if (h.opcode !== OP.RENAME && h.opcode !== OP.RENAME2 && this.nodes.get(h.opcode === OP.LINK ? u64(body, 0) : h.nodeid)?.key) return null;
+    if (h.opcode !== OP.RENAME && h.opcode !== OP.RENAME2) {
+      const n = this.nodes.get(h.opcode === OP.LINK ? u64(body, 0) : h.nodeid);
+      if (n?.key) return null;
+      // A lower node's type and size never change: one that is no big regular file copies up in the
+      // foreground anyway, so it is not resolved here a first time.
+      if (n && n.fmt !== 0 && (n.fmt !== S_IFREG || n.size < BACKGROUND_COPY_MIN)) return null;
+    }
     switch (h.opcode) {
       case OP.OPEN: {
         const flags = body.readUInt32LE(0);

@@ -16,6 +16,8 @@ export interface SessionOptions {
   maxWrite: number;
   /** Features to ask for; each is an off-switch of its own (mount options). */
   readdirplus: boolean;
+  /** Let the kernel pick READDIRPLUS or READDIR per listing chunk (READDIRPLUS_AUTO) instead of always READDIRPLUS. */
+  readdirplusAuto?: boolean;
   writebackCache: boolean;
   /** Hand open files' data path to the kernel (not together with the writeback cache: the kernel refuses). */
   passthrough: boolean;
@@ -270,7 +272,10 @@ export class Session {
       INIT.INIT_EXT |
       INIT.HAS_IOCTL_DIR |
       INIT.HANDLE_KILLPRIV_V2; // the kernel stops asking for security.capability before each write
-    if (this.o.readdirplus) want |= INIT.DO_READDIRPLUS | INIT.READDIRPLUS_AUTO;
+    // Always READDIRPLUS by default: with AUTO the kernel lists a big dir's later chunks without
+    // attributes unless a LOOKUP in it came first, so a `find` or a `touch` of what it found pays a
+    // LOOKUP round trip for about every other name; our attributes of lower names come from the index.
+    if (this.o.readdirplus) want |= INIT.DO_READDIRPLUS | (this.o.readdirplusAuto ? INIT.READDIRPLUS_AUTO : 0n);
     if (this.o.writebackCache) want |= INIT.WRITEBACK_CACHE;
     else if (this.o.passthrough) want |= INIT.PASSTHROUGH;
     const flags = want & offered;
