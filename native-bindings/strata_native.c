@@ -331,11 +331,13 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
 void strata_fuse_dev_init(napi_env env, napi_value exports);
 void strata_gzip_init(napi_env env, napi_value exports);
 void strata_copy_up_init(napi_env env, napi_value exports);
+void strata_set_attr_init(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   strata_fuse_dev_init(env, exports);
   strata_gzip_init(env, exports);
   strata_copy_up_init(env, exports);
+  strata_set_attr_init(env, exports);
   EXPORT("lgetxattr", js_lgetxattr);
   EXPORT("lsetxattr", js_lsetxattr);
   EXPORT("llistxattr", js_llistxattr);

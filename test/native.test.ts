@@ -153,3 +153,24 @@ t.test('open and close: an fd or a negative errno', async (t) => {
   t.equal(native.open(`${d}/new`, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o640), -17, 'EEXIST');
   t.equal(native.open(`${d}/none/x`, fs.constants.O_RDONLY, 0), -2, 'ENOENT');
 });
+
+t.test('setattrPath and setattrFd: owner, mode and times, each only when asked, and the stat after', async (t) => {
+  const d = dir(t);
+  fs.writeFileSync(`${d}/f`, 'x');
+  fs.chownSync(`${d}/f`, 5, 6);
+  fs.chmodSync(`${d}/f`, 0o4755);
+  const out = new Float64Array(16);
+  t.equal(native.setattrPath(`${d}/f`, -1, -1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), 0, 'nothing asked');
+  t.same([out[4], out[5], out[2] & 0o7777], [5, 6, 0o4755], 'nothing changed, and the stat says so');
+  t.equal(native.setattrPath(`${d}/f`, 7, -1, 0o4711, 0, UTIME_OMIT, 1234, 5, out), 0);
+  t.same([out[4], out[5], out[2] & 0o7777, out[12], out[13]], [7, 6, 0o4711, 1234, 5], 'uid, mode (after the chown) and mtime; gid and atime left');
+  const fd = fs.openSync(`${d}/f`, 'r');
+  t.teardown(() => fs.closeSync(fd));
+  t.equal(native.setattrFd(fd, -1, 9, 0o640, 77, 8, 0, UTIME_OMIT, out), 0);
+  const st = fs.statSync(`${d}/f`, { bigint: true });
+  t.same([Number(st.uid), Number(st.gid), Number(st.mode & 0o7777n), st.atimeNs, st.mtimeNs], [7, 9, 0o640, 77000000008n, 1234000000005n], 'through the fd');
+  t.equal(out[5], 9);
+  t.equal(native.setattrPath(`${d}/nope`, 1, 1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), -2, 'ENOENT');
+  t.equal(native.setattrFd(9999, 1, 1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), -9, 'EBADF');
+  t.equal(native.setattrFd(fd, -1, -1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, new Float64Array(3)), -22, 'a too-small array is EINVAL');
+});

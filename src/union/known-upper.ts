@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import { native } from '../sys/native.js';
 import { check, fail, E, FsError } from '../sys/errors.js';
 import { isPrivateXattr, isWhiteout } from '../sys/overlay-format.js';
-import { isDir, lstatOrNull, type Stat } from '../sys/stat.js';
+import { isDir, lstatOrNull, statVia, type Stat } from '../sys/stat.js';
+import { UTIME_OMIT } from '../sys/native.js';
 import type { LayerStack } from './layers.js';
 import type { InodeTable } from './inodes.js';
 
@@ -54,6 +55,28 @@ export class KnownUpper {
     if (v === -E.ENODATA) return null;
     if (gone(v)) return undefined;
     throw new FsError(-v);
+  }
+
+  /**
+   * Owner, mode and times of the upper file in one native call (through `fd`, an open fd of it,
+   * when there is one), and its attributes after: undefined when the file is gone. `mode` only
+   * for a regular file; -1 (or 0xffffffff for ids) leaves a field as it is.
+   */
+  setattr(path: string, fd: number, uid: number, gid: number, mode: number, times: [number, number, number, number] | undefined): Stat | undefined {
+    const [aSec, aNsec, mSec, mNsec] = times ?? [0, UTIME_OMIT, 0, UTIME_OMIT];
+    const u = uid === 0xffffffff ? -1 : uid;
+    const g = gid === 0xffffffff ? -1 : gid;
+    let st: Stat;
+    try {
+      st = statVia((out) =>
+        fd >= 0 ? native.setattrFd(fd, u, g, mode, aSec, aNsec, mSec, mNsec, out) : native.setattrPath(this.real(path), u, g, mode, aSec, aNsec, mSec, mNsec, out),
+      );
+    } catch (err) {
+      if (err instanceof FsError && (err.errno === E.ENOENT || err.errno === E.ENOTDIR)) return undefined;
+      throw err;
+    }
+    if (isDir(st.mode) || isWhiteout(st)) return undefined;
+    return this.attrOf(st, this.inodes.of({ layer: 0, rel: path, st }), st.nlink);
   }
 
   truncate(path: string, size: number): boolean {

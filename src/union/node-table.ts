@@ -31,6 +31,12 @@ export class FsNode {
   fmt = 0;
   /** Its size at its last entry reply: for a lower file (no key) its size for good, as lowers never change. */
   size = 0;
+  /**
+   * A file this mount created and nobody has set an xattr on since, so it has no
+   * security.capability: the kernel asks for that before every write and chown, and the answer
+   * needs no syscall.
+   */
+  noCaps = false;
   constructor(readonly id: number) {}
 }
 
@@ -93,7 +99,10 @@ export class NodeTable {
       this.nodes.set(n.id, n);
       this.addLink(n, parent, name);
     }
-    if (o.key && n.key !== o.key) this.setKey(n, o.key);
+    if (o.key && n.key !== o.key) {
+      this.setKey(n, o.key);
+      n.noCaps = false; // another file than the one this node was made for
+    }
     n.ino = o.ino;
     if (o.fmt !== undefined) n.fmt = o.fmt;
     if (o.size !== undefined) n.size = o.size;

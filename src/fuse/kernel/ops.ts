@@ -166,6 +166,16 @@ export class KernelOps {
     } else {
       // An upper non-dir is changed in place (known-upper.ts); anything else, or a miss, through the union.
       const node = this.nodes.get(h.nodeid)!;
+      if (node.key !== null && c.size === undefined && (c.mode === undefined || node.fmt === S_IFREG)) {
+        // owner, mode and times at once, through the open fd where the caller named one (tar's fchown, fchmod, futimens)
+        const h2 = fh ? this.u.handles.get(fh) : undefined;
+        const mode = c.mode === undefined ? -1 : c.mode & 0o7777;
+        const attr = this.u.known.setattr(p, h2?.final ? h2.fd : -1, c.uid ?? 0xffffffff, c.gid ?? 0xffffffff, mode, c.times);
+        if (attr) {
+          if (c.killSetid && this.u.killSetid(p, fh, attr.mode)) return this.attrOut(this.attrOfNode(h.nodeid, fh));
+          return this.attrOut(attr);
+        }
+      }
       const known = node.key !== null ? this.u.known : null;
       if (c.size !== undefined) {
         if (fh) this.u.ftruncate(fh, c.size);
@@ -296,7 +306,9 @@ export class KernelOps {
       this.u.release(fh);
       throw err;
     }
-    const nodeId = this.nodes.child(h.nodeid, name)!.id;
+    const made = this.nodes.child(h.nodeid, name)!;
+    if (made.nlookup === 1) made.noCaps = true; // a new node for the new file (not one of another name's)
+    const nodeId = made.id;
     this.fileOpenOut(nodeId, fh, flags, H + SIZE.ENTRY_OUT);
     return SIZE.ENTRY_OUT + SIZE.OPEN_OUT;
   }
@@ -350,6 +362,8 @@ export class KernelOps {
     const size = body.readUInt32LE(0);
     const flags = body.readUInt32LE(4);
     const [name, next] = cstr(body, 8, body.length);
+    const node = this.nodes.get(h.nodeid);
+    if (node) node.noCaps = false;
     this.u.setxattr(this.pathOf(h.nodeid), name, Buffer.from(body.subarray(next, next + size)), flags);
     return 0;
   }
@@ -357,6 +371,7 @@ export class KernelOps {
   getxattr(h: Header, body: Buffer): number {
     const size = body.readUInt32LE(0);
     const [name] = cstr(body, 8, body.length);
+    if (name === 'security.capability' && this.nodes.get(h.nodeid)?.noCaps) return -E.ENODATA;
     const p = this.pathOf(h.nodeid);
     let v = this.nodes.get(h.nodeid)!.key !== null ? this.u.known.getxattr(p, name) : undefined;
     if (v === undefined) v = this.u.getxattr(p, name);
