@@ -56,7 +56,7 @@ t.test('tar -x as root: owner, mode and times of new files and of copied-up ones
   t.same(attrs(s, names, ['d/sub/x']), attrs(k, names, ['d/sub/x']), 'after chmod, chown and touch by path');
 });
 
-t.test("security.capability of files the mount created: set, seen, and dropped by a write as kernel overlayfs drops it", async (t) => {
+t.test('security.capability of files the mount created: set, seen, and dropped by a write as kernel overlayfs drops it', async (t) => {
   const { k, s } = both(t, (l) => fs.writeFileSync(`${l}/lowerfile`, 'x\n'));
   const got: Record<string, string> = {};
   for (const m of [k, s]) {

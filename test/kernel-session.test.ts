@@ -103,7 +103,7 @@ t.test('READDIRPLUS answers names changed since the listing was taken, with an i
     s.handle(request(OP.READDIRPLUS, dirId, rd, 3n));
     const b = reply();
     const out: { name: string; node: bigint; mode: number; off: bigint }[] = [];
-    for (let p = 16; p < b.length; ) {
+    for (let p = 16; p < b.length;) {
       const namelen = b.readUInt32LE(p + 128 + 16);
       out.push({
         node: b.readBigUInt64LE(p),

@@ -139,8 +139,16 @@ t.test('copyUpFile: one call builds the copy, renames it into place and restores
   t.same(fs.readdirSync(`${d}/work`), [], 'and its temp file is removed');
   t.equal(native.copyUpFile(`${d}/lower/nope`, `${d}/work/#n`, `${d}/upper/n`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), -2, 'a missing source');
   t.same(fs.readdirSync(`${d}/work`), []);
-  t.equal(native.copyUpFile(`${d}/lower/f`, `${d}/work/#l`, `${d}/upper/l`, `${d}/upper`, 1 << 20, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), -22, 'more than 64 KiB: EINVAL (the general path copies those)');
-  t.equal(native.copyUpFile(`${d}/lower/f`, `${d}/work/#s`, `${d}/upper/s`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, new Float64Array(2)), -22, 'a too-small array is EINVAL');
+  t.equal(
+    native.copyUpFile(`${d}/lower/f`, `${d}/work/#l`, `${d}/upper/l`, `${d}/upper`, 1 << 20, 0o100644, 0, 0, 0, 0, 0, 0, 0, out),
+    -22,
+    'more than 64 KiB: EINVAL (the general path copies those)',
+  );
+  t.equal(
+    native.copyUpFile(`${d}/lower/f`, `${d}/work/#s`, `${d}/upper/s`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, new Float64Array(2)),
+    -22,
+    'a too-small array is EINVAL',
+  );
 });
 
 t.test('open and close: an fd or a negative errno', async (t) => {

@@ -23,7 +23,9 @@ t.test('always READDIRPLUS by default: a find over 3,000 entries makes no LOOKUP
     const m = mountStrata(t, { lowers: [`${base}/lower`], mnt: `${base}/mnt-${mode}`, args: mode === 'auto' ? ['--readdirplus-auto'] : [] });
     fs.statSync(`${m.mnt}/dir`); // its own LOOKUP, before the count
     const before = stats(m.mnt).requests.LOOKUP?.count ?? 0;
-    const sizes = execFileSync('find', [`${m.mnt}/dir`, '-type', 'f', '-printf', '%s\\n'], { encoding: 'utf8' }).trim().split('\n');
+    const sizes = execFileSync('find', [`${m.mnt}/dir`, '-type', 'f', '-printf', '%s\\n'], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     t.equal(sizes.length, 3000, `${mode}: find sees every file`);
     const s = stats(m.mnt);
     lookups[mode] = (s.requests.LOOKUP?.count ?? 0) - before;

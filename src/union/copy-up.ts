@@ -154,7 +154,15 @@ export class CopyUp {
   }
 
   /** Any object, step by step: its new stat and how its data was copied. */
-  private copyGeneral(st: Stat, srcReal: string, tmp: string, dst: string, parentReal: string, ready: PreparedData | undefined, opts: CopyUpOptions): [Stat, CopyUpMethod] {
+  private copyGeneral(
+    st: Stat,
+    srcReal: string,
+    tmp: string,
+    dst: string,
+    parentReal: string,
+    ready: PreparedData | undefined,
+    opts: CopyUpOptions,
+  ): [Stat, CopyUpMethod] {
     const parentSt = lstat(parentReal);
     let method: CopyUpMethod = 'metadata-only';
     try {

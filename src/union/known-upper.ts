@@ -69,7 +69,9 @@ export class KnownUpper {
     let st: Stat;
     try {
       st = statVia((out) =>
-        fd >= 0 ? native.setattrFd(fd, u, g, mode, aSec, aNsec, mSec, mNsec, out) : native.setattrPath(this.real(path), u, g, mode, aSec, aNsec, mSec, mNsec, out),
+        fd >= 0
+          ? native.setattrFd(fd, u, g, mode, aSec, aNsec, mSec, mNsec, out)
+          : native.setattrPath(this.real(path), u, g, mode, aSec, aNsec, mSec, mNsec, out),
       );
     } catch (err) {
       if (err instanceof FsError && (err.errno === E.ENOENT || err.errno === E.ENOTDIR)) return undefined;

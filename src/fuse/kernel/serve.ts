@@ -28,7 +28,15 @@ export function serveKernel(union: Union, mountpoint: string, o: KernelServeOpti
   if (fd < 0) throw new Error(`cannot open /dev/fuse: ${errnoName(-fd)}`);
   const session = new Session(
     fd,
-    { maxWrite: o.maxWrite, readdirplus: o.readdirplus, readdirplusAuto: o.readdirplusAuto, writebackCache: o.writebackCache, passthrough: o.passthrough, debug: o.debug, log: o.log },
+    {
+      maxWrite: o.maxWrite,
+      readdirplus: o.readdirplus,
+      readdirplusAuto: o.readdirplusAuto,
+      writebackCache: o.writebackCache,
+      passthrough: o.passthrough,
+      debug: o.debug,
+      log: o.log,
+    },
     onEnd,
   );
   const ops = new KernelOps(union, o, session, o.log);
