@@ -3,7 +3,7 @@
 // than these syscalls) and either returns its result or throws an FsError carrying the errno.
 import fs from 'node:fs';
 import { native, RENAME_EXCHANGE, RENAME_WHITEOUT, UTIME_OMIT } from '../sys/native.js';
-import { check, fail, E, FsError } from '../sys/errors.js';
+import { check, fail, E, FsError, toErrno } from '../sys/errors.js';
 import { LayerStack, splitPath, type LayerOptions } from './layers.js';
 import { mergedCount, Resolver } from './resolve.js';
 import type { Entry, LowerView, Node } from './lower-view.js';
@@ -455,13 +455,27 @@ export class Union {
     if (name.length > 255) fail(E.ENAMETOOLONG);
     const parent = this.resolver.get(dir);
     if (!parent.dirs) fail(E.ENOTDIR);
-    // One lstat of the upper name says both whether it is taken and whether a whiteout sits there.
     const dst = this.stack.upperPath(path);
-    const existing = lstatOrNull(dst);
-    if (existing ? !isWhiteout(existing) : this.resolver.lowerChild(parent, name)) fail(E.EEXIST);
-    const pUp = this.copyUp.ensureParent(parent, cause);
+    let existing: Stat | null = null;
+    let pUp: Entry;
+    if (this.resolver.lowerChild(parent, name)) {
+      // A lower name: only a whiteout over it in the upper dir lets a new one be made there.
+      existing = lstatOrNull(dst);
+      if (!existing || !isWhiteout(existing)) fail(E.EEXIST);
+      pUp = this.copyUp.ensureParent(parent, cause);
+    } else {
+      // No lower name: make it in place; EEXIST says the upper name is taken, by a file or a whiteout.
+      pUp = this.copyUp.ensureParent(parent, cause);
+      try {
+        make(dst);
+      } catch (err) {
+        if (toErrno(err) !== E.EEXIST) throw err;
+        existing = lstatOrNull(dst);
+        if (!existing || !isWhiteout(existing)) throw err;
+      }
+    }
     const target = existing ? this.copyUp.tmpPath() : dst;
-    make(target);
+    if (existing) make(target);
     try {
       if (caller) this.own(target, caller, pUp.st);
       // As the kernel does: a new dir in a merged dir is opaque, so its lookups skip the lowers.
