@@ -34,23 +34,23 @@ static int private_xattr(const char *name) {
   return strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "trusted.strata.", 15) == 0;
 }
 
-// Copy the user-visible xattrs of `src` (through `sfd` when open) to `dfd`; 0 or -errno.
-static int copy_xattrs(const char *src, int sfd, int dfd) {
+// Copy the user-visible xattrs of the file open as `sfd` to `dfd`; 0 or -errno.
+static int copy_xattrs(int sfd, int dfd) {
   char small[4096];
   char *names = small;
-  ssize_t len = sfd >= 0 ? flistxattr(sfd, names, sizeof(small)) : llistxattr(src, names, sizeof(small));
+  ssize_t len = flistxattr(sfd, names, sizeof(small));
   if (len < 0 && errno == ERANGE) {  // a long list: ask its size
-    ssize_t need = sfd >= 0 ? flistxattr(sfd, NULL, 0) : llistxattr(src, NULL, 0);
+    ssize_t need = flistxattr(sfd, NULL, 0);
     if (need < 0) return -errno;
     if (!(names = malloc(need + 1))) return -ENOMEM;
-    len = sfd >= 0 ? flistxattr(sfd, names, need) : llistxattr(src, names, need);
+    len = flistxattr(sfd, names, need);
   }
   int r = 0;
   if (len < 0) r = errno == ENOTSUP ? 0 : -errno;
   static char value[65536];  // XATTR_SIZE_MAX
   for (char *n = names; r == 0 && len > 0 && n < names + len; n += strlen(n) + 1) {
     if (private_xattr(n)) continue;
-    ssize_t v = sfd >= 0 ? fgetxattr(sfd, n, value, sizeof(value)) : lgetxattr(src, n, value, sizeof(value));
+    ssize_t v = fgetxattr(sfd, n, value, sizeof(value));
     if (v < 0) {
       if (errno != ENODATA) r = -errno;  // ENODATA: removed meanwhile
       continue;
@@ -95,60 +95,63 @@ static int sync_data(int fd, size_t size, int mode) {
   return fsync(fd) < 0 ? -errno : 0;
 }
 
-// copyUpFile(src, tmp, dst, parent, size, mode, uid, gid, aSec, aNsec, mSec, mNsec, sync, out) -> 0 | -errno
-// Builds `tmp` as a copy of the small regular file `src` (`size` bytes of data, 0 for none; mode,
-// owner, times and user xattrs as given), makes its data durable as `sync` says, renames it to
-// `dst`, restores `parent`'s times, and writes the new upper file's stat to `out`. On failure
-// nothing is left behind and `dst` is untouched.
+// copyUpFile(srcDir, src, workDir, tmp, upperDir, dst, parent, size, mode, uid, gid, aSec, aNsec, mSec, mNsec, sync, out) -> 0 | -errno
+// Builds work-dir name `tmp` as a copy of the small regular file `src` (`size` bytes of data, 0 for
+// none; mode, owner, times and user xattrs as given), makes its data durable as `sync` says, renames
+// it to `dst`, restores the times of dir `parent`, and writes the new upper file's stat to `out`.
+// Each path is relative to the O_PATH fd of its layer root (or the work dir) before it, so the
+// kernel walks only the part inside the layer ('' or '.' is the root itself). On failure nothing
+// is left behind and `dst` is untouched.
 static napi_value js_copy_up_file(napi_env env, napi_callback_info info) {
-  ARGS(14);
-  PATH_ARG(src, 0);
-  PATH_ARG(tmp, 1);
-  PATH_ARG(dst, 2);
-  PATH_ARG(parent, 3);
-  double dsize = get_num(env, argv[4]);
-  mode_t mode = (mode_t)get_num(env, argv[5]);
-  uid_t uid = (uid_t)get_num(env, argv[6]);
-  gid_t gid = (gid_t)get_num(env, argv[7]);
-  struct timespec times[2] = {{(time_t)get_num(env, argv[8]), (long)get_num(env, argv[9])},
-                              {(time_t)get_num(env, argv[10]), (long)get_num(env, argv[11])}};
-  int sync = (int)get_num(env, argv[12]);
-  double *out = f64(env, argv[13], 16);
+  ARGS(17);
+  int srcDir = (int)get_num(env, argv[0]);
+  PATH_ARG(src, 1);
+  int workDir = (int)get_num(env, argv[2]);
+  PATH_ARG(tmp, 3);
+  int upDir = (int)get_num(env, argv[4]);
+  PATH_ARG(dst, 5);
+  PATH_ARG(parent, 6);
+  double dsize = get_num(env, argv[7]);
+  mode_t mode = (mode_t)get_num(env, argv[8]);
+  uid_t uid = (uid_t)get_num(env, argv[9]);
+  gid_t gid = (gid_t)get_num(env, argv[10]);
+  struct timespec times[2] = {{(time_t)get_num(env, argv[11]), (long)get_num(env, argv[12])},
+                              {(time_t)get_num(env, argv[13]), (long)get_num(env, argv[14])}};
+  int sync = (int)get_num(env, argv[15]);
+  double *out = f64(env, argv[16], 16);
   if (!out || dsize < 0 || dsize > SMALL_FILE) return num(env, -EINVAL);
   size_t size = (size_t)dsize;
+  const char *parentAt = parent[0] ? parent : ".";
 
   struct stat pst;
-  if (lstat(parent, &pst) < 0) return num(env, -errno);
-  int sfd = -1;
-  if (size > 0) {
-    sfd = open(src, O_RDONLY | O_NOATIME | O_CLOEXEC);
-    if (sfd < 0 && errno == EPERM) sfd = open(src, O_RDONLY | O_CLOEXEC);  // O_NOATIME needs ownership
-    if (sfd < 0) return num(env, -errno);
-  }
-  int dfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fstatat(upDir, parentAt, &pst, AT_SYMLINK_NOFOLLOW) < 0) return num(env, -errno);
+  int sfd = openat(srcDir, src, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_CLOEXEC);
+  if (sfd < 0 && errno == EPERM) sfd = openat(srcDir, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);  // O_NOATIME needs ownership
+  if (sfd < 0) return num(env, -errno);
+  int dfd = openat(workDir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (dfd < 0) {
     int e = -errno;
-    if (sfd >= 0) close(sfd);
+    close(sfd);
     return num(env, e);
   }
   int r = 0;
   struct stat st;
   if (size > 0) r = copy_small(sfd, dfd, size);
   if (!r) r = sync_data(dfd, size, sync);
-  if (!r) r = copy_xattrs(src, sfd, dfd);
+  if (!r) r = copy_xattrs(sfd, dfd);
   if (!r && fchown(dfd, uid, gid) < 0) r = -errno;
   if (!r && fchmod(dfd, mode & 07777) < 0) r = -errno;  // after chown, which drops setuid
   if (!r && futimens(dfd, times) < 0) r = -errno;
-  if (!r && rename(tmp, dst) < 0) r = -errno;
+  if (!r && renameat(workDir, tmp, upDir, dst) < 0) r = -errno;
   if (!r && fstat(dfd, &st) < 0) r = -errno;
-  if (sfd >= 0) close(sfd);
+  close(sfd);
   close(dfd);
   if (r) {
-    unlink(tmp);
+    unlinkat(workDir, tmp, 0);
     return num(env, r);
   }
   struct timespec ptimes[2] = {pst.st_atim, pst.st_mtim};  // a copy-up is not a change anyone made to the parent
-  utimensat(AT_FDCWD, parent, ptimes, AT_SYMLINK_NOFOLLOW);
+  utimensat(upDir, parentAt, ptimes, AT_SYMLINK_NOFOLLOW);
   fill_stat(out, &st);
   return num(env, 0);
 }

@@ -3,7 +3,8 @@
 //   bash scripts/bench            full sizes (1 GiB files, 100 layers, 50,000-entry dir, ...)
 //   bash scripts/bench --quick    small sizes, for a smoke run
 //   bash scripts/bench --only RE     run workloads whose name matches RE ('index' for the index figures)
-//   bash scripts/bench --features    also each speed feature of the kernel transport switched off (or on)
+//   bash scripts/bench --features    also each speed feature of the kernel transport switched off (or on);
+//                                   BENCH_FEATURES=RE picks some of them
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,12 +47,15 @@ const systems = {
 /** The kernel transport with one speed feature switched off (or, for the writeback cache, on). */
 const FEATURES = {
   'strata --no-readdirplus': { flags: '--no-readdirplus', on: /find|ls -f/ },
+  'strata --readdirplus-auto': { flags: '--readdirplus-auto', on: /find|ls -f|touch/ },
   'strata --entry-timeout 1': { flags: '--entry-timeout 1', on: /find|negative|touch/ },
   'strata --no-keep-cache': { flags: '--no-keep-cache', on: /warm/ },
   'strata --no-passthrough': { flags: '--no-passthrough', on: /read|write|append/ },
   'strata --writeback-cache': { flags: '--writeback-cache', on: /write|untar|append/ },
 };
-if (features) for (const [name, f] of Object.entries(FEATURES)) systems[name] = { ...strataWith(f.flags), feature: f.on };
+// BENCH_FEATURES=RE: only the switches whose name matches (e.g. 'readdirplus').
+const featureRe = new RegExp(process.env.BENCH_FEATURES || '');
+if (features) for (const [name, f] of Object.entries(FEATURES)) if (featureRe.test(name)) systems[name] = { ...strataWith(f.flags), feature: f.on };
 function strataWith(flags) {
   return {
     mount: (lowers, upper, wk, mnt) => sh(`node ${CLI} mount ${flags} --lower ${lowers.join(':')}${upper ? ` --upper ${upper} --work ${wk}` : ''} ${mnt}`),

@@ -100,7 +100,7 @@ t.test('times with nanoseconds; UTIME_OMIT; lstat/fstat into a Float64Array', as
   t.equal(fs.statSync(`${d}/f`).nlink, 2);
 });
 
-t.test('copyUpFile: one call builds the copy, renames it into place and restores the parent', async (t) => {
+t.test('copyUpFile: one call, relative to layer-root fds, builds the copy, renames it into place and restores the parent', async (t) => {
   const d = dir(t);
   for (const x of ['lower', 'upper', 'work']) fs.mkdirSync(`${d}/${x}`);
   fs.writeFileSync(`${d}/lower/f`, 'data');
@@ -111,7 +111,10 @@ t.test('copyUpFile: one call builds the copy, renames it into place and restores
   for (const n of many) t.equal(native.lsetxattr(`${d}/lower/f`, n, Buffer.from(n), 0), 0);
   t.equal(native.lutimens(`${d}/upper`, 10, 1, 20, 2), 0);
   const out = new Float64Array(16);
-  const r = native.copyUpFile(`${d}/lower/f`, `${d}/work/#t`, `${d}/upper/f`, `${d}/upper`, 4, 0o104751, 1234, 5678, 100, 7, 200, 9, 3, out);
+  const at = (p: string) => native.open(p, 0o10000000 | 0o200000, 0); // O_PATH | O_DIRECTORY
+  const [lower, work, upper] = [at(`${d}/lower`), at(`${d}/work`), at(`${d}/upper`)];
+  t.teardown(() => [lower, work, upper].forEach((fd) => native.close(fd)));
+  const r = native.copyUpFile(lower, 'f', work, '#t', upper, 'f', '', 4, 0o104751, 1234, 5678, 100, 7, 200, 9, 3, out);
   t.equal(r, 0);
   const st = fs.lstatSync(`${d}/upper/f`, { bigint: true });
   t.equal(fs.readFileSync(`${d}/upper/f`, 'utf8'), 'data');
@@ -132,23 +135,19 @@ t.test('copyUpFile: one call builds the copy, renames it into place and restores
   t.same([p.atimeNs, p.mtimeNs], [10000000001n, 20000000002n], "the parent's times are restored");
   t.same(fs.readdirSync(`${d}/work`), [], 'nothing left in the work dir');
 
-  t.equal(native.copyUpFile(`${d}/lower/f`, `${d}/work/#e`, `${d}/upper/f`, `${d}/upper`, 0, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), 0, 'size 0: no data');
+  t.equal(native.copyUpFile(lower, 'f', work, '#e', upper, 'f', '', 0, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), 0, 'size 0: no data');
   t.equal(fs.readFileSync(`${d}/upper/f`, 'utf8'), '', 'an existing name is replaced, as rename does');
-  const bad = native.copyUpFile(`${d}/lower/f`, `${d}/work/#b`, `${d}/nodir/f`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, out);
+  const bad = native.copyUpFile(lower, 'f', work, '#b', upper, 'nodir/f', '', 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, out);
   t.equal(bad, -2, 'a failed rename: ENOENT');
   t.same(fs.readdirSync(`${d}/work`), [], 'and its temp file is removed');
-  t.equal(native.copyUpFile(`${d}/lower/nope`, `${d}/work/#n`, `${d}/upper/n`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), -2, 'a missing source');
+  t.equal(native.copyUpFile(lower, 'nope', work, '#n', upper, 'n', '', 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, out), -2, 'a missing source');
   t.same(fs.readdirSync(`${d}/work`), []);
   t.equal(
-    native.copyUpFile(`${d}/lower/f`, `${d}/work/#l`, `${d}/upper/l`, `${d}/upper`, 1 << 20, 0o100644, 0, 0, 0, 0, 0, 0, 0, out),
+    native.copyUpFile(lower, 'f', work, '#l', upper, 'l', '', 1 << 20, 0o100644, 0, 0, 0, 0, 0, 0, 0, out),
     -22,
     'more than 64 KiB: EINVAL (the general path copies those)',
   );
-  t.equal(
-    native.copyUpFile(`${d}/lower/f`, `${d}/work/#s`, `${d}/upper/s`, `${d}/upper`, 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, new Float64Array(2)),
-    -22,
-    'a too-small array is EINVAL',
-  );
+  t.equal(native.copyUpFile(lower, 'f', work, '#s', upper, 's', '', 4, 0o100644, 0, 0, 0, 0, 0, 0, 0, new Float64Array(2)), -22, 'a too-small array is EINVAL');
 });
 
 t.test('open and close: an fd or a negative errno', async (t) => {

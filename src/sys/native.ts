@@ -42,8 +42,11 @@ interface Addon {
   syncfs(fd: number): number;
   /** The whole copy-up of a small regular file (see native-bindings/copy_up.c); 0 and its new stat in `out`, or -errno. */
   copyUpFile(
+    srcDir: number,
     src: string,
+    workDir: number,
     tmp: string,
+    upperDir: number,
     dst: string,
     parent: string,
     size: number,

@@ -135,8 +135,31 @@ export class CopyUp {
       // the common case, in one native call (copy_up.c): the same steps as below, without a JS round trip each
       const size = opts.noData ? 0 : st.size;
       const sync = SYNC_CODES[this.sync()];
+      // paths relative to the layer roots and the work dir (layers.ts rootFd): the kernel walks less of each
+      const s = this.stack;
+      const [srcRel, dstRel] = [src.rel.slice(1), rel.slice(1)];
+      const parentRel = dstRel.slice(0, Math.max(0, dstRel.lastIndexOf('/')));
+      const tmpName = tmp.slice(tmp.lastIndexOf('/') + 1);
       upperSt = statVia((out) =>
-        native.copyUpFile(srcReal, tmp, dst, parentReal, size, st.mode, st.uid, st.gid, st.atimeSec, st.atimeNsec, st.mtimeSec, st.mtimeNsec, sync, out),
+        native.copyUpFile(
+          s.rootFd(src.layer),
+          srcRel,
+          s.tmpDirFd(),
+          tmpName,
+          s.rootFd(0),
+          dstRel,
+          parentRel,
+          size,
+          st.mode,
+          st.uid,
+          st.gid,
+          st.atimeSec,
+          st.atimeNsec,
+          st.mtimeSec,
+          st.mtimeNsec,
+          sync,
+          out,
+        ),
       );
       if (size > 0) method = 'read-write';
     } else {

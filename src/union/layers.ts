@@ -1,6 +1,11 @@
 // The stack of layer dirs behind one merged view: the upper dir (if writable) first, then the
 // lower dirs top first, as overlayfs's upperdir/lowerdir.
 import path from 'node:path';
+import { native } from '../sys/native.js';
+import { check } from '../sys/errors.js';
+
+const O_PATH = 0o10000000;
+const O_DIRECTORY = 0o200000;
 
 export interface LayerOptions {
   lowers: string[];
@@ -47,6 +52,32 @@ export class LayerStack {
   /** Where copy-ups and other multi-step changes are prepared before one atomic rename. */
   get tmpDir(): string {
     return this.work + '/work';
+  }
+
+  private rootFds: number[] = [];
+  private tmpFd = -1;
+
+  /**
+   * An O_PATH fd of a layer root, opened at first use: a syscall made relative to it (the *at()
+   * calls of native-bindings) walks only the part of a path inside the layer, not the whole
+   * absolute path (about 0.35 µs a component here, for every path syscall of a copy-up).
+   */
+  rootFd(layer: number): number {
+    return (this.rootFds[layer] ??= check(native.open(this.roots[layer], O_PATH | O_DIRECTORY, 0)));
+  }
+
+  /** The same for the work dir's tmp dir (opened after prepareWork made it afresh). */
+  tmpDirFd(): number {
+    if (this.tmpFd < 0) this.tmpFd = check(native.open(this.tmpDir, O_PATH | O_DIRECTORY, 0));
+    return this.tmpFd;
+  }
+
+  /** Close the fds of rootFd and tmpDirFd (at unmount, or when the work dir is made afresh). */
+  closeFds(): void {
+    for (const fd of this.rootFds) if (fd !== undefined) native.close(fd);
+    this.rootFds = [];
+    if (this.tmpFd >= 0) native.close(this.tmpFd);
+    this.tmpFd = -1;
   }
 }
 

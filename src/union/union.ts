@@ -104,6 +104,7 @@ export class Union {
   /** Prepare the work dir: anything a killed daemon left half-done there is discarded. */
   prepareWork(): void {
     if (!this.stack.work) return;
+    this.stack.closeFds(); // the tmp dir's fd would name the old one
     fs.rmSync(this.stack.tmpDir, { recursive: true, force: true });
     fs.mkdirSync(this.stack.tmpDir, { recursive: true, mode: 0o700 });
   }
@@ -195,6 +196,7 @@ export class Union {
   close(): void {
     this.copyUp.close();
     this.handles.closeAll();
+    this.stack.closeFds();
   }
 
   // ---- open files ---------------------------------------------------------------------------
