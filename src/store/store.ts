@@ -165,8 +165,12 @@ export class Store {
         fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
       checkFreeSpace(path.join(root, 'db'), "strata's store");
       checkDataFile(path.join(root, 'db/data.mdb'));
-      const env = open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 });
-      const s = new Store(root, env);
+      // Opened under the store lock: opening an LMDB environment stores the txnid of the meta page
+      // it read into the shared lock region, without LMDB's writer mutex (lmdb-js's mdb_env_open2).
+      // A commit in between would be set back, and the next writer would build on the snapshot
+      // before it: that commit (a tag) lost, or a commit spinning forever under our lock. Every
+      // write to the store is made under this lock, so none can fall in that moment.
+      const s = Store.whileLocked(root, () => new Store(root, open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 })));
       s.cleanTmp();
       return s;
     } catch (err) {
@@ -177,6 +181,17 @@ export class Store {
 
   close(): void {
     this.env.close();
+  }
+
+  /** `fn` holding the store's lock, for what happens before there is a Store (opening it). */
+  private static whileLocked<T>(root: string, fn: () => T): T {
+    const fd = fs.openSync(path.join(root, 'lock'), 'a', 0o600);
+    try {
+      check(native.flock(fd, LOCK_EX));
+      return fn();
+    } finally {
+      fs.closeSync(fd); // closing releases the lock
+    }
   }
 
   /**
@@ -618,13 +633,16 @@ export class Store {
 
   /** Change a container's record in one transaction (`edit` sees the record as stored now); returns the new one. */
   updateContainer(id: string, edit: (c: ContainerRecord) => ContainerRecord): ContainerRecord | undefined {
-    return this.containers.transactionSync(() => {
-      const c = this.containers.get(id);
-      if (!c) return undefined;
-      const next = edit(c);
-      this.containers.putSync(id, next);
-      return next;
-    });
+    // under the lock as every write, so that none is made while a command opens the store (see open)
+    return this.locked(() =>
+      this.containers.transactionSync(() => {
+        const c = this.containers.get(id);
+        if (!c) return undefined;
+        const next = edit(c);
+        this.containers.putSync(id, next);
+        return next;
+      }),
+    );
   }
 
   /** Remove a container's record and its dirs (its merged view must be unmounted first). */
