@@ -3,7 +3,7 @@
 // should be.
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { buildFixture } from './helpers/fixture.js';
 import { CLI, tmpdir } from './helpers/mount.js';
 import { Union } from '../src/union/union.js';
@@ -12,7 +12,7 @@ import { ensureLayerIndex } from '../src/index/layer-index.js';
 import { chainId, ensureChainIndex } from '../src/index/chain-index.js';
 import { chainReader, openIndex, prepareChain } from '../src/index/mount-index.js';
 import { verifyLayer } from '../src/index/verify.js';
-import { native } from '../src/sys/native.js';
+import { native, LOCK_EX } from '../src/sys/native.js';
 
 type Tree = Record<string, unknown>;
 
@@ -230,4 +230,24 @@ t.test('strata index build, show, verify', async (t) => {
   t.equal(v.status, 1, 'verify fails after an in-place change');
   t.match(v.stdout, /\/dir\/a: size was 2, is 17/, 'and says what changed');
   t.match(run('show', base).stderr, /has no index yet/, 'an unknown dir gets one clear sentence');
+});
+
+t.test('opening the index and writing it wait for the index lock', async (t) => {
+  const base = tmpdir(t, 'strata-index-lock-');
+  const fx = buildFixture(base + '/fixture');
+  const env = { ...process.env, STRATA_ROOT: base + '/root' };
+  IndexDb.open(base + '/root').close(); // the index dir and its lock file exist
+  const fd = fs.openSync(`${base}/root/index/lock`, 'a');
+  t.equal(native.flock(fd, LOCK_EX), 0, 'the index lock, held here');
+  const p = spawn(process.execPath, [CLI, 'index', 'build', ...fx.lowers], { env, stdio: 'ignore' });
+  let code: number | null | undefined;
+  const exited = new Promise<void>((resolve) => p.on('close', (c) => ((code = c), resolve())));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  t.equal(code, undefined, 'strata index build waits while the lock is held');
+  fs.closeSync(fd);
+  await exited;
+  t.equal(code, 0, 'then it builds');
+  const db = IndexDb.open(base + '/root');
+  t.teardown(() => db.close());
+  t.equal([...db.layers()].length, 2, 'both layers indexed');
 });

@@ -15,7 +15,7 @@ const warn = (msg: string) => process.stderr.write(`strata: ${msg}\n`);
 function withDb<T>(fn: (db: IndexDb) => T): T {
   const db = openIndex(strataRoot(), warn);
   try {
-    return fn(db);
+    return db.locked(() => fn(db)); // the index commands write: under the index lock, as the daemons' builds
   } finally {
     db.close();
   }

@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, checkDataFile, checkFreeSpace, strataRoot, NoSpaceError, type Database, type RootDatabase } from '../sys/lmdb.js';
-import { StrataError } from '../sys/errors.js';
+import { StrataError, check } from '../sys/errors.js';
+import { native, LOCK_EX } from '../sys/native.js';
 
 export { strataRoot } from '../sys/lmdb.js';
 
@@ -43,6 +44,38 @@ export interface ChainMeta {
   builtAt: string;
 }
 
+/** This process's holds of index locks, by index dir: flock is per open file, so a nested hold must reuse the fd. */
+const held = new Map<string, { fd: number; depth: number }>();
+
+/**
+ * Run `fn` holding the index's lock (flock on INDEX_DIR/lock, re-entrant). Every writer of the
+ * index holds it, and so does opening the environment: opening stores the transaction id it read
+ * into LMDB's shared lock region without LMDB's writer mutex, so a commit another process made in
+ * that moment would be set back and then overwritten (see Store.open, where it lost tags).
+ */
+export function withIndexLock<T>(dir: string, fn: () => T): T {
+  let h = held.get(dir);
+  if (!h) {
+    const fd = fs.openSync(path.join(dir, 'lock'), 'a', 0o600);
+    try {
+      check(native.flock(fd, LOCK_EX));
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    held.set(dir, (h = { fd, depth: 0 }));
+  }
+  h.depth++;
+  try {
+    return fn();
+  } finally {
+    if (--h.depth === 0) {
+      held.delete(dir);
+      fs.closeSync(h.fd); // closing releases the lock
+    }
+  }
+}
+
 export class IndexDb {
   readonly env: RootDatabase;
   readonly entries: Database<Buffer, Buffer>;
@@ -65,10 +98,12 @@ export class IndexDb {
       checkFreeSpace(dir);
       checkDataFile(path.join(dir, 'data.mdb'));
       // The map is virtual address space (a sparse file), so it can be generous; lmdb-js grows it further if needed.
-      const env = open({ path: dir, maxDbs: 4, mapSize: 4 * 2 ** 30, noSubdir: false, compression: false });
-      const db = new IndexDb(dir, env);
-      db.meta.get('seq'); // fail now, not mid-mount, on a corrupt file
-      return db;
+      return withIndexLock(dir, () => {
+        const env = open({ path: dir, maxDbs: 4, mapSize: 4 * 2 ** 30, noSubdir: false, compression: false });
+        const db = new IndexDb(dir, env);
+        db.meta.get('seq'); // fail now, not mid-mount, on a corrupt file
+        return db;
+      });
     } catch (err) {
       if (err instanceof StrataError && err.code === 'no-space') throw err;
       const damaged = (err instanceof StrataError && err.code === 'damaged') || LMDB_DAMAGE.has((err as { code?: unknown }).code as number);
@@ -81,6 +116,11 @@ export class IndexDb {
   /** Throw the whole index away (after corruption): every index is rebuilt on demand. */
   static reset(root = strataRoot()): void {
     fs.rmSync(path.join(root, 'index'), { recursive: true, force: true });
+  }
+
+  /** `fn` holding the index lock: for every change to the index (see withIndexLock). */
+  locked<T>(fn: () => T): T {
+    return withIndexLock(this.dir, fn);
   }
 
   nextNum(): number {

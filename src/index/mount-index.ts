@@ -23,8 +23,10 @@ export function openIndex(root = strataRoot(), warn: (msg: string) => void = () 
 
 /** The chain index of `lowersTopFirst`, building whatever is missing. */
 export function prepareChain(db: IndexDb, lowersTopFirst: string[], progress?: Progress): ChainMeta {
-  const layers = [...lowersTopFirst].reverse().map((dir) => ensureLayerIndex(db, dir, progress));
-  return ensureChainIndex(db, layers, (n) => progress?.('chain', n));
+  return db.locked(() => {
+    const layers = [...lowersTopFirst].reverse().map((dir) => ensureLayerIndex(db, dir, progress));
+    return ensureChainIndex(db, layers, (n) => progress?.('chain', n));
+  });
 }
 
 /** The daemon's reader for a prepared chain; null when the chain is not (or no longer) there. */
