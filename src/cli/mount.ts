@@ -27,17 +27,19 @@ interface MountFlags {
   writebackCache?: boolean;
   passthrough?: boolean;
   trace?: string;
+  volatile?: boolean;
 }
 
 /** lowerdir=A:B,upperdir=U,workdir=W (overlayfs's option names) into a spec. */
-export function parseMountOptions(opts: string[]): Partial<MountSpec> & { ro?: boolean } {
-  const out: Partial<MountSpec> & { ro?: boolean } = {};
+export function parseMountOptions(opts: string[]): Partial<MountSpec> & { ro?: boolean; volatile?: boolean } {
+  const out: Partial<MountSpec> & { ro?: boolean; volatile?: boolean } = {};
   for (const o of opts.flatMap((s) => s.split(','))) {
     const [k, v] = o.split(/=(.*)/s, 2);
     if (k === 'lowerdir') out.lowers = v.split(':').filter(Boolean);
     else if (k === 'upperdir') out.upper = v;
     else if (k === 'workdir') out.work = v;
     else if (k === 'ro') out.ro = true;
+    else if (k === 'volatile') out.volatile = true;
   }
   return out;
 }
@@ -49,7 +51,7 @@ export function mountCommand(): Command {
     .option('--lower <dirs>', 'lower dirs, top first, separated by ":" (as overlayfs lowerdir)')
     .option('--upper <dir>', 'the writable upper dir (without it the mount is read-only)')
     .option('--work <dir>', 'the work dir, on the same filesystem as the upper dir')
-    .option('-o <options>', 'mount options: lowerdir=,upperdir=,workdir=,ro', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-o <options>', 'mount options: lowerdir=,upperdir=,workdir=,ro,volatile', (v: string, prev: string[] = []) => [...prev, v])
     .option('-f, --foreground', 'serve in the foreground instead of returning once mounted')
     .option('--log <file>', 'daemon log (background mode)')
     .option('--trace <file>', 'write one JSON line per copy-up and whiteout to FILE (see strata stats for the totals)')
@@ -61,6 +63,10 @@ export function mountCommand(): Command {
     .option('--no-keep-cache', 'kernel transport: drop file pages and dir listings at every open')
     .option('--writeback-cache', 'kernel transport: let the kernel cache writes (FUSE writeback cache; turns passthrough off)')
     .option('--no-passthrough', 'kernel transport: serve file data through the daemon instead of handing it to the kernel (FUSE passthrough)')
+    .option(
+      '--volatile',
+      "make nothing durable, as overlayfs's volatile: copy-ups skip their write-out, fsync does nothing; after a crash the upper dir is refused",
+    )
     .option('--no-index', 'probe every lower layer on disk instead of answering from the LMDB path index')
     .option('-d, --debug', 'print every FUSE request')
     .action(async (mountpoint: string, flags: MountFlags) => runMount(mountpoint, flags));
@@ -101,6 +107,7 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     keepCache: flags.keepCache !== false,
     writebackCache: !!flags.writebackCache,
     passthrough: flags.passthrough !== false,
+    ...(flags.volatile || fromO.volatile ? { volatile: true } : {}),
   };
   if (flags.foreground) {
     // Only the daemon loads fuse-native.

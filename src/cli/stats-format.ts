@@ -45,6 +45,7 @@ function settingsLine(s: Record<string, unknown>): string {
     `writeback ${onOff(s.writebackCache)}`,
     `passthrough ${onOff(s.passthrough)}`,
     `index ${onOff(s.index)}`,
+    ...(s.volatile ? ['volatile'] : []),
   ].join(', ');
 }
 

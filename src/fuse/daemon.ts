@@ -12,6 +12,7 @@ import type { ChainReader } from '../index/chain-reader.js';
 import { INIT } from './kernel/protocol.js';
 import { listenControl, realMountpoint, type ControlServer } from './control.js';
 import { TraceFile } from './trace-file.js';
+import { clearVolatile, markVolatile } from '../union/volatile.js';
 
 export interface DaemonOptions {
   /** Where to report "ready" or the error that stopped the mount (the parent's pipe). */
@@ -33,6 +34,8 @@ export interface DaemonOptions {
   passthrough?: boolean;
   /** Write one JSON line per copy-up and whiteout to this file (see trace-file.ts). */
   trace?: string;
+  /** Make nothing durable, as overlayfs's `volatile` (see union/volatile.ts). */
+  volatile?: boolean;
 }
 
 /** The transport's part of what `strata stats` reports: the cache settings in force, and its tables. */
@@ -115,10 +118,12 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
   try {
     const chain = opts.index === false ? null : openChain(spec, warn, (what, n) => say(`progress ${what}\t${n}`));
     const maxIno = opts.transport === 'fuse-native' ? 0xffffffff : Number.MAX_SAFE_INTEGER;
-    union = new Union({ lowers: spec.lowers, upper: spec.upper, work: spec.work, maxIno }, chain, (err) =>
+    const volatile = !!opts.volatile && !!spec.upper;
+    union = new Union({ lowers: spec.lowers, upper: spec.upper, work: spec.work, maxIno, volatile }, chain, (err) =>
       warn(`the path index failed (${err.message}): probing the layers on disk from now on`),
     );
     union.prepareWork();
+    if (volatile) markVolatile(spec.work!);
     union.resolver.get('/');
     if (opts.trace) trace = new TraceFile(opts.trace, union.stats);
   } catch (err) {
@@ -131,6 +136,9 @@ export function serve(spec: MountSpec, opts: DaemonOptions = {}): void {
   process.on('exit', () => {
     trace?.closeSync(); // the last lines, at unmount
     control?.close();
+    // A volatile mount that ends here (not killed): its upper dir synced, then its mark removed.
+    if (union.stack.volatile && !clearVolatile(spec.work!, spec.upper!))
+      process.stderr.write(`strata: syncing ${spec.upper} failed: its --volatile mark stays\n`);
   });
   const setFacts = (f: Facts) => (facts = f);
   if (opts.transport === 'fuse-native') void serveFuseNative(spec, opts, union, ready, setFacts);
@@ -210,6 +218,7 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         writebackCache: has(INIT.WRITEBACK_CACHE, !!opts.writebackCache),
         passthrough: has(INIT.PASSTHROUGH, opts.passthrough !== false && !opts.writebackCache),
         readOnly: !spec.upper,
+        volatile: union.stack.volatile,
         fuseProtocol: session.negotiated ? `7.${session.negotiated.minor}` : null,
       },
       nodes: ops.nodes.size,
@@ -242,6 +251,7 @@ async function serveFuseNative(spec: MountSpec, opts: DaemonOptions, union: Unio
     writebackCache: false,
     passthrough: false,
     readOnly: !spec.upper,
+    volatile: union.stack.volatile,
   };
   setFacts(() => ({ settings: { ...settings, index: union.resolver.indexed } }));
   const fuse = new Fuse(spec.mountpoint, fuseOps(union), fuseOptions(spec, opts));

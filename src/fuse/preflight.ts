@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { findMount } from './mounts.js';
 import { StrataError } from '../sys/errors.js';
+import { markedVolatile, volatileMark } from '../union/volatile.js';
 
 export interface MountSpec {
   lowers: string[];
@@ -58,6 +59,10 @@ export function preflight(spec: MountSpec): MountSpec {
     for (const l of s.lowers) {
       if (inside(s.upper, l) || inside(l, s.upper)) throw new MountError(`upper dir ${s.upper} and lower dir ${l} overlap`);
     }
+    if (markedVolatile(s.work))
+      throw new MountError(
+        `upper dir ${s.upper} was mounted with --volatile and not unmounted cleanly, so its contents are undefined: use a fresh upper and work dir (or remove ${volatileMark(s.work)} if you know nothing crashed)`,
+      );
     try {
       fs.accessSync(s.upper, fs.constants.W_OK);
       fs.accessSync(s.work, fs.constants.W_OK);

@@ -76,7 +76,7 @@ export class CopyUp {
 
   /** How copied data is made durable before its rename (see copy-up-sync.ts), found out once. */
   private sync(): CopyUpSync {
-    return (this.syncMode ??= copyUpSyncFor(this.stack.tmpDir));
+    return (this.syncMode ??= this.stack.volatile ? 'none' : copyUpSyncFor(this.stack.tmpDir));
   }
 
   /** Data prepared for this node's lower file, if it is still what the lower file holds. */

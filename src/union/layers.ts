@@ -13,6 +13,8 @@ export interface LayerOptions {
   work?: string;
   /** The largest inode number the transport carries (default 2^32 - 1, fuse-native's limit). */
   maxIno?: number;
+  /** Make nothing durable: copy-ups skip their write-out and fsync is a no-op (see volatile.ts). */
+  volatile?: boolean;
 }
 
 export class LayerStack {
@@ -20,8 +22,10 @@ export class LayerStack {
   readonly roots: string[];
   readonly upper: string | null;
   readonly work: string | null;
+  readonly volatile: boolean;
 
   constructor(opts: LayerOptions) {
+    this.volatile = !!opts.volatile;
     if (opts.lowers.length === 0) throw new Error('at least one lower dir is needed');
     if (!!opts.upper !== !!opts.work) throw new Error('--upper and --work go together');
     this.upper = opts.upper ? path.resolve(opts.upper) : null;

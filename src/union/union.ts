@@ -260,6 +260,7 @@ export class Union {
 
   fsync(fh: number, datasync: boolean): void {
     const fd = this.handle(fh).fd;
+    if (this.stack.volatile) return; // a volatile mount makes nothing durable (volatile.ts)
     if (datasync) fs.fdatasyncSync(fd);
     else fs.fsyncSync(fd);
   }
