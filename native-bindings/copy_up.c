@@ -164,6 +164,28 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return num(env, fd < 0 ? -errno : fd);
 }
 
+// openAt(dirfd, rel, flags, mode) -> fd | -errno: `rel` relative to `dirfd` ('' is the dir itself)
+static napi_value js_open_at(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int dir = (int)get_num(env, argv[0]);
+  PATH_ARG(rel, 1);
+  int fd = openat(dir, rel[0] ? rel : ".", (int)get_num(env, argv[2]) | O_CLOEXEC, (mode_t)get_num(env, argv[3]));
+  return num(env, fd < 0 ? -errno : fd);
+}
+
+// lstatAt(dirfd, rel, out) -> 0 | -errno: fstatat without following, `rel` relative to `dirfd`
+static napi_value js_lstat_at(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int dir = (int)get_num(env, argv[0]);
+  PATH_ARG(rel, 1);
+  double *out = f64(env, argv[2], 16);
+  if (!out) return num(env, -EINVAL);
+  struct stat st;
+  if (fstatat(dir, rel[0] ? rel : ".", &st, AT_SYMLINK_NOFOLLOW) < 0) return num(env, -errno);
+  fill_stat(out, &st);
+  return num(env, 0);
+}
+
 // close(fd) -> 0 | -errno
 static napi_value js_close(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -173,5 +195,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 void strata_copy_up_init(napi_env env, napi_value exports) {
   EXPORT("copyUpFile", js_copy_up_file);
   EXPORT("open", js_open);
+  EXPORT("openAt", js_open_at);
+  EXPORT("lstatAt", js_lstat_at);
   EXPORT("close", js_close);
 }

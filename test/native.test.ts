@@ -181,3 +181,30 @@ t.test('setattrPath and setattrFd: owner, mode and times, each only when asked, 
   t.equal(native.setattrFd(9999, 1, 1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), -9, 'EBADF');
   t.equal(native.setattrFd(fd, -1, -1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, new Float64Array(3)), -22, 'a too-small array is EINVAL');
 });
+
+t.test('openAt and lstatAt: relative to a dir fd, and the dir itself for an empty path', async (t) => {
+  const d = dir(t);
+  fs.mkdirSync(`${d}/sub`);
+  fs.writeFileSync(`${d}/sub/f`, 'abc');
+  fs.symlinkSync('f', `${d}/sub/l`);
+  const at = native.open(d, 0o10000000 | 0o200000, 0); // O_PATH | O_DIRECTORY
+  t.teardown(() => native.close(at));
+  const out = new Float64Array(16);
+  t.equal(native.lstatAt(at, 'sub/f', out), 0);
+  t.equal(out[7], 3, 'the size of sub/f');
+  t.equal(native.lstatAt(at, 'sub/l', out), 0);
+  t.equal(out[2] & 0o170000, 0o120000, 'a symlink is not followed');
+  t.equal(native.lstatAt(at, '', out), 0);
+  t.equal(out[1], fs.statSync(d).ino, "'' is the dir itself");
+  t.equal(native.lstatAt(at, 'sub/none', out), -2, 'ENOENT');
+  const fd = native.openAt(at, 'sub/f', fs.constants.O_RDONLY, 0);
+  t.ok(fd > 2);
+  t.equal(fs.readFileSync(fd, 'utf8'), 'abc');
+  native.close(fd);
+  const excl = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  const made = native.openAt(at, 'sub/new', excl, 0o600);
+  t.ok(made > 2, 'created relative to the dir fd');
+  native.close(made);
+  t.ok(fs.existsSync(`${d}/sub/new`));
+  t.equal(native.openAt(at, 'sub/new', excl, 0o600), -17, 'EEXIST the second time');
+});

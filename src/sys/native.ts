@@ -67,6 +67,10 @@ interface Addon {
   /** open(2), always close-on-exec: an fd or -errno. */
   open(p: string, flags: number, mode: number): number;
   close(fd: number): number;
+  /** openat(2) relative to `dir` ('' is the dir itself), close-on-exec: an fd or -errno. */
+  openAt(dir: number, rel: string, flags: number, mode: number): number;
+  /** fstatat(2) relative to `dir` without following ('' is the dir itself): 0 and the stat in `out`, or -errno. */
+  lstatAt(dir: number, rel: string, out: Float64Array): number;
   /** One gzip member of `data`, deflated by libdeflate on the thread pool. */
   gzipCompress(data: Buffer, level: number): Promise<Buffer>;
 }

@@ -53,6 +53,14 @@ export function lstatOrNull(p: string): Stat | null {
   throw new FsError(-r);
 }
 
+/** lstatOrNull of `rel` relative to the dir fd `dir` ('' is the dir itself): a shorter walk for the kernel. */
+export function lstatAtOrNull(dir: number, rel: string): Stat | null {
+  const r = native.lstatAt(dir, rel, buf);
+  if (r === 0) return fromBuf();
+  if (r === -2 || r === -20) return null;
+  throw new FsError(-r);
+}
+
 export function lstat(p: string): Stat {
   const r = native.lstat(p, buf);
   if (r !== 0) throw new FsError(-r);

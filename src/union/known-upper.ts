@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { native } from '../sys/native.js';
 import { check, fail, E, FsError } from '../sys/errors.js';
 import { isPrivateXattr, isWhiteout } from '../sys/overlay-format.js';
-import { isDir, lstatOrNull, statVia, type Stat } from '../sys/stat.js';
+import { isDir, statVia, type Stat } from '../sys/stat.js';
 import { UTIME_OMIT } from '../sys/native.js';
 import type { LayerStack } from './layers.js';
 import type { InodeTable } from './inodes.js';
@@ -42,7 +42,7 @@ export class KnownUpper {
   }
 
   attr(path: string): Stat | undefined {
-    const st = lstatOrNull(this.real(path));
+    const st = this.stack.lstatRel(0, path);
     if (!st || isDir(st.mode) || isWhiteout(st)) return undefined;
     return this.attrOf(st, this.inodes.of({ layer: 0, rel: path, st }), st.nlink);
   }

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { native } from '../sys/native.js';
 import { check } from '../sys/errors.js';
+import { lstatAtOrNull, type Stat } from '../sys/stat.js';
 
 const O_PATH = 0o10000000;
 const O_DIRECTORY = 0o200000;
@@ -74,6 +75,11 @@ export class LayerStack {
   tmpDirFd(): number {
     if (this.tmpFd < 0) this.tmpFd = check(native.open(this.tmpDir, O_PATH | O_DIRECTORY, 0));
     return this.tmpFd;
+  }
+
+  /** lstat of a layer-relative path ('' or '/a/b') through the layer root's fd; null when missing. */
+  lstatRel(layer: number, rel: string): Stat | null {
+    return lstatAtOrNull(this.rootFd(layer), rel.slice(1));
   }
 
   /** Close the fds of rootFd and tmpDirFd (at unmount, or when the work dir is made afresh). */

@@ -35,7 +35,7 @@ export class Resolver {
     const cached = path === '/' ? this.root() : this.dirCache.get(path);
     if (cached) {
       const top = cached.top;
-      const st = this.isUpper(top) ? lstatOrNull(this.stack.real(0, top.rel)) : this.lower.stat(top);
+      const st = this.isUpper(top) ? this.stack.lstatRel(0, top.rel) : this.lower.stat(top);
       if (st === top.st) return cached; // attributes that cannot change (a lower dir in an index)
       if (st && isDir(st.mode)) return { ...cached, top: { ...top, st } };
       this.invalidate(); // changed behind our back: resolve afresh
@@ -88,7 +88,7 @@ export class Resolver {
     if (this.isUpper(pdirs[0])) {
       const rel = pdirs[0].rel + '/' + name;
       const real = this.stack.real(0, rel);
-      const st = lstatOrNull(real);
+      const st = this.stack.lstatRel(0, rel); // through the upper root's fd: a shorter walk than `real`'s
       if (st) {
         if (isWhiteout(st)) return null;
         const e: Entry = { layer: 0, rel, st };
@@ -107,7 +107,7 @@ export class Resolver {
    */
   listedChild(parent: Node, name: string, lower: Entry): Node | null {
     const pdirs = parent.dirs!;
-    if (this.isUpper(pdirs[0]) && lstatOrNull(this.stack.real(0, pdirs[0].rel + '/' + name))) return this.child(parent, name);
+    if (this.isUpper(pdirs[0]) && this.stack.lstatRel(0, pdirs[0].rel + '/' + name)) return this.child(parent, name);
     return { path: parent.path === '/' ? '/' + name : parent.path + '/' + name, top: lower, dirs: null };
   }
 

@@ -213,7 +213,7 @@ export class Union {
     }
     let bflags = flags & ~(O.O_CREAT | O.O_EXCL | O.O_NOCTTY | O.O_DIRECT);
     if (e.layer !== 0 || !this.stack.hasUpper) bflags |= O.O_NOATIME; // lower layers are never written, not even atime
-    const fd = check(native.open(this.real(e), bflags, 0));
+    const fd = check(native.openAt(this.stack.rootFd(e.layer), e.rel.slice(1), bflags, 0));
     return this.handles.add({ fd, ino: this.inoOf(node), final: !this.stack.hasUpper || e.layer === 0 });
   }
 
