@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, checkDataFile, checkFreeSpace, strataRoot, NoSpaceError, type Database, type RootDatabase } from '../sys/lmdb.js';
-import { StrataError, check } from '../sys/errors.js';
-import { native, LOCK_EX } from '../sys/native.js';
+import { StrataError } from '../sys/errors.js';
+import { withFileLock } from '../sys/file-lock.js';
 
 export { strataRoot } from '../sys/lmdb.js';
 
@@ -44,37 +44,13 @@ export interface ChainMeta {
   builtAt: string;
 }
 
-/** This process's holds of index locks, by index dir: flock is per open file, so a nested hold must reuse the fd. */
-const held = new Map<string, { fd: number; depth: number }>();
-
 /**
  * Run `fn` holding the index's lock (flock on INDEX_DIR/lock, re-entrant). Every writer of the
  * index holds it, and so does opening the environment: opening stores the transaction id it read
  * into LMDB's shared lock region without LMDB's writer mutex, so a commit another process made in
  * that moment would be set back and then overwritten (see Store.open, where it lost tags).
  */
-export function withIndexLock<T>(dir: string, fn: () => T): T {
-  let h = held.get(dir);
-  if (!h) {
-    const fd = fs.openSync(path.join(dir, 'lock'), 'a', 0o600);
-    try {
-      check(native.flock(fd, LOCK_EX));
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
-    held.set(dir, (h = { fd, depth: 0 }));
-  }
-  h.depth++;
-  try {
-    return fn();
-  } finally {
-    if (--h.depth === 0) {
-      held.delete(dir);
-      fs.closeSync(h.fd); // closing releases the lock
-    }
-  }
-}
+const withIndexLock = <T>(dir: string, fn: () => T): T => withFileLock(path.join(dir, 'lock'), fn);
 
 export class IndexDb {
   readonly env: RootDatabase;

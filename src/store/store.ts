@@ -7,8 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { native, LOCK_EX } from '../sys/native.js';
-import { check, refuse, type StrataError } from '../sys/errors.js';
+import { refuse, type StrataError } from '../sys/errors.js';
 import { alive } from '../sys/process.js';
 import { open, strataRoot, checkDataFile, checkFreeSpace, type Database, type RootDatabase } from '../sys/lmdb.js';
 import { familiarName, parseImageRef, parseRef, safeRef } from './reference.js';
@@ -18,6 +17,7 @@ import { writeLayerFromTree, type LayerWritten, type LayerProgress } from '../oc
 import { writeLayerFiles } from '../oci/layer-files.js';
 import { syncTree, fsyncPath } from './durable.js';
 import type { TreeOptions } from '../oci/tree-entries.js';
+import { withFileLock } from '../sys/file-lock.js';
 import { serialize, MEDIA, type Descriptor, type ImageConfig } from '../oci/image.js';
 
 export interface LayerRecord {
@@ -146,7 +146,6 @@ export class Store {
   private buildCache: Database<BuildCacheRecord, string>;
   private volumes: Database<VolumeRecord, string>;
   private lockDepth = 0;
-  private lockFd = -1;
 
   private constructor(root: string, env: RootDatabase) {
     this.root = root;
@@ -170,7 +169,7 @@ export class Store {
       // A commit in between would be set back, and the next writer would build on the snapshot
       // before it: that commit (a tag) lost, or a commit spinning forever under our lock. Every
       // write to the store is made under this lock, so none can fall in that moment.
-      const s = Store.whileLocked(root, () => new Store(root, open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 })));
+      const s = withFileLock(path.join(root, 'lock'), () => new Store(root, open({ path: path.join(root, 'db'), maxDbs: 8, mapSize: 2 ** 30 })));
       s.cleanTmp();
       return s;
     } catch (err) {
@@ -181,17 +180,6 @@ export class Store {
 
   close(): void {
     this.env.close();
-  }
-
-  /** `fn` holding the store's lock, for what happens before there is a Store (opening it). */
-  private static whileLocked<T>(root: string, fn: () => T): T {
-    const fd = fs.openSync(path.join(root, 'lock'), 'a', 0o600);
-    try {
-      check(native.flock(fd, LOCK_EX));
-      return fn();
-    } finally {
-      fs.closeSync(fd); // closing releases the lock
-    }
   }
 
   /**
@@ -330,27 +318,17 @@ export class Store {
    * change records take it themselves; a reader takes it to see several records as of one moment.
    */
   locked<T>(fn: () => T): T {
-    if (this.lockDepth++ === 0) {
+    return withFileLock(path.join(this.root, 'lock'), () => {
+      // LMDB reads come from a snapshot that may predate the lock: another command may have
+      // committed while this one waited for it. Read afresh, or a deletion decided under the lock
+      // could miss a tag made just before (the concurrency test found it).
+      if (this.lockDepth++ === 0) this.env.resetReadTxn();
       try {
-        this.lockFd = fs.openSync(path.join(this.root, 'lock'), 'a', 0o600);
-        check(native.flock(this.lockFd, LOCK_EX));
-        // LMDB reads come from a snapshot that may predate the lock: another command may have
-        // committed while this one waited for it. Read afresh, or a deletion decided under the lock
-        // could miss a tag made just before (the concurrency test found it).
-        this.env.resetReadTxn();
-      } catch (err) {
+        return fn();
+      } finally {
         this.lockDepth--;
-        throw err;
       }
-    }
-    try {
-      return fn();
-    } finally {
-      if (--this.lockDepth === 0) {
-        fs.closeSync(this.lockFd); // closing releases the lock
-        this.lockFd = -1;
-      }
-    }
+    });
   }
 
   private layerTemps(): { tmp: string; dir: string; files: string } {

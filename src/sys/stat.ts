@@ -46,16 +46,13 @@ function fromBuf(): Stat {
 }
 
 /** lstat, or null when the path does not exist (ENOENT/ENOTDIR); throws on other errors. */
-export function lstatOrNull(p: string): Stat | null {
-  const r = native.lstat(p, buf);
-  if (r === 0) return fromBuf();
-  if (r === -2 || r === -20) return null;
-  throw new FsError(-r);
-}
+export const lstatOrNull = (p: string): Stat | null => orNull(native.lstat(p, buf));
 
 /** lstatOrNull of `rel` relative to the dir fd `dir` ('' is the dir itself): a shorter walk for the kernel. */
-export function lstatAtOrNull(dir: number, rel: string): Stat | null {
-  const r = native.lstatAt(dir, rel, buf);
+export const lstatAtOrNull = (dir: number, rel: string): Stat | null => orNull(native.lstatAt(dir, rel, buf));
+
+/** A stat call's result in `buf`: the Stat, null for ENOENT/ENOTDIR, thrown otherwise. */
+function orNull(r: number): Stat | null {
   if (r === 0) return fromBuf();
   if (r === -2 || r === -20) return null;
   throw new FsError(-r);
