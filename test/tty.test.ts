@@ -13,9 +13,20 @@ delete env.NODE_EXTRA_CA_CERTS;
 const strata = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
 const cli = `${process.execPath} ${CLI}`;
-/** `strata ARGS` on a real terminal of 33 rows x 101 columns, fed `input` (a shell snippet that prints it). */
-const onTerminal = (args: string, input: string) =>
-  spawnSync('bash', ['-c', `(${input}) | script -qec "stty rows 33 cols 101; ${cli} ${args}" /dev/null`], { encoding: 'utf8', env, timeout: 60_000 });
+/**
+ * `strata ARGS` on a real terminal of 33 rows x 101 columns, fed `input` (a shell snippet that prints it).
+ * The terminal's output is also copied to `$OUT`, so `input` can wait for what it needs (`until_seen TEXT`)
+ * instead of sleeping a fixed time that a loaded machine overruns.
+ */
+const onTerminal = (args: string, input: string) => {
+  const out = `${base}/terminal-${Date.now()}.out`;
+  const untilSeen = `until_seen() { for _ in $(seq 600); do grep -q "$1" "$OUT" 2>/dev/null && return; sleep 0.1; done; }`;
+  return spawnSync(
+    'bash',
+    ['-c', `${untilSeen}; OUT=${out}; : > "$OUT"; (${input}) | script -qec "stty rows 33 cols 101; ${cli} ${args}" /dev/null | tee "$OUT"; exit \${PIPESTATUS[1]}`],
+    { encoding: 'utf8', env, timeout: 90_000 },
+  );
+};
 t.teardown(() => {
   const list = strata('ps', '-a', '-q');
   if (list.status === 0 && list.stdout.trim()) strata('rm', '-f', ...list.stdout.trim().split('\n'));
@@ -43,7 +54,10 @@ t.test('run -t: the command has a terminal of its own', async (t) => {
 t.test('run -it: this terminal drives the shell: window size, Ctrl-C, exit code', async (t) => {
   const r = onTerminal(
     'run -it --rm bb sh',
-    "printf 'echo hi-$((6*7))\\nstty size\\nsleep 100\\n'; sleep 2; printf '\\003'; sleep 0.5; printf 'echo after-$?\\nexit 3\\n'",
+    // The Ctrl-C goes once the shell has said it is about to sleep (arm2ed, not the echoed arm$((1+1))ed):
+    // sent before strata puts the terminal in raw mode, it would interrupt strata itself.
+    "printf 'echo hi-$((6*7))\\nstty size\\necho arm$((1+1))ed; sleep 100\\n'; until_seen arm2ed; sleep 0.3; printf '\\003'; " +
+      "until_seen '\\^C'; sleep 0.3; printf 'echo after-$?\\nexit 3\\n'",
   );
   t.equal(r.status, 3, "script returns the shell's exit code");
   t.match(r.stdout, /\nhi-42\r+\n/, 'input reaches the shell and its output comes back');
