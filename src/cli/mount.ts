@@ -28,6 +28,7 @@ interface MountFlags {
   passthrough?: boolean;
   trace?: string;
   volatile?: boolean;
+  busyPoll?: string;
 }
 
 /** lowerdir=A:B,upperdir=U,workdir=W (overlayfs's option names) into a spec. */
@@ -67,9 +68,19 @@ export function mountCommand(): Command {
       '--volatile',
       "make nothing durable, as overlayfs's volatile: copy-ups skip their write-out, fsync does nothing; after a crash the upper dir is refused",
     )
+    .option(
+      '--busy-poll <us>',
+      'kernel transport: after a reply, keep reading requests for up to US microseconds before sleeping, while the client comes back that fast (default 50; 0 turns it off)',
+    )
     .option('--no-index', 'probe every lower layer on disk instead of answering from the LMDB path index')
     .option('-d, --debug', 'print every FUSE request')
     .action(async (mountpoint: string, flags: MountFlags) => runMount(mountpoint, flags));
+}
+
+function busyPollOf(value: string): number {
+  const us = Number(value);
+  if (!/^\d+$/.test(value) || us > 10_000) fatal(`--busy-poll takes a whole number of microseconds from 0 to 10000, not "${value}"`);
+  return us;
 }
 
 function transportOf(name = 'kernel'): Transport {
@@ -108,6 +119,7 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     writebackCache: !!flags.writebackCache,
     passthrough: flags.passthrough !== false,
     ...(flags.volatile || fromO.volatile ? { volatile: true } : {}),
+    ...(flags.busyPoll !== undefined ? { busyPollUs: busyPollOf(flags.busyPoll) } : {}),
   };
   if (flags.foreground) {
     // Only the daemon loads fuse-native.

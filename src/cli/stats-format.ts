@@ -46,7 +46,13 @@ function settingsLine(s: Record<string, unknown>): string {
     `passthrough ${onOff(s.passthrough)}`,
     `index ${onOff(s.index)}`,
     ...(s.volatile ? ['volatile'] : []),
+    ...(typeof s.busyPollUs === 'number' ? [busyPollPart(s.busyPollUs, s.busyPoll as { hits: number; misses: number } | undefined)] : []),
   ].join(', ');
+}
+
+function busyPollPart(us: number, p?: { hits: number; misses: number }): string {
+  if (us === 0) return 'busy poll off';
+  return `busy poll ${us}µs${p ? ` (${p.hits} caught, ${p.misses} missed)` : ''}`;
 }
 
 const tallyRows = (r: Record<string, Tally> = {}) => Object.entries(r).map(([k, t]) => [k, String(t.count), humanSize(t.bytes), humanUs(t.us)]);

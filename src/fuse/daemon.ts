@@ -2,6 +2,7 @@
 // own mountpoint with a blocking call (that would deadlock it); it learns of an unmount from the
 // mount table. SIGTERM/SIGINT unmount cleanly (lazily if busy, serving open files until closed).
 import fs from 'node:fs';
+import os from 'node:os';
 import { Union } from '../union/union.js';
 import { serveKernel } from './kernel/serve.js';
 import { connectionDir, findMount, unmount, UnmountError } from './mounts.js';
@@ -36,6 +37,16 @@ export interface DaemonOptions {
   trace?: string;
   /** Make nothing durable, as overlayfs's `volatile` (see union/volatile.ts). */
   volatile?: boolean;
+  /** Kernel transport: keep reading /dev/fuse this many µs after a reply before sleeping (see Session.drain). */
+  busyPollUs?: number;
+}
+
+/** The default busy poll: long enough to catch a serial client's next request, short enough to cost little when it does not come. */
+export const BUSY_POLL_US = 50;
+
+/** The busy poll in force: none on a single CPU, where spinning would keep the client from running. */
+export function busyPollOf(asked: number | undefined): number {
+  return os.availableParallelism() < 2 ? 0 : Math.max(0, asked ?? BUSY_POLL_US);
 }
 
 /** The transport's part of what `strata stats` reports: the cache settings in force, and its tables. */
@@ -194,6 +205,7 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         writebackCache: !!opts.writebackCache,
         passthrough: opts.passthrough !== false,
         readOnly: !spec.upper,
+        busyPollUs: busyPollOf(opts.busyPollUs),
         maxWrite: 1 << 20,
         debug: opts.debug,
         log: (line) => process.stderr.write(`strata: ${line}\n`),
@@ -219,6 +231,8 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         passthrough: has(INIT.PASSTHROUGH, opts.passthrough !== false && !opts.writebackCache),
         readOnly: !spec.upper,
         volatile: union.stack.volatile,
+        busyPollUs: busyPollOf(opts.busyPollUs),
+        busyPoll: { ...session.busyPoll },
         fuseProtocol: session.negotiated ? `7.${session.negotiated.minor}` : null,
       },
       nodes: ops.nodes.size,

@@ -31,6 +31,8 @@ interface Addon {
   fuseOpen(): number;
   mount(source: string, target: string, fstype: string, flags: number, data: string): number;
   fuseRead(fd: number, buf: Buffer): number;
+  /** As fuseRead, but trying for up to `ns` nanoseconds while no request is waiting. */
+  fuseReadWithin(fd: number, buf: Buffer, ns: number): number;
   fuseWrite(fd: number, buf: Buffer, len: number): number;
   fuseWritev(fd: number, header: Buffer, data: Buffer, len: number): number;
   fuseWatch(fd: number, cb: (status: number) => void): object | number;

@@ -12,6 +12,7 @@ export interface KernelServeOptions extends KernelOptions {
   writebackCache: boolean;
   passthrough: boolean;
   readOnly: boolean;
+  busyPollUs?: number;
   maxWrite: number;
   debug?: boolean;
   log: (line: string) => void;
@@ -34,6 +35,7 @@ export function serveKernel(union: Union, mountpoint: string, o: KernelServeOpti
       readdirplusAuto: o.readdirplusAuto,
       writebackCache: o.writebackCache,
       passthrough: o.passthrough,
+      busyPollUs: o.busyPollUs,
       debug: o.debug,
       log: o.log,
     },
