@@ -90,6 +90,7 @@ function transportOf(name = 'kernel'): Transport {
 
 async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
   const fromO = parseMountOptions(flags.o ?? []);
+  const busyPollUs = flags.busyPoll === undefined ? undefined : busyPollOf(flags.busyPoll);
   // `strata mount CONTAINER`: mount a container's merged view and print where it is.
   if (!flags.lower && !fromO.lowers) return (await import('./container-actions.js')).mountContainer(mountpoint);
   let spec: MountSpec;
@@ -119,7 +120,7 @@ async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
     writebackCache: !!flags.writebackCache,
     passthrough: flags.passthrough !== false,
     ...(flags.volatile || fromO.volatile ? { volatile: true } : {}),
-    ...(flags.busyPoll !== undefined ? { busyPollUs: busyPollOf(flags.busyPoll) } : {}),
+    ...(busyPollUs !== undefined ? { busyPollUs } : {}),
   };
   if (flags.foreground) {
     // Only the daemon loads fuse-native.
