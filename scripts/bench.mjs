@@ -49,6 +49,7 @@ const FEATURES = {
   'strata --no-readdirplus': { flags: '--no-readdirplus', on: /find|ls -f/ },
   'strata --readdirplus-auto': { flags: '--readdirplus-auto', on: /find|ls -f|touch/ },
   'strata --volatile': { flags: '--volatile', on: /touch|untar|chmod|append/ },
+  'strata --busy-poll 0': { flags: '--busy-poll 0', on: /touch|untar|chmod|cold/ },
   'strata --entry-timeout 1': { flags: '--entry-timeout 1', on: /find|negative|touch/ },
   'strata --no-keep-cache': { flags: '--no-keep-cache', on: /warm/ },
   'strata --no-passthrough': { flags: '--no-passthrough', on: /read|write|append/ },
