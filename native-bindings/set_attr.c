@@ -33,23 +33,26 @@ static void read_change(napi_env env, napi_value *argv, int first, struct change
   c->has_times = c->times[0].tv_nsec != UTIME_OMIT_ || c->times[1].tv_nsec != UTIME_OMIT_;
 }
 
-// setattrPath(path, uid, gid, mode, aSec, aNsec, mSec, mNsec, out) -> 0 | -errno
-// lchown, chmod (the caller passes a mode only for a regular file), utimensat without following,
-// in that order (chown drops setuid bits, so the mode comes after it), then lstat into `out`.
-static napi_value js_setattr_path(napi_env env, napi_callback_info info) {
-  ARGS(9);
+// setattrAt(dirfd, path, uid, gid, mode, aSec, aNsec, mSec, mNsec, out) -> 0 | -errno
+// chown and utimensat without following, chmod (the caller passes a mode only for a regular
+// file), in the order chown, chmod, times (chown drops setuid bits, so the mode comes after it),
+// then lstat into `out`; `path` relative to `dirfd` (a layer root's O_PATH fd: a shorter walk),
+// or absolute with AT_FDCWD (-100).
+static napi_value js_setattr_at(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  int dirfd = (int)get_num(env, argv[0]);
   char path[PATH_BUF];
-  int e = get_str(env, argv[0], path, sizeof(path));
+  int e = get_str(env, argv[1], path, sizeof(path));
   if (e) return num(env, e);
   struct change c;
-  read_change(env, argv, 1, &c);
-  double *out = f64(env, argv[8], 16);
+  read_change(env, argv, 2, &c);
+  double *out = f64(env, argv[9], 16);
   if (!out) return num(env, -EINVAL);
-  if ((c.uid != (uid_t)-1 || c.gid != (gid_t)-1) && lchown(path, c.uid, c.gid) < 0) return num(env, -errno);
-  if (c.mode >= 0 && chmod(path, c.mode & 07777) < 0) return num(env, -errno);
-  if (c.has_times && utimensat(AT_FDCWD, path, c.times, AT_SYMLINK_NOFOLLOW) < 0) return num(env, -errno);
+  if ((c.uid != (uid_t)-1 || c.gid != (gid_t)-1) && fchownat(dirfd, path, c.uid, c.gid, AT_SYMLINK_NOFOLLOW) < 0) return num(env, -errno);
+  if (c.mode >= 0 && fchmodat(dirfd, path, c.mode & 07777, 0) < 0) return num(env, -errno);
+  if (c.has_times && utimensat(dirfd, path, c.times, AT_SYMLINK_NOFOLLOW) < 0) return num(env, -errno);
   struct stat st;
-  if (lstat(path, &st) < 0) return num(env, -errno);
+  if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) return num(env, -errno);
   fill_stat(out, &st);
   return num(env, 0);
 }
@@ -72,6 +75,6 @@ static napi_value js_setattr_fd(napi_env env, napi_callback_info info) {
 }
 
 void strata_set_attr_init(napi_env env, napi_value exports) {
-  EXPORT("setattrPath", js_setattr_path);
+  EXPORT("setattrAt", js_setattr_at);
   EXPORT("setattrFd", js_setattr_fd);
 }

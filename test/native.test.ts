@@ -161,15 +161,17 @@ t.test('open and close: an fd or a negative errno', async (t) => {
   t.equal(native.open(`${d}/none/x`, fs.constants.O_RDONLY, 0), -2, 'ENOENT');
 });
 
-t.test('setattrPath and setattrFd: owner, mode and times, each only when asked, and the stat after', async (t) => {
+const AT_FDCWD = -100;
+
+t.test('setattrAt and setattrFd: owner, mode and times, each only when asked, and the stat after', async (t) => {
   const d = dir(t);
   fs.writeFileSync(`${d}/f`, 'x');
   fs.chownSync(`${d}/f`, 5, 6);
   fs.chmodSync(`${d}/f`, 0o4755);
   const out = new Float64Array(16);
-  t.equal(native.setattrPath(`${d}/f`, -1, -1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), 0, 'nothing asked');
+  t.equal(native.setattrAt(AT_FDCWD, `${d}/f`, -1, -1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), 0, 'nothing asked');
   t.same([out[4], out[5], out[2] & 0o7777], [5, 6, 0o4755], 'nothing changed, and the stat says so');
-  t.equal(native.setattrPath(`${d}/f`, 7, -1, 0o4711, 0, UTIME_OMIT, 1234, 5, out), 0);
+  t.equal(native.setattrAt(AT_FDCWD, `${d}/f`, 7, -1, 0o4711, 0, UTIME_OMIT, 1234, 5, out), 0);
   t.same([out[4], out[5], out[2] & 0o7777, out[12], out[13]], [7, 6, 0o4711, 1234, 5], 'uid, mode (after the chown) and mtime; gid and atime left');
   const fd = fs.openSync(`${d}/f`, 'r');
   t.teardown(() => fs.closeSync(fd));
@@ -177,7 +179,15 @@ t.test('setattrPath and setattrFd: owner, mode and times, each only when asked, 
   const st = fs.statSync(`${d}/f`, { bigint: true });
   t.same([Number(st.uid), Number(st.gid), Number(st.mode & 0o7777n), st.atimeNs, st.mtimeNs], [7, 9, 0o640, 77000000008n, 1234000000005n], 'through the fd');
   t.equal(out[5], 9);
-  t.equal(native.setattrPath(`${d}/nope`, 1, 1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), -2, 'ENOENT');
+  t.equal(native.setattrAt(AT_FDCWD, `${d}/nope`, 1, 1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), -2, 'ENOENT');
+  // Relative to a dir's O_PATH fd, as the union calls it; a symlink is changed itself, not followed.
+  fs.symlinkSync('f', `${d}/l`);
+  const at = native.open(d, 0o10000000 | 0o200000, 0); // O_PATH | O_DIRECTORY
+  t.teardown(() => native.close(at));
+  t.equal(native.setattrAt(at, 'l', 21, 22, -1, 0, UTIME_OMIT, 55, 0, out), 0, 'through a dir fd');
+  const link = fs.lstatSync(`${d}/l`);
+  t.same([link.uid, link.gid, Math.floor(link.mtimeMs / 1000), out[4]], [21, 22, 55, 21], "the symlink's own owner and mtime, and its stat");
+  t.equal(fs.statSync(`${d}/f`).uid, 7, 'its target untouched');
   t.equal(native.setattrFd(9999, 1, 1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, out), -9, 'EBADF');
   t.equal(native.setattrFd(fd, -1, -1, -1, 0, UTIME_OMIT, 0, UTIME_OMIT, new Float64Array(3)), -22, 'a too-small array is EINVAL');
 });

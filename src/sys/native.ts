@@ -63,7 +63,19 @@ interface Addon {
     out: Float64Array,
   ): number;
   /** lchown, chmod and utimensat of `p`, each only when asked (-1: leave; UTIME_OMIT nsec: leave), then its lstat in `out`; 0 or -errno. */
-  setattrPath(p: string, uid: number, gid: number, mode: number, aSec: number, aNsec: number, mSec: number, mNsec: number, out: Float64Array): number;
+  /** `p` relative to `dirfd` (or absolute, with AT_FDCWD). */
+  setattrAt(
+    dirfd: number,
+    p: string,
+    uid: number,
+    gid: number,
+    mode: number,
+    aSec: number,
+    aNsec: number,
+    mSec: number,
+    mNsec: number,
+    out: Float64Array,
+  ): number;
   /** The same through an open fd (fchown, fchmod, futimens, fstat). */
   setattrFd(fd: number, uid: number, gid: number, mode: number, aSec: number, aNsec: number, mSec: number, mNsec: number, out: Float64Array): number;
   /** open(2), always close-on-exec: an fd or -errno. */

@@ -71,7 +71,7 @@ export class KnownUpper {
       st = statVia((out) =>
         fd >= 0
           ? native.setattrFd(fd, u, g, mode, aSec, aNsec, mSec, mNsec, out)
-          : native.setattrPath(this.real(path), u, g, mode, aSec, aNsec, mSec, mNsec, out),
+          : native.setattrAt(this.stack.rootFd(0), path.slice(1), u, g, mode, aSec, aNsec, mSec, mNsec, out),
       );
     } catch (err) {
       if (err instanceof FsError && (err.errno === E.ENOENT || err.errno === E.ENOTDIR)) return undefined;
