@@ -23,7 +23,10 @@ const onTerminal = (args: string, input: string) => {
   const untilSeen = `until_seen() { for _ in $(seq 600); do grep -q "$1" "$OUT" 2>/dev/null && return; sleep 0.1; done; }`;
   return spawnSync(
     'bash',
-    ['-c', `${untilSeen}; OUT=${out}; : > "$OUT"; (${input}) | script -qec "stty rows 33 cols 101; ${cli} ${args}" /dev/null | tee "$OUT"; exit \${PIPESTATUS[1]}`],
+    [
+      '-c',
+      `${untilSeen}; OUT=${out}; : > "$OUT"; (${input}) | script -qec "stty rows 33 cols 101; ${cli} ${args}" /dev/null | tee "$OUT"; exit \${PIPESTATUS[1]}`,
+    ],
     { encoding: 'utf8', env, timeout: 90_000 },
   );
 };

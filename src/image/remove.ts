@@ -61,8 +61,15 @@ export interface Pruned {
   freed: number;
 }
 
-/** Remove dangling images (with `all`, every image no container uses), until none is left. */
+/**
+ * Remove dangling images (with `all`, every image no container uses), until none is left. Under
+ * the store lock throughout, so that what an image's tags and users are is still so when it goes.
+ */
 export function pruneImages(s: Store, o: { all?: boolean } = {}): Pruned {
+  return s.locked(() => pruneLocked(s, o));
+}
+
+function pruneLocked(s: Store, o: { all?: boolean }): Pruned {
   const out: Pruned = { lines: [], freed: 0 };
   const drop = (img: ImageRecord): boolean => {
     for (const t of s.tagsOf(img.id)) if (s.untag(t)) out.lines.push(`untagged: ${t}`);
