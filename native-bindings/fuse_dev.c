@@ -42,41 +42,30 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   return num(env, mount(src, target, type, flags, data) < 0 ? -errno : 0);
 }
 
-// fuseRead(fd, buffer): bytes of one request, or -EAGAIN when none is waiting, -ENODEV once unmounted.
-static napi_value js_fuse_read(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  int fd = (int)get_num(env, argv[0]);
-  void *data;
-  size_t len;
-  napi_get_buffer_info(env, argv[1], &data, &len);
-  for (;;) {
-    ssize_t n = read(fd, data, len);
-    if (n >= 0) return num(env, (double)n);
-    if (errno != EINTR) return num(env, -errno);
-  }
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-// fuseReadWithin(fd, buffer, ns): as fuseRead, but while no request is waiting it keeps trying for
-// up to ns nanoseconds before it returns -EAGAIN. A client that is about to send its next request
-// (a serial workload: touch, tar) is caught without the daemon going to sleep in epoll and being
-// woken, which costs more than the request itself on this kind of machine.
-static napi_value js_fuse_read_within(napi_env env, napi_callback_info info) {
+// fuseRead(fd, buffer, ns): bytes of one request, or -EAGAIN when none is waiting, -ENODEV once
+// unmounted. With ns > 0 it keeps trying for up to ns nanoseconds while none is waiting (the busy
+// poll): a client about to send its next request (a serial workload: touch, tar) is caught
+// without the daemon going to sleep in epoll and being woken, which costs more than the request
+// itself on this kind of machine.
+static napi_value js_fuse_read(napi_env env, napi_callback_info info) {
   ARGS(3);
   int fd = (int)get_num(env, argv[0]);
   void *data;
   size_t len;
   napi_get_buffer_info(env, argv[1], &data, &len);
   int64_t budget = (int64_t)get_num(env, argv[2]);
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  int64_t deadline = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + budget;
+  int64_t deadline = budget > 0 ? now_ns() + budget : 0;
   for (;;) {
     ssize_t n = read(fd, data, len);
     if (n >= 0) return num(env, (double)n);
     if (errno == EINTR) continue;
-    if (errno != EAGAIN) return num(env, -errno);
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if ((int64_t)t.tv_sec * 1000000000 + t.tv_nsec >= deadline) return num(env, -EAGAIN);
+    if (errno != EAGAIN || budget <= 0 || now_ns() >= deadline) return num(env, -errno);
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
@@ -219,7 +208,6 @@ void strata_fuse_dev_init(napi_env env, napi_value exports) {
   EXPORT("fuseOpen", js_fuse_open);
   EXPORT("mount", js_mount);
   EXPORT("fuseRead", js_fuse_read);
-  EXPORT("fuseReadWithin", js_fuse_read_within);
   EXPORT("fuseWrite", js_fuse_write);
   EXPORT("fuseWritev", js_fuse_writev);
   EXPORT("fuseWatch", js_fuse_watch);

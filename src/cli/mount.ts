@@ -77,7 +77,7 @@ export function mountCommand(): Command {
     .action(async (mountpoint: string, flags: MountFlags) => runMount(mountpoint, flags));
 }
 
-function busyPollOf(value: string): number {
+function parseBusyPoll(value: string): number {
   const us = Number(value);
   if (!/^\d+$/.test(value) || us > 10_000) fatal(`--busy-poll takes a whole number of microseconds from 0 to 10000, not "${value}"`);
   return us;
@@ -90,7 +90,7 @@ function transportOf(name = 'kernel'): Transport {
 
 async function runMount(mountpoint: string, flags: MountFlags): Promise<void> {
   const fromO = parseMountOptions(flags.o ?? []);
-  const busyPollUs = flags.busyPoll === undefined ? undefined : busyPollOf(flags.busyPoll);
+  const busyPollUs = flags.busyPoll === undefined ? undefined : parseBusyPoll(flags.busyPoll);
   // `strata mount CONTAINER`: mount a container's merged view and print where it is.
   if (!flags.lower && !fromO.lowers) return (await import('./container-actions.js')).mountContainer(mountpoint);
   let spec: MountSpec;

@@ -191,6 +191,7 @@ function controlFor(spec: MountSpec, union: Union, trace: TraceFile | null, fact
 
 function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (msg: string) => void, setFacts: (f: Facts) => void): void {
   const entry = opts.entryTimeout ?? LONG_TIMEOUT;
+  const busyPollUs = busyPollOf(opts.busyPollUs);
   try {
     const { ops, session } = serveKernel(
       union,
@@ -205,7 +206,7 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         writebackCache: !!opts.writebackCache,
         passthrough: opts.passthrough !== false,
         readOnly: !spec.upper,
-        busyPollUs: busyPollOf(opts.busyPollUs),
+        busyPollUs,
         maxWrite: 1 << 20,
         debug: opts.debug,
         log: (line) => process.stderr.write(`strata: ${line}\n`),
@@ -231,7 +232,7 @@ function serveOwn(spec: MountSpec, opts: DaemonOptions, union: Union, ready: (ms
         passthrough: has(INIT.PASSTHROUGH, opts.passthrough !== false && !opts.writebackCache),
         readOnly: !spec.upper,
         volatile: union.stack.volatile,
-        busyPollUs: busyPollOf(opts.busyPollUs),
+        busyPollUs,
         busyPoll: { ...session.busyPoll },
         fuseProtocol: session.negotiated ? `7.${session.negotiated.minor}` : null,
       },

@@ -30,9 +30,8 @@ interface Addon {
   setWinsize(fd: number, rows: number, cols: number): number;
   fuseOpen(): number;
   mount(source: string, target: string, fstype: string, flags: number, data: string): number;
-  fuseRead(fd: number, buf: Buffer): number;
-  /** As fuseRead, but trying for up to `ns` nanoseconds while no request is waiting. */
-  fuseReadWithin(fd: number, buf: Buffer, ns: number): number;
+  /** One request; with ns > 0, trying for up to `ns` nanoseconds while none is waiting (the busy poll). */
+  fuseRead(fd: number, buf: Buffer, ns: number): number;
   fuseWrite(fd: number, buf: Buffer, len: number): number;
   fuseWritev(fd: number, header: Buffer, data: Buffer, len: number): number;
   fuseWatch(fd: number, cb: (status: number) => void): object | number;

@@ -158,20 +158,19 @@ export class Session {
     const slice = performance.now() + DRAIN_SLICE_MS;
     let woken = fromEpoll;
     while (!this.closed) {
-      let n: number;
-      if (this.polling && !woken) {
-        n = native.fuseReadWithin(this.fd, this.inBuf, this.pollNs);
-        if (n === -E.EAGAIN) {
+      const spin = this.polling && !woken;
+      const n = native.fuseRead(this.fd, this.inBuf, spin ? this.pollNs : 0);
+      if (n === -E.EAGAIN) {
+        if (spin) {
           this.polling = false;
           this.busyPoll.misses++;
-          return;
         }
+        return;
+      }
+      if (spin) {
         if (n >= 0) this.busyPoll.hits++;
-      } else {
-        n = native.fuseRead(this.fd, this.inBuf);
-        if (n === -E.EAGAIN) return;
-        // A request that found us asleep: arm the busy poll if it came soon after our last reply.
-        if (woken && n >= 0 && this.pollNs > 0 && (performance.now() - this.lastReply) * 1e6 < 2 * this.pollNs) this.polling = true;
+      } else if (woken && n >= 0 && this.pollNs > 0 && (performance.now() - this.lastReply) * 1e6 < 2 * this.pollNs) {
+        this.polling = true; // a request that found us asleep came soon after our last reply: poll from now on
       }
       woken = false;
       if (n === -E.EINTR) continue;
