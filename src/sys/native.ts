@@ -61,8 +61,10 @@ interface Addon {
     sync: number,
     out: Float64Array,
   ): number;
-  /** lchown, chmod and utimensat of `p`, each only when asked (-1: leave; UTIME_OMIT nsec: leave), then its lstat in `out`; 0 or -errno. */
-  /** `p` relative to `dirfd` (or absolute, with AT_FDCWD). */
+  /**
+   * chown and chmod and utimensat of `p` (relative to `dirfd`, or absolute with AT_FDCWD), without following, each only
+   * when asked (-1: leave; UTIME_OMIT nsec: leave), then its lstat in `out`; 0 or -errno.
+   */
   setattrAt(
     dirfd: number,
     p: string,
